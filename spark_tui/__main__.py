@@ -1,0 +1,5 @@
+"""Allows ``python -m spark_tui``."""
+
+from spark_tui.cli import main
+
+raise SystemExit(main())

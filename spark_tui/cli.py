@@ -1,0 +1,146 @@
+"""Command line: parses arguments, then runs the dashboard or one headless command.
+
+Every headless command is a function ``run(args, ctx) -> int`` in ``spark_tui/commands/``,
+named in ``COMMANDS`` and imported only when chosen, so ``spark-tui --version`` stays instant.
+Exit codes: 0 ok, 1 failure (one line on stderr), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from spark_tui import __version__
+
+# (command, subcommand) -> "module:function". The function takes (args, ctx) and returns an
+# exit code. ``None`` as subcommand means the command has no subcommands.
+COMMANDS: dict[tuple[str, str | None], str] = {
+    ("dashboard", None): "spark_tui.commands.dashboard:run",
+    ("demo", None): "spark_tui.commands.demo:run",
+    ("device", "list"): "spark_tui.commands.devices:list_devices",
+    ("device", "add"): "spark_tui.commands.devices:add_device",
+    ("device", "remove"): "spark_tui.commands.devices:remove_device",
+    ("device", "import"): "spark_tui.commands.interop:import_hosts",
+    ("discover", None): "spark_tui.commands.discover:run",
+    ("tunnel", None): "spark_tui.commands.tunnel:run",
+    ("exec", None): "spark_tui.commands.interop:exec_command",
+    ("ssh-config", None): "spark_tui.commands.interop:ssh_config",
+    ("shell", None): "spark_tui.commands.dashboard:shell",
+    ("export", "ansible"): "spark_tui.commands.export:ansible",
+}
+
+
+@dataclass
+class CliContext:
+    """What every command gets besides its arguments.
+
+    Attributes:
+        config_path: The profile file in force (``--config``, ``$SPARK_TUI_CONFIG`` or default).
+        stdout: Where normal output goes.
+        stderr: Where the one-line error goes.
+    """
+
+    config_path: Path
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    stdin: TextIO = field(default_factory=lambda: sys.stdin)
+
+    def store(self):
+        """The profile store for ``config_path`` (imported lazily)."""
+        from spark_tui.config.store import ProfileStore
+
+        return ProfileStore(self.config_path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole argument grammar, in one place."""
+    parser = argparse.ArgumentParser(
+        prog="spark-tui",
+        description="Keyboard-driven dashboard for NVIDIA DGX Spark and other SSH hosts.",
+    )
+    parser.add_argument("--version", action="version", version=f"spark-tui {__version__}")
+    parser.add_argument("--config", metavar="PATH", help="profile file (default: platform config folder; env SPARK_TUI_CONFIG)")
+    parser.add_argument("--log-level", metavar="LEVEL", help="log level for this run (DEBUG, INFO, WARNING)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="open the dashboard on the built-in demo device (no Spark needed)")
+    demo.add_argument("--serve", action="store_true", help="only run the demo device, print how to reach it, until Ctrl-C")
+
+    device = sub.add_parser("device", help="list, add or remove saved devices")
+    dsub = device.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
+    dlist = dsub.add_parser("list", help="list saved devices")
+    dlist.add_argument("--json", action="store_true", help="machine-readable output")
+    dadd = dsub.add_parser("add", help="save a device")
+    dadd.add_argument("name")
+    dadd.add_argument("--host", required=True, help="host name or address (spark-abcd.local, 192.0.2.7)")
+    dadd.add_argument("--user", help="login name (default: your local user name)")
+    dadd.add_argument("--port", type=int, default=22, help="SSH port (default 22)")
+    dadd.add_argument("--identity", metavar="FILE", help="private key to use")
+    dadd.add_argument("--jump", metavar="HOST", help="jump host (ProxyJump)")
+    dadd.add_argument("--tag", action="append", default=[], help="tag (repeatable)")
+    dadd.add_argument(
+        "--setup-key",
+        action="store_true",
+        help="log in once with a password (prompted), install a new key, then forget the password",
+    )
+    dadd.add_argument("--trust", metavar="FINGERPRINT", help="accept this host key fingerprint without asking")
+    drm = dsub.add_parser("remove", help="forget a saved device")
+    drm.add_argument("name")
+    drm.add_argument("--revoke", action="store_true", help="first remove our key from the device's authorized_keys")
+    dimp = dsub.add_parser("import", help="import hosts from ~/.ssh/config and NVIDIA Sync's ssh config")
+    dimp.add_argument("--from", dest="source", metavar="FILE", help="ssh config file to read (default: ~/.ssh/config and Sync's)")
+    dimp.add_argument("hosts", nargs="*", help="only these Host aliases")
+
+    disc = sub.add_parser("discover", help="browse mDNS for SSH hosts, print them and exit")
+    disc.add_argument("--timeout", type=float, default=3.0, metavar="S", help="seconds to listen (default 3)")
+    disc.add_argument("--interface", action="append", default=[], metavar="ADDR", help="interface address to use (repeatable; default all)")
+    disc.add_argument("--json", action="store_true", help="machine-readable output")
+
+    tun = sub.add_parser("tunnel", help="run tunnels to a device without the dashboard, until Ctrl-C")
+    tun.add_argument("name", help="device name")
+    tun.add_argument("ports", nargs="+", metavar="REMOTE_PORT[:LOCAL_PORT]")
+    tun.add_argument("--bind", default="127.0.0.1", metavar="ADDR", help="local listen address (default 127.0.0.1)")
+
+    ex = sub.add_parser("exec", help="run a command on one or more devices")
+    ex.add_argument("name", nargs="?", help="device name")
+    ex.add_argument("--all", action="store_true", help="every saved device")
+    ex.add_argument("--tag", metavar="T", help="every device tagged T")
+    ex.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD")
+
+    sc = sub.add_parser("ssh-config", help="write an OpenSSH config for all devices, to Include")
+    sc.add_argument("--output", "-o", metavar="FILE", help="where to write (default: print)")
+
+    sh = sub.add_parser("shell", help="open the dashboard straight into a shell on a device")
+    sh.add_argument("name")
+
+    exp = sub.add_parser("export", help="export profiles for other tools")
+    esub = exp.add_subparsers(dest="subcommand", metavar="FORMAT", required=True)
+    ans = esub.add_parser("ansible", help="an Ansible inventory (YAML)")
+    ans.add_argument("--output", "-o", metavar="FILE", help="where to write (default: print)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``spark-tui``. Returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from spark_tui.config.locations import config_path
+
+    ctx = CliContext(config_path=config_path(args.config))
+    command = args.command or "dashboard"
+    target = COMMANDS[(command, getattr(args, "subcommand", None))]
+    module_name, func_name = target.split(":")
+    from spark_tui.core.errors import SparkError
+
+    try:
+        func = getattr(importlib.import_module(module_name), func_name)
+        return int(func(args, ctx) or 0)
+    except SparkError as error:
+        print(f"spark-tui: error: {error}", file=ctx.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

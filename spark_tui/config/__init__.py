@@ -1,0 +1,1 @@
+"""The TOML profile store and where files live. No textual here."""

@@ -1,0 +1,1 @@
+"""Plain data shared by every layer: frozen dataclasses and errors. Imports nothing heavy."""

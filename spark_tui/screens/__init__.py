@@ -1,0 +1,1 @@
+"""Screens compose widgets; modal dialogs live here."""
