@@ -225,6 +225,8 @@ class GpuSample:
     utilization: float | None = None  # percent
     temperature: float | None = None  # Celsius
     power: float | None = None  # watts
+    memory_used: float | None = None  # MiB; ``None`` on GB10 (unified memory: see TelemetrySample)
+    memory_total: float | None = None  # MiB; ``None`` on GB10
 
 
 @dataclass(frozen=True)
