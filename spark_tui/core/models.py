@@ -141,6 +141,8 @@ class DiscoveredService:
         port: Service port (22 for SSH), or 0 when not resolved.
         txt: TXT properties decoded leniently.
         interface: Address of the local interface that heard it, when known.
+        last_seen: Wall-clock time (``time.time()``) of the latest answer heard for it; not part
+            of equality, so a refresh of an unchanged service compares equal.
     """
 
     instance: str
@@ -150,6 +152,7 @@ class DiscoveredService:
     port: int = 0
     txt: Mapping[str, str] = field(default_factory=dict)
     interface: str = ""
+    last_seen: float = field(default=0.0, compare=False)
 
 
 class ConnectionState(str, enum.Enum):
@@ -252,3 +255,19 @@ class TelemetrySample:
     disk_total: int | None = None
     disk_used: int | None = None
     gpus: tuple[GpuSample, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeviceTunnels:
+    """Every tunnel's stats on one device, as the tunnel service last published them."""
+
+    device: str
+    stats: tuple[TunnelStats, ...]
+
+
+@dataclass(frozen=True)
+class DevicePorts:
+    """Ports found listening on a device (values from ``core.proc_net``)."""
+
+    device: str
+    ports: tuple = ()

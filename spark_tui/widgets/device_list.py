@@ -1,0 +1,260 @@
+"""The Devices pane's list: saved profiles and discovered hosts, one row per device."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import DataTable, Input, Static
+
+from spark_tui.core.devices import DeviceRow, display_safe
+from spark_tui.core.models import ConnectionState, ConnectionStatus
+from spark_tui.widgets.status_style import state_text
+
+SORTS = ("name", "state", "last seen")
+_STATE_ORDER = {"connected": 0, "connecting": 1, "reconnecting": 1, "online": 2, "failed": 3, "lost": 3, "offline": 4}
+
+
+def _safe(text: str, limit: int = 40) -> str:
+    """Names come off the network: never let them carry markup or control characters."""
+    return display_safe(text, limit)
+
+
+class DeviceList(Vertical, can_focus=False):
+    """Devices, live: saved profiles merged with what mDNS finds.
+
+    | Key | Binding id | Does |
+    | :- | :- | :- |
+    | enter | device.connect | Connect to the highlighted device. |
+    | x | device.disconnect | Disconnect it. |
+    | a | device.add | Add a device by host name or IP. |
+    | s | device.save | Save a discovered device as a profile. |
+    | delete | device.remove | Forget a saved device. |
+    | / | device.filter | Filter by name, host or tag. |
+    | o | device.sort | Cycle sorting: name, state, last seen. |
+    | r | device.refresh | Probe again and re-browse. |
+    """
+
+    BINDINGS = [
+        Binding("enter", "connect", "Connect", id="device.connect", tooltip="Connect to the highlighted device"),
+        Binding("x", "disconnect", "Disconnect", id="device.disconnect", tooltip="Close this device's connection"),
+        Binding("a", "add", "Add", id="device.add", tooltip="Add a device by host name or IP"),
+        Binding("s", "save", "Save", id="device.save", tooltip="Save a discovered device as a profile"),
+        Binding("delete", "remove", "Forget", id="device.remove", tooltip="Forget a saved device", show=False),
+        Binding("slash", "filter", "Filter", id="device.filter", tooltip="Filter by name, host or tag"),
+        Binding("o", "sort", "Sort", id="device.sort", tooltip="Sort by name, state or last seen", show=False),
+        Binding("r", "refresh", "Refresh", id="device.refresh", tooltip="Probe devices and browse again", show=False),
+    ]
+
+    sort_by: reactive[str] = reactive("name")
+    """Current sort: one of ``SORTS``."""
+    filter_text: reactive[str] = reactive("")
+    """Case-insensitive filter over name, host and tags."""
+
+    class _DeviceMessage(Message):
+        def __init__(self, device: DeviceRow) -> None:
+            super().__init__()
+            self.device = device
+
+    class ConnectRequested(_DeviceMessage):
+        """The user asked to connect to ``device``."""
+
+    class DisconnectRequested(_DeviceMessage):
+        """The user asked to disconnect ``device``."""
+
+    class SaveRequested(_DeviceMessage):
+        """The user asked to save the discovered ``device`` as a profile."""
+
+    class RemoveRequested(_DeviceMessage):
+        """The user asked to forget the saved ``device``."""
+
+    class Highlighted(_DeviceMessage):
+        """The cursor moved to ``device``."""
+
+    class AddRequested(Message):
+        """The user asked to add a device by hand."""
+
+    class RefreshRequested(Message):
+        """The user asked to probe and browse again."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._rows: tuple[DeviceRow, ...] = ()
+        self._states: Mapping[str, ConnectionStatus] = {}
+        self._shown: list[DeviceRow] = []
+        self.empty_text = "No devices yet."
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter: name, host or tag  (esc clears)", id="device-filter", classes="hidden")
+        table: DataTable = DataTable(id="device-table", cursor_type="row", zebra_stripes=False)
+        yield table
+        yield Static("", id="device-empty", classes="empty-state")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_column("", key="state", width=15)
+        table.add_column("DEVICE", key="name")
+        table.add_column("HOST", key="host")
+        table.add_column("INFO", key="info")
+        self._redraw()
+
+    # -- state in -----------------------------------------------------------------------
+
+    def show(self, rows: Sequence[DeviceRow], states: Mapping[str, ConnectionStatus], empty_text: str = "") -> None:
+        """Show ``rows`` with connection ``states`` (keyed by profile name)."""
+        self._rows = tuple(rows)
+        self._states = dict(states)
+        if empty_text:
+            self.empty_text = empty_text
+        if self.is_mounted:
+            self._redraw()
+
+    @property
+    def highlighted(self) -> DeviceRow | None:
+        """The device under the cursor, if any."""
+        table = self.query_one(DataTable)
+        if not self._shown or table.cursor_row < 0 or table.cursor_row >= len(self._shown):
+            return None
+        return self._shown[table.cursor_row]
+
+    def state_of(self, row: DeviceRow) -> str:
+        """The state word the row shows: a connection state, else online/offline/unreachable."""
+        status = self._states.get(row.name) if row.profile else None
+        if status is not None and status.state is not ConnectionState.DISCONNECTED:
+            return status.state.value
+        if row.reachable is False:
+            return "unreachable"
+        return "online" if row.advertised or row.reachable else "offline"
+
+    # -- drawing ------------------------------------------------------------------------
+
+    def _visible(self) -> list[DeviceRow]:
+        needle = self.filter_text.lower().strip()
+        rows = [r for r in self._rows if not needle or needle in self._haystack(r)]
+        if self.sort_by == "state":
+            rows.sort(key=lambda r: (_STATE_ORDER.get(self.state_of(r), 5), r.name.lower()))
+        elif self.sort_by == "last seen":
+            rows.sort(key=lambda r: (-(r.last_seen or 0), r.name.lower()))
+        else:
+            rows.sort(key=lambda r: r.name.lower())
+        return rows
+
+    @staticmethod
+    def _haystack(row: DeviceRow) -> str:
+        tags = " ".join(row.profile.tags) if row.profile else ""
+        return f"{row.name} {row.host} {tags} {' '.join(row.addresses)}".lower()
+
+    def _info(self, row: DeviceRow) -> Text:
+        status = self._states.get(row.name) if row.profile else None
+        variables = self.app.theme_variables
+        if status is not None and status.state in (ConnectionState.FAILED, ConnectionState.LOST) and status.message:
+            return Text(_safe(status.message, 60), style=variables.get("error", ""), end="")
+        parts = []
+        if row.profile and row.profile.demo:
+            parts.append("demo: this computer")
+        elif row.model:
+            parts.append(row.model)
+        if not row.profile:
+            parts.append("discovered, not saved")
+        if row.latency_ms is not None and row.reachable:
+            parts.append(f"{row.latency_ms:.0f} ms")
+        if row.profile and row.profile.tags:
+            parts.append("#" + " #".join(row.profile.tags))
+        return Text(_safe(" · ".join(parts), 60), style=variables.get("foreground-muted", ""), end="")
+
+    def _redraw(self) -> None:
+        table = self.query_one(DataTable)
+        previous = self.highlighted
+        self._shown = self._visible()
+        variables = self.app.theme_variables
+        table.clear()
+        for row in self._shown:
+            host = row.host if row.port == 22 else f"{row.host}:{row.port}"
+            name = Text(_safe(row.name, 32), style="bold" if row.profile else "italic", end="")
+            table.add_row(state_text(self.state_of(row), variables), name, Text(_safe(host, 40), end=""), self._info(row), key=row.key)
+        if previous is not None:
+            index = next((i for i, r in enumerate(self._shown) if r.key == previous.key), None)
+            if index is not None:
+                table.move_cursor(row=index, animate=False)
+        empty = self.query_one("#device-empty", Static)
+        empty.update(Text(self.empty_text if not self._shown else "", end=""))
+        empty.display = not self._shown
+        table.display = bool(self._shown)
+
+    def watch_sort_by(self) -> None:
+        if self.is_mounted:
+            self._redraw()
+            self.notify(f"Sorted by {self.sort_by}", timeout=1.5)
+
+    def watch_filter_text(self) -> None:
+        if self.is_mounted:
+            self._redraw()
+
+    # -- keys -----------------------------------------------------------------------------
+
+    def _post_for_highlighted(self, message_type: type[_DeviceMessage]) -> None:
+        if (row := self.highlighted) is not None:
+            self.post_message(message_type(row))
+
+    def action_connect(self) -> None:
+        self._post_for_highlighted(self.ConnectRequested)
+
+    def action_disconnect(self) -> None:
+        self._post_for_highlighted(self.DisconnectRequested)
+
+    def action_save(self) -> None:
+        row = self.highlighted
+        if row is not None and row.profile is not None:
+            self.notify(f"{row.name} is already saved", timeout=2)
+            return
+        self._post_for_highlighted(self.SaveRequested)
+
+    def action_remove(self) -> None:
+        row = self.highlighted
+        if row is not None and row.profile is not None:
+            self.post_message(self.RemoveRequested(row))
+
+    def action_add(self) -> None:
+        self.post_message(self.AddRequested())
+
+    def action_refresh(self) -> None:
+        self.post_message(self.RefreshRequested())
+
+    def action_sort(self) -> None:
+        self.sort_by = SORTS[(SORTS.index(self.sort_by) + 1) % len(SORTS)]
+
+    def action_filter(self) -> None:
+        field = self.query_one("#device-filter", Input)
+        field.remove_class("hidden")
+        field.focus()
+
+    @on(Input.Changed, "#device-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+
+    @on(Input.Submitted, "#device-filter")
+    def _filter_done(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def key_escape(self) -> None:
+        field = self.query_one("#device-filter", Input)
+        if field.has_focus or self.filter_text:
+            field.value = ""
+            field.add_class("hidden")
+            self.query_one(DataTable).focus()
+
+    @on(DataTable.RowSelected, "#device-table")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_connect()
+
+    @on(DataTable.RowHighlighted, "#device-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._post_for_highlighted(self.Highlighted)

@@ -1,0 +1,43 @@
+"""How states look: one glyph and one theme colour per connection or tunnel state.
+
+Shared by the device and tunnel lists so a state reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rich.text import Text
+
+from spark_tui.core.models import ConnectionState, TunnelState
+
+# state value -> (glyph, theme variable naming its colour, label)
+STATE_LOOK: Mapping[str, tuple[str, str, str]] = {
+    ConnectionState.CONNECTED.value: ("●", "success", "connected"),
+    ConnectionState.CONNECTING.value: ("◌", "warning", "connecting"),
+    ConnectionState.RECONNECTING.value: ("◌", "warning", "reconnecting"),
+    ConnectionState.LOST.value: ("✕", "error", "lost"),
+    ConnectionState.FAILED.value: ("✕", "error", "failed"),
+    ConnectionState.DISCONNECTED.value: ("○", "foreground-muted", "idle"),
+    TunnelState.UP.value: ("●", "success", "up"),
+    TunnelState.STARTING.value: ("◌", "warning", "starting"),
+    TunnelState.STOPPED.value: ("○", "foreground-muted", "stopped"),
+    "online": ("○", "accent", "online"),
+    "offline": ("○", "foreground-muted", "offline"),
+    "unreachable": ("✕", "warning", "unreachable"),
+}
+
+
+def state_text(state: str, variables: Mapping[str, str], label: str | None = None) -> Text:
+    """A coloured ``● label`` for ``state``, coloured from the app's theme ``variables``."""
+    glyph, var, default_label = STATE_LOOK.get(state, ("?", "foreground", state))
+    return Text(f"{glyph} {label or default_label}", style=variables.get(var, ""), no_wrap=True, end="")
+
+
+def human_bytes(count: float) -> str:
+    """``1536`` -> ``1.5 KiB``; compact, for table cells."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} TiB"  # unreachable, keeps type checkers calm

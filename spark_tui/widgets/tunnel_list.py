@@ -1,0 +1,162 @@
+"""The Tunnels pane: every tunnel of every device with live state, connections, bytes, rate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from spark_tui.core.models import TunnelKind, TunnelState, TunnelStats
+from spark_tui.widgets.status_style import human_bytes, state_text
+
+_ARROWS = {TunnelKind.LOCAL: "→", TunnelKind.REMOTE: "←", TunnelKind.DYNAMIC: "⇄"}
+
+
+def tunnel_key(stats: TunnelStats) -> str:
+    """Row key of a tunnel: device and tunnel name."""
+    return f"{stats.device}\x00{stats.spec.name}"
+
+
+class TunnelList(Vertical, can_focus=False):
+    """Tunnels, live.
+
+    | Key | Binding id | Does |
+    | :- | :- | :- |
+    | enter / space | tunnel.toggle | Start or stop the highlighted tunnel. |
+    | n | tunnel.new | New tunnel on the selected device (presets and detected ports). |
+    | b | tunnel.browse | Open a web tunnel in the browser. |
+    | delete | tunnel.remove | Stop and forget a saved tunnel. |
+    """
+
+    BINDINGS = [
+        Binding("space", "toggle", "Start/Stop", id="tunnel.toggle", tooltip="Start or stop the highlighted tunnel"),
+        Binding("n", "new", "New tunnel", id="tunnel.new", tooltip="Forward a preset or a detected remote port"),
+        Binding("b", "browse", "Open in browser", id="tunnel.browse", tooltip="Open the web app behind this tunnel"),
+        Binding("delete", "remove", "Forget", id="tunnel.remove", tooltip="Stop and forget this tunnel", show=False),
+    ]
+
+    class _TunnelMessage(Message):
+        def __init__(self, stats: TunnelStats) -> None:
+            super().__init__()
+            self.stats = stats
+
+    class ToggleRequested(_TunnelMessage):
+        """Start ``stats.spec`` if it is stopped or failed; stop it otherwise."""
+
+    class BrowseRequested(_TunnelMessage):
+        """Open the tunnel's web app."""
+
+    class RemoveRequested(_TunnelMessage):
+        """Stop and forget the tunnel."""
+
+    class NewRequested(Message):
+        """The user wants a new tunnel on the selected device."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._stats: dict[str, TunnelStats] = {}
+        self._order: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield DataTable(id="tunnel-table", cursor_type="row")
+        yield Static(
+            "No tunnels. Connect a device, then press n for DGX Dashboard, JupyterLab, Ollama, vLLM …",
+            id="tunnel-empty",
+            classes="empty-state",
+        )
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label, key in (("", "state"), ("TUNNEL", "name"), ("FORWARD", "forward"), ("CONN", "conn"), ("↑ SENT", "up"), ("↓ RECV", "down"), ("RATE", "rate"), ("NOTE", "note")):
+            table.add_column(label, key=key)
+        self._refresh_empty()
+
+    def show(self, stats: Iterable[TunnelStats]) -> None:
+        """Replace or add rows for ``stats`` (other devices' rows are kept)."""
+        table = self.query_one(DataTable)
+        for item in stats:
+            key = tunnel_key(item)
+            cells = self._cells(item)
+            if key in self._stats:
+                for column, value in zip(("state", "name", "forward", "conn", "up", "down", "rate", "note"), cells):
+                    table.update_cell(key, column, value)
+            else:
+                table.add_row(*cells, key=key)
+                self._order.append(key)
+            self._stats[key] = item
+        self._refresh_empty()
+
+    def forget(self, device: str, name: str | None = None) -> None:
+        """Drop the rows of ``device`` (only tunnel ``name`` when given)."""
+        table = self.query_one(DataTable)
+        for key in [k for k, s in self._stats.items() if s.device == device and (name is None or s.spec.name == name)]:
+            table.remove_row(key)
+            self._order.remove(key)
+            del self._stats[key]
+        self._refresh_empty()
+
+    @property
+    def highlighted(self) -> TunnelStats | None:
+        """The tunnel under the cursor."""
+        table = self.query_one(DataTable)
+        if not self._order or not 0 <= table.cursor_row < table.row_count:
+            return None
+        key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+        return self._stats.get(key)
+
+    def _cells(self, s: TunnelStats) -> tuple:
+        variables = self.app.theme_variables
+        spec = s.spec
+        arrow = _ARROWS[spec.kind]
+        if spec.kind is TunnelKind.DYNAMIC:
+            forward = f"{spec.bind_address}:{s.local_port} SOCKS"
+        elif spec.kind is TunnelKind.REMOTE:
+            forward = f"device:{spec.remote_port} {arrow} {spec.bind_address}:{s.local_port}"
+        else:
+            forward = f"{spec.bind_address}:{s.local_port} {arrow} {spec.remote_host}:{spec.remote_port}"
+        note = s.last_error if s.state in (TunnelState.FAILED, TunnelState.RECONNECTING) or s.last_error else ""
+        if spec.exposed:
+            note = ("EXPOSED on " + spec.bind_address + ". " + note).strip()
+        rate = f"{human_bytes(s.rate_up)}/s ↑ {human_bytes(s.rate_down)}/s ↓" if s.state is TunnelState.UP else ""
+        name = Text(f"{s.device}/{spec.name}", end="")
+        return (
+            state_text(s.state.value, variables),
+            name,
+            Text(forward, end=""),
+            Text(str(s.connections), justify="right", end=""),
+            Text(human_bytes(s.bytes_up), justify="right", end=""),
+            Text(human_bytes(s.bytes_down), justify="right", end=""),
+            Text(rate, end=""),
+            Text(note[:70], style=variables.get("error" if spec.exposed or s.state is TunnelState.FAILED else "foreground-muted", ""), end=""),
+        )
+
+    def _refresh_empty(self) -> None:
+        self.query_one("#tunnel-empty").display = not self._order
+        self.query_one(DataTable).display = bool(self._order)
+
+    def _post(self, message_type: type[_TunnelMessage]) -> None:
+        if (stats := self.highlighted) is not None:
+            self.post_message(message_type(stats))
+
+    def action_toggle(self) -> None:
+        self._post(self.ToggleRequested)
+
+    def action_browse(self) -> None:
+        self._post(self.BrowseRequested)
+
+    def action_remove(self) -> None:
+        self._post(self.RemoveRequested)
+
+    def action_new(self) -> None:
+        self.post_message(self.NewRequested())
+
+    @on(DataTable.RowSelected, "#tunnel-table")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_toggle()
