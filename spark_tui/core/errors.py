@@ -101,3 +101,7 @@ class PortInUse(TunnelError):
         self.address = address
         self.port = port
         self.suggestion = suggestion
+
+
+class UnknownTheme(SparkError):
+    """The settings name a colour theme that does not exist; the hint lists the valid names."""
