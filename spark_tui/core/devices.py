@@ -1,0 +1,481 @@
+"""One row per device: saved profiles and mDNS answers merged, plus safe display and sorting.
+
+Pure functions over plain values. A Spark answering on several interfaces, with link-local
+addresses, or under an Avahi conflict rename (``spark1.local`` -> ``spark1-30.local``,
+``spark-1a2b #2``) is still one device, so it is one :class:`DeviceRow`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from spark_tui.core.models import DeviceProfile, DiscoveredService
+
+# Hostname prefix -> what the device is. Spark hostnames end in 4 hex digits (spark-1a2b).
+SPARK_MODELS: dict[str, str] = {
+    "spark": "DGX Spark",
+    "gx10": "ASUS Ascent GX10",
+    "promaxgb10": "Dell Pro Max GB10",
+}
+_SPARK_NAME = re.compile(r"^(spark|gx10|promaxgb10)-[0-9a-f]{4}$")
+# Avahi renames a host on conflict by appending "-N" (N >= 2).
+_HOST_RENAME = re.compile(r"^(?P<base>.+?)-(?P<n>[2-9]|[1-9][0-9]+)$")
+# ... and a service instance by appending " #N"; other responders use " (N)".
+_INSTANCE_RENAME = re.compile(r"^(?P<base>.+?)(?: #[0-9]+| \([0-9]+\))$")
+_BIDI = {0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+_UNSAFE_CATEGORIES = {"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp"}
+ELLIPSIS = "\u2026"
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What a TCP connect plus SSH banner read found.
+
+    Attributes:
+        reachable: The TCP connection was accepted.
+        latency_ms: Time to connect, in milliseconds; ``None`` when it failed.
+        banner: The server's SSH identification line (``SSH-2.0-OpenSSH_9.6``), or ``""``.
+        error: Why it failed or what was odd (``"connection refused"``), or ``""``.
+    """
+
+    reachable: bool
+    latency_ms: float | None = None
+    banner: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    """One line of the Devices pane.
+
+    Attributes:
+        key: Stable identity across refreshes: ``profile:NAME`` or ``host:HOSTNAME``.
+        name: What to show: the profile's name, else the advertised host name.
+        host: What to connect to: the profile's host, else the advertised ``NAME.local``.
+        port: SSH port.
+        addresses: Every address heard for it; routable IPv4, then IPv6, then link-local.
+        profile: The saved profile, or ``None`` for a device only discovered.
+        advertised: Something on the network is advertising it right now.
+        last_seen: Wall-clock time of the latest mDNS answer for it, or ``None`` if never heard.
+        model: ``"DGX Spark"``, ``"ASUS Ascent GX10"``, ``"Dell Pro Max GB10"`` or ``None``.
+        reachable: Latest probe: ``True``/``False``, or ``None`` when not probed yet.
+        latency_ms: Latest probe's connect time.
+        banner: Latest probe's SSH banner.
+        instances: The DNS-SD instance names merged into this row.
+    """
+
+    key: str
+    name: str
+    host: str
+    port: int
+    addresses: tuple[str, ...] = ()
+    profile: DeviceProfile | None = None
+    advertised: bool = False
+    last_seen: float | None = None
+    model: str | None = None
+    reachable: bool | None = None
+    latency_ms: float | None = None
+    banner: str = ""
+    instances: tuple[str, ...] = ()
+
+    @property
+    def saved(self) -> bool:
+        """True when the row is a saved profile."""
+        return self.profile is not None
+
+    @property
+    def is_spark(self) -> bool:
+        """True for DGX Spark and its OEM siblings."""
+        return self.model is not None
+
+    @property
+    def probe_target(self) -> tuple[str, int]:
+        """(host, port) a reachability probe should use: a known address beats a ``.local`` name."""
+        if self.addresses and (self.profile is None or _is_mdns_name(self.profile.host)):
+            return self.addresses[0], self.port
+        return self.host, self.port
+
+
+def canonical_host(name: str) -> str:
+    """A host name reduced for comparison: lower case, no trailing dot, no ``.local``.
+
+    Args:
+        name: ``Spark-1A2B.local.``, ``spark-1a2b``, ``192.0.2.7``...
+
+    Returns:
+        ``spark-1a2b`` (addresses come back unchanged apart from case and scope).
+    """
+    text = name.strip().lower().rstrip(".")
+    if text.endswith(".local"):
+        text = text[: -len(".local")]
+    return text.split("%", 1)[0] if ":" in text else text
+
+
+def rename_base(host: str) -> str:
+    """The host name before an Avahi conflict rename (``spark1-30`` -> ``spark1``).
+
+    Spark names are recognised first, so ``spark-1234`` keeps its serial digits.
+    """
+    host = canonical_host(host)
+    if _SPARK_NAME.match(host):
+        return host
+    match = _HOST_RENAME.match(host)
+    return match.group("base") if match else host
+
+
+def instance_base(instance: str, service_type: str = "") -> str:
+    """The instance label without the service type and without a ``#2`` / ``(2)`` rename."""
+    label = instance
+    if service_type and label.lower().endswith("." + service_type.lower()):
+        label = label[: -len(service_type) - 1]
+    match = _INSTANCE_RENAME.match(label)
+    return (match.group("base") if match else label).strip().lower()
+
+
+def spark_model(*names: str) -> str | None:
+    """The Spark-family model named by any of ``names`` (host names or profile names), or ``None``."""
+    for name in names:
+        host = rename_base(name)
+        match = _SPARK_NAME.match(host)
+        if match:
+            return SPARK_MODELS[match.group(1)]
+    return None
+
+
+def address_rank(address: str) -> tuple[int, str]:
+    """Sort key for addresses: routable IPv4, routable IPv6, link-local, loopback, junk."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return 5, address
+    if ip.is_loopback:
+        return 3, address
+    if ip.is_link_local:
+        return 2, address
+    return (0 if ip.version == 4 else 1), address
+
+
+def order_addresses(addresses: Iterable[str]) -> tuple[str, ...]:
+    """Unique addresses, routable IPv4 first, then IPv6, then link-local (stable within a rank)."""
+    unique = list(dict.fromkeys(addresses))
+    return tuple(sorted(unique, key=lambda a: address_rank(a)[0]))
+
+
+def _identity_address(address: str) -> str | None:
+    """The address as a merge key, or ``None`` when it says nothing about identity (loopback)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return None
+    if ip.is_loopback or ip.is_unspecified or ip.is_multicast:
+        return None
+    return str(ip)
+
+
+def _is_mdns_name(host: str) -> bool:
+    return host.strip().lower().rstrip(".").endswith(".local")
+
+
+class _Groups:
+    """Union-find over service indexes."""
+
+    def __init__(self, size: int) -> None:
+        self.parent = list(range(size))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _host_of(service: DiscoveredService) -> str:
+    return canonical_host(service.server) if service.server else instance_base(service.instance, service.service_type)
+
+
+def group_services(services: Sequence[DiscoveredService]) -> list[list[DiscoveredService]]:
+    """Services that are the same device, grouped; groups in order of first appearance.
+
+    Two services are one device when they share a host name (case, ``.local`` and trailing
+    dot ignored; a Spark's conflict rename ``spark-1a2b-2`` counts as ``spark-1a2b``), share a
+    non-loopback address, or are conflict renames of one instance on the same host.
+    """
+    groups = _Groups(len(services))
+    first_by_key: dict[str, int] = {}
+    for index, service in enumerate(services):
+        host = _host_of(service)
+        keys = [f"h:{host}", f"i:{instance_base(service.instance, service.service_type)}@{host}"]
+        if spark_model(host):
+            keys.append(f"h:{rename_base(host)}")
+        keys += [f"a:{a}" for a in map(_identity_address, service.addresses) if a]
+        for key in keys:
+            if key in first_by_key:
+                groups.union(first_by_key[key], index)
+            else:
+                first_by_key[key] = index
+    buckets: dict[int, list[DiscoveredService]] = {}
+    for index, service in enumerate(services):
+        buckets.setdefault(groups.find(index), []).append(service)
+    return [buckets[root] for root in sorted(buckets)]
+
+
+def _profile_for(
+    group: Sequence[DiscoveredService], profiles: Sequence[DeviceProfile], taken: set[str]
+) -> DeviceProfile | None:
+    hosts = {_host_of(s) for s in group}
+    addresses = {a for s in group for a in map(_identity_address, s.addresses) if a}
+    free = [p for p in profiles if p.name not in taken]
+    for profile in free:
+        wanted = canonical_host(profile.host)
+        if wanted in hosts or (_identity_address(wanted) or "") in addresses:
+            return profile
+    # An Avahi rename of the saved name (profile spark1.local, advertised spark1-30.local).
+    bases = {rename_base(h) for h in hosts}
+    matches = [p for p in free if canonical_host(p.host) in bases]
+    return matches[0] if len(matches) == 1 else None
+
+
+def merge_devices(
+    profiles: Sequence[DeviceProfile],
+    services: Sequence[DiscoveredService],
+    probes: Mapping[str, ProbeResult] | None = None,
+    now: float = 0.0,
+    *,
+    seen: Mapping[str, float] | None = None,
+) -> list[DeviceRow]:
+    """Join saved profiles and discovered services into one row per device.
+
+    Args:
+        profiles: Saved devices, in file order; each gives exactly one row.
+        services: The current discovery snapshot.
+        probes: Latest probe per row key (see :attr:`DeviceRow.key`).
+        now: Current wall-clock time; services heard "in the future" are clamped to it.
+        seen: Last-seen times of devices no longer advertised, by :func:`canonical_host`,
+            so a saved device that went away still says when it was last heard.
+
+    Returns:
+        Profile rows in profile order, then discovered-only rows in discovery order.
+    """
+    probes = probes or {}
+    seen = seen or {}
+    by_profile: dict[str, list[DiscoveredService]] = {}
+    unmatched: list[list[DiscoveredService]] = []
+    for group in group_services(services):
+        profile = _profile_for(group, profiles, set(by_profile))
+        if profile is None:
+            unmatched.append(group)
+        else:
+            by_profile[profile.name] = group
+    rows = [_profile_row(p, by_profile.get(p.name, []), probes, now, seen) for p in profiles]
+    rows += [_discovered_row(group, probes, now) for group in unmatched]
+    return rows
+
+
+def _latest(group: Sequence[DiscoveredService]) -> DiscoveredService:
+    return max(group, key=lambda s: (s.last_seen, -len(s.server)))
+
+
+def _with_probe(row: DeviceRow, probes: Mapping[str, ProbeResult]) -> DeviceRow:
+    probe = probes.get(row.key)
+    if probe is None:
+        return row
+    return replace(row, reachable=probe.reachable, latency_ms=probe.latency_ms, banner=probe.banner)
+
+
+def _last_seen(group: Sequence[DiscoveredService], now: float) -> float | None:
+    times = [s.last_seen for s in group if s.last_seen]
+    if not times:
+        return now if group and now else None
+    return min(max(times), now) if now else max(times)
+
+
+def _profile_row(
+    profile: DeviceProfile,
+    group: Sequence[DiscoveredService],
+    probes: Mapping[str, ProbeResult],
+    now: float,
+    seen: Mapping[str, float],
+) -> DeviceRow:
+    hosts = [_host_of(s) for s in group]
+    last_seen = _last_seen(group, now) if group else seen.get(canonical_host(profile.host))
+    row = DeviceRow(
+        key=f"profile:{profile.name}",
+        name=profile.name,
+        host=profile.host,
+        port=profile.port,
+        addresses=order_addresses(a for s in group for a in s.addresses),
+        profile=profile,
+        advertised=bool(group),
+        last_seen=last_seen,
+        model=spark_model(profile.host, profile.name, *hosts),
+        instances=tuple(dict.fromkeys(s.instance for s in group)),
+    )
+    return _with_probe(row, probes)
+
+
+def _discovered_row(
+    group: Sequence[DiscoveredService], probes: Mapping[str, ProbeResult], now: float
+) -> DeviceRow:
+    latest = _latest(group)
+    host = _host_of(latest)
+    hosts = [_host_of(s) for s in group]
+    row = DeviceRow(
+        key=f"host:{min(hosts)}",
+        name=host,
+        host=f"{host}.local" if latest.server else (latest.addresses[0] if latest.addresses else host),
+        port=latest.port or next((s.port for s in group if s.port), 22),
+        addresses=order_addresses(a for s in group for a in s.addresses),
+        advertised=True,
+        last_seen=_last_seen(group, now),
+        model=spark_model(*hosts),
+        instances=tuple(dict.fromkeys(s.instance for s in group)),
+    )
+    return _with_probe(row, probes)
+
+
+# --- Showing untrusted text -------------------------------------------------------------------
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if char == "\\":
+        return "\\\\"
+    if code in _BIDI or unicodedata.category(char) in _UNSAFE_CATEGORIES:
+        if code < 0x100:
+            return f"\\x{code:02x}"
+        return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    return char
+
+
+def display_safe(text: str, limit: int = 64) -> str:
+    """Text from the network made safe to put on a terminal.
+
+    Control characters, bidi overrides and isolates (U+202A-202E, U+2066-2069, U+200E/F) and
+    other invisible or unassigned code points are shown as escapes (``\\x1b``, ``\\u202e``);
+    a backslash is doubled so an escape can't be faked. Longer results are cut at ``limit``
+    characters, ending in an ellipsis, never in the middle of an escape.
+
+    Args:
+        text: Anything (an instance name, a TXT value, a banner).
+        limit: Maximum length of the result, at least 1.
+
+    Returns:
+        The safe text.
+
+    Raises:
+        ValueError: When ``limit`` is less than 1.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    pieces: list[str] = []
+    used = 0
+    for index, char in enumerate(text):
+        piece = _escape(char)
+        is_last = index == len(text) - 1
+        room = limit - used - (0 if is_last else 1)
+        if len(piece) > room:
+            return "".join(pieces) + ELLIPSIS
+        pieces.append(piece)
+        used += len(piece)
+    return "".join(pieces)
+
+
+# --- Sorting and filtering ----------------------------------------------------------------------
+
+SORT_KEYS = ("name", "state", "last_seen")
+
+
+def state_rank(row: DeviceRow) -> int:
+    """0 reachable, 1 advertised but not probed, 2 unknown, 3 unreachable."""
+    if row.reachable:
+        return 0
+    if row.reachable is None:
+        return 1 if row.advertised else 2
+    return 3
+
+
+def sort_rows(rows: Iterable[DeviceRow], by: str = "name") -> list[DeviceRow]:
+    """Rows sorted by ``name`` (case-insensitive), ``state`` (reachable first) or ``last_seen``
+    (most recent first, never-seen last); ties fall back to the name.
+
+    Raises:
+        ValueError: When ``by`` is not one of :data:`SORT_KEYS`.
+    """
+    if by not in SORT_KEYS:
+        raise ValueError(f"unknown sort key {by!r}; use one of {', '.join(SORT_KEYS)}")
+    rows = sorted(rows, key=lambda r: (r.name.casefold(), r.key))
+    if by == "state":
+        rows.sort(key=state_rank)
+    elif by == "last_seen":
+        rows.sort(key=lambda r: -(r.last_seen or float("-inf")))
+    return rows
+
+
+def filter_rows(rows: Iterable[DeviceRow], query: str) -> list[DeviceRow]:
+    """Rows whose name, host or one of whose tags contains ``query`` (case-insensitive).
+
+    An empty or blank query keeps every row.
+    """
+    needle = query.strip().casefold()
+    if not needle:
+        return list(rows)
+
+    def matches(row: DeviceRow) -> bool:
+        tags = row.profile.tags if row.profile else ()
+        return any(needle in text.casefold() for text in (row.name, row.host, *tags))
+
+    return [row for row in rows if matches(row)]
+
+
+# --- When nothing is found ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiscoveryStats:
+    """What a discovery run did, for diagnostics.
+
+    Attributes:
+        interfaces: Addresses zeroconf listened on; ``()`` means every interface.
+        service_types: DNS-SD types browsed.
+        started_at: Wall-clock start time.
+        answers_heard: mDNS records received (any type, any name).
+        services_seen: Distinct instances of the browsed types ever seen.
+        callbacks: Snapshots handed to the callback.
+    """
+
+    interfaces: tuple[str, ...] = ()
+    service_types: tuple[str, ...] = ("_ssh._tcp.local.",)
+    started_at: float = 0.0
+    answers_heard: int = 0
+    services_seen: int = 0
+    callbacks: int = 0
+
+
+def diagnostics_text(stats: DiscoveryStats, elapsed: float) -> str:
+    """Why discovery may have found nothing and what to do, as a few plain lines.
+
+    Args:
+        stats: Counters of the run.
+        elapsed: Seconds spent listening.
+    """
+    where = ", ".join(stats.interfaces) if stats.interfaces else "all interfaces"
+    types = ", ".join(stats.service_types)
+    lines = [
+        f"No SSH hosts found: browsed {types} on {where} for {elapsed:.1f} s "
+        f"({stats.answers_heard} mDNS answers heard, {stats.services_seen} services seen).",
+        "Usual reasons:",
+        "  - mDNS (UDP 5353 multicast) is blocked on many corporate and campus networks;",
+        "  - the device's .local name may resolve over IPv6 only;",
+        "  - a Spark needs 3-4 minutes after first boot or an update before it answers.",
+        "Add it by hostname or IP instead: spark-tui device add NAME --host H",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,339 @@
+"""Live mDNS discovery: browse DNS-SD types with python-zeroconf, hand out coalesced snapshots.
+
+Threading: :class:`DiscoveryService` runs zeroconf on zeroconf's own thread and event loop
+(``use_asyncio=False``), never on the caller's loop. :meth:`DiscoveryService.start` and
+:meth:`DiscoveryService.close` are plain synchronous calls that return in milliseconds, so a
+Textual app may call them from a handler; the ``on_change`` callback runs on zeroconf's thread,
+so an app should only ``post_message`` from it (thread-safe) and do nothing slow there.
+
+Every zeroconf event is translated into a :class:`~spark_tui.core.models.DiscoveredService`
+right away; the full snapshot goes to ``on_change`` at most once per ``coalesce`` seconds, so a
+flood of answers or a flapping service costs the UI a handful of redraws, not thousands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from zeroconf import (
+    InterfaceChoice,
+    IPVersion,
+    RecordUpdateListener,
+    ServiceStateChange,
+    Zeroconf,
+)
+from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo
+
+from spark_tui.core.devices import DiscoveryStats, canonical_host
+from spark_tui.core.models import DiscoveredService
+
+log = logging.getLogger(__name__)
+
+SSH_SERVICE = "_ssh._tcp.local."
+MAX_SERVICES = 2048  # beyond this, new instances are ignored (and counted) rather than stored
+MAX_NAME = 255
+MAX_TXT_ENTRIES = 32
+MAX_TXT_KEY = 64
+MAX_TXT_VALUE = 255
+MAX_ADDRESSES = 16
+MAX_PENDING_REQUESTS = 64
+
+SnapshotCallback = Callable[[tuple[DiscoveredService, ...]], None]
+
+
+def open_zeroconf(interfaces: Sequence[str] = (), *, use_asyncio: bool | None = False) -> Zeroconf:
+    """A Zeroconf instance on ``interfaces`` (``()`` = all, IPv4 and IPv6 where available).
+
+    Args:
+        interfaces: Local addresses to bind; tests pass ``("127.0.0.1",)``.
+        use_asyncio: ``False`` runs zeroconf on its own thread; ``True`` attaches to the
+            running loop.
+
+    Raises:
+        OSError: When the multicast sockets cannot be opened (address not local, no
+            multicast).
+    """
+    if interfaces:
+        return Zeroconf(interfaces=list(interfaces), use_asyncio=use_asyncio)
+    try:
+        return Zeroconf(interfaces=InterfaceChoice.All, ip_version=IPVersion.All, use_asyncio=use_asyncio)
+    except OSError:  # a host without IPv6 multicast: fall back to IPv4 only
+        return Zeroconf(interfaces=InterfaceChoice.All, ip_version=IPVersion.V4Only, use_asyncio=use_asyncio)
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit]
+
+
+def _decode(raw: bytes | str | None, limit: int) -> str:
+    if raw is None:
+        return ""
+    if isinstance(raw, bytes):
+        raw = raw[: limit * 4].decode("utf-8", errors="replace")
+    return _cap(raw, limit)
+
+
+def translate(info: AsyncServiceInfo, service_type: str, *, interface: str = "", now: float = 0.0) -> DiscoveredService:
+    """Zeroconf's view of one service as a plain value, with every field bounded.
+
+    Names and TXT are decoded leniently (invalid UTF-8 becomes U+FFFD) and capped; they may
+    still hold control characters, so show them through ``core.devices.display_safe``.
+    """
+    txt: dict[str, str] = {}
+    for key, value in list((info.properties or {}).items())[:MAX_TXT_ENTRIES]:
+        name = _decode(key, MAX_TXT_KEY)
+        if name and name not in txt:
+            txt[name] = _decode(value, MAX_TXT_VALUE)
+    port = info.port if isinstance(info.port, int) and 0 <= info.port <= 65535 else 0
+    return DiscoveredService(
+        instance=_cap(info.name, MAX_NAME),
+        service_type=service_type,
+        server=_cap(info.server or "", MAX_NAME),
+        addresses=tuple(info.parsed_scoped_addresses()[:MAX_ADDRESSES]),
+        port=port,
+        txt=txt,
+        interface=interface,
+        last_seen=now,
+    )
+
+
+class _AnswerCounter(RecordUpdateListener):
+    """Counts every record heard and refreshes last-seen times of known services."""
+
+    def __init__(self, owner: DiscoveryService) -> None:
+        self.owner = owner
+
+    def async_update_records(self, zc: Zeroconf, now: float, records: list) -> None:  # noqa: ARG002
+        self.owner._heard(records)
+
+
+class DiscoveryService:
+    """Browses mDNS and reports the set of services found, coalesced.
+
+    Args:
+        on_change: Gets the full snapshot (a tuple, discovery order) after changes, at most once
+            per ``coalesce`` seconds, on zeroconf's thread.
+        interfaces: Local addresses to listen on; ``()`` means zeroconf's default (all).
+        service_types: DNS-SD types to browse.
+        coalesce: Minimum seconds between two callbacks.
+        resolve_timeout: Seconds to keep asking for a service's missing records.
+    """
+
+    def __init__(
+        self,
+        on_change: SnapshotCallback,
+        *,
+        interfaces: Sequence[str] = (),
+        service_types: Sequence[str] = (SSH_SERVICE,),
+        coalesce: float = 0.1,
+        resolve_timeout: float = 3.0,
+    ) -> None:
+        self._on_change = on_change
+        self.interfaces = tuple(interfaces)
+        self.service_types = tuple(service_types)
+        self.coalesce = coalesce
+        self.resolve_timeout = resolve_timeout
+        self._lock = threading.Lock()
+        self._services: dict[str, DiscoveredService] = {}
+        self._seen: dict[str, float] = {}  # instance -> wall time of latest answer
+        self._gone: dict[str, float] = {}  # canonical host -> last seen, for vanished devices
+        self._pending: set[str] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._zc: Zeroconf | None = None
+        self._browser: AsyncServiceBrowser | None = None
+        self._counter: _AnswerCounter | None = None
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._last_emit = float("-inf")
+        self._last_snapshot: tuple[DiscoveredService, ...] | None = None
+        self._closed = False
+        self.started_at = 0.0
+        self.answers_heard = 0
+        self.callbacks = 0
+        self.dropped = 0
+        self._ever: set[str] = set()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the multicast sockets and start browsing. Returns within milliseconds.
+
+        Raises:
+            RuntimeError: When called twice.
+            OSError: When the sockets cannot be opened (for example an address that is not local).
+        """
+        if self._zc is not None:
+            raise RuntimeError("DiscoveryService already started")
+        self.started_at = time.time()
+        self._zc = open_zeroconf(self.interfaces)
+        loop = self._zc.loop
+        assert loop is not None
+        asyncio.run_coroutine_threadsafe(self._async_start(), loop).result(timeout=5)
+
+    async def _async_start(self) -> None:
+        zc = self._zc
+        assert zc is not None
+        self._counter = _AnswerCounter(self)
+        zc.async_add_listener(self._counter, None)
+        self._browser = AsyncServiceBrowser(zc, list(self.service_types), handlers=[self._on_event])
+
+    def close(self) -> None:
+        """Stop browsing and close the sockets; no callback runs after this returns.
+
+        Safe to call twice or before :meth:`start`.
+        """
+        self._closed = True
+        zc, self._zc = self._zc, None
+        if zc is None:
+            return
+        loop = zc.loop
+        if loop is not None and loop.is_running():
+            try:
+                asyncio.run_coroutine_threadsafe(self._async_stop(zc), loop).result(timeout=2)
+            except Exception:  # noqa: BLE001 - closing must not fail
+                log.debug("discovery: stopping the browser failed", exc_info=True)
+        zc.close()
+
+    async def _async_stop(self, zc: Zeroconf) -> None:
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._browser is not None:
+            await self._browser.async_cancel()
+        if self._counter is not None:
+            zc.async_remove_listener(self._counter)
+
+    def __enter__(self) -> DiscoveryService:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- what others read ---------------------------------------------------------------------
+
+    def snapshot(self) -> tuple[DiscoveredService, ...]:
+        """The services known now, in discovery order, with fresh ``last_seen``. Thread-safe."""
+        with self._lock:
+            return self._build_snapshot()
+
+    def last_seen(self) -> dict[str, float]:
+        """Wall-clock last-seen time by canonical host name, including devices that went away."""
+        with self._lock:
+            seen = dict(self._gone)
+            for service in self._build_snapshot():
+                if service.server and service.last_seen:
+                    seen[canonical_host(service.server)] = service.last_seen
+            return seen
+
+    def stats(self) -> DiscoveryStats:
+        """Counters for diagnostics: interfaces, types, start time, answers, services, callbacks."""
+        return DiscoveryStats(
+            interfaces=self.interfaces,
+            service_types=self.service_types,
+            started_at=self.started_at,
+            answers_heard=self.answers_heard,
+            services_seen=len(self._ever),
+            callbacks=self.callbacks,
+        )
+
+    # --- on zeroconf's loop ---------------------------------------------------------------------
+
+    def _build_snapshot(self) -> tuple[DiscoveredService, ...]:
+        return tuple(
+            DiscoveredService(
+                instance=s.instance,
+                service_type=s.service_type,
+                server=s.server,
+                addresses=s.addresses,
+                port=s.port,
+                txt=s.txt,
+                interface=s.interface,
+                last_seen=self._seen.get(s.instance, s.last_seen),
+            )
+            for s in self._services.values()
+        )
+
+    def _heard(self, records: list) -> None:
+        now = time.time()
+        with self._lock:
+            self.answers_heard += len(records)
+            for update in records:
+                record = update.new
+                for name in (record.name, getattr(record, "alias", None)):
+                    if name in self._services:
+                        self._seen[name] = now
+
+    def _on_event(
+        self, zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange
+    ) -> None:
+        if self._closed:
+            return
+        if state_change is ServiceStateChange.Removed:
+            with self._lock:
+                gone = self._services.pop(name, None)
+                seen = self._seen.pop(name, None)
+                if gone is not None and gone.server:
+                    self._gone[canonical_host(gone.server)] = seen or gone.last_seen
+            if gone is not None:
+                self._mark_dirty()
+            return
+        self._refresh(zeroconf, service_type, name, may_request=True)
+
+    def _refresh(self, zc: Zeroconf, service_type: str, name: str, *, may_request: bool) -> None:
+        with self._lock:
+            if name not in self._services and len(self._services) >= MAX_SERVICES:
+                self.dropped += 1
+                return
+        info = AsyncServiceInfo(service_type, name)
+        complete = info.load_from_cache(zc)
+        now = time.time()
+        interface = self.interfaces[0] if len(self.interfaces) == 1 else ""
+        value = translate(info, service_type, interface=interface, now=now)
+        with self._lock:
+            self._services[name] = value
+            self._seen[name] = now
+            self._ever.add(name)
+        self._mark_dirty()
+        if not complete and may_request and name not in self._pending and len(self._pending) < MAX_PENDING_REQUESTS:
+            self._pending.add(name)
+            task = asyncio.get_running_loop().create_task(self._request(zc, info, service_type, name))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _request(self, zc: Zeroconf, info: AsyncServiceInfo, service_type: str, name: str) -> None:
+        try:
+            await info.async_request(zc, self.resolve_timeout * 1000)
+        except Exception:  # noqa: BLE001 - a bad answer must not stop discovery
+            log.debug("discovery: resolving %r failed", name, exc_info=True)
+        finally:
+            self._pending.discard(name)
+        if not self._closed and name in self._services:
+            self._refresh(zc, service_type, name, may_request=False)
+
+    def _mark_dirty(self) -> None:
+        if self._flush_handle is not None or self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self._last_emit + self.coalesce - loop.time())
+        self._flush_handle = loop.call_later(delay, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        if self._closed:
+            return
+        self._last_emit = asyncio.get_running_loop().time()
+        with self._lock:
+            snapshot = self._build_snapshot()
+        if snapshot == self._last_snapshot:
+            return
+        self._last_snapshot = snapshot
+        self.callbacks += 1
+        try:
+            self._on_change(snapshot)
+        except Exception:  # noqa: BLE001 - a failing consumer must not stop discovery
+            log.exception("discovery: on_change callback failed")

@@ -1,0 +1,129 @@
+"""Resolve ``NAME.local`` over multicast DNS when the system resolver can't.
+
+Many laptops (Windows, minimal Linux without nss-mdns, containers) cannot resolve
+``spark-1a2b.local`` although the Spark answers mDNS; python-zeroconf's address resolver can.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import Sequence
+
+from zeroconf import AddressResolver
+from zeroconf.asyncio import AsyncZeroconf
+
+from spark_tui.core.devices import address_rank
+from spark_tui.core.errors import ConnectError
+from spark_tui.services.discovery import open_zeroconf
+
+MDNS_HINT = (
+    "mDNS may be blocked on this network, or the device is still starting (a Spark needs "
+    "3-4 minutes after first boot); try its IP address instead"
+)
+
+
+def _is_local(name: str) -> bool:
+    return name.strip().lower().rstrip(".").endswith(".local")
+
+
+def _ip_literal(name: str) -> str | None:
+    text = name.strip().strip("[]")
+    try:
+        ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+    return text
+
+
+def order_for_connect(addresses: Sequence[str]) -> list[str]:
+    """Routable IPv4 first, then routable IPv6; link-local (and loopback) only when nothing else.
+
+    Duplicates are dropped; order within a group is kept.
+    """
+    unique = list(dict.fromkeys(addresses))
+    preferred = [a for a in unique if address_rank(a)[0] <= 1]
+    if preferred:
+        return sorted(preferred, key=lambda a: address_rank(a)[0])
+    return sorted(unique, key=lambda a: address_rank(a)[0])
+
+
+async def resolve_local(name: str, *, interfaces: Sequence[str] = (), timeout: float = 3.0) -> list[str]:
+    """Addresses of a ``.local`` host name, asked over mDNS.
+
+    Args:
+        name: ``spark-1a2b.local`` (a trailing dot is fine; case does not matter).
+        interfaces: Local addresses to ask on; ``()`` = all. Tests pass ``("127.0.0.1",)``.
+        timeout: Seconds to wait for an answer.
+
+    Returns:
+        Addresses ordered by :func:`order_for_connect`; IPv6 link-local ones keep their
+        ``%scope``.
+
+    Raises:
+        ConnectError: kind ``resolve``, when the name is not a ``.local`` name or nothing
+            answered in time.
+    """
+    if not _is_local(name) or len(name) > 253:
+        raise ConnectError("resolve", f"{name!r} is not a .local host name", "mDNS only resolves NAME.local")
+    fqdn = name.strip().lower().rstrip(".") + "."
+    try:
+        zc = open_zeroconf(interfaces, use_asyncio=True)
+    except OSError as error:
+        raise ConnectError(
+            "resolve", f"cannot open mDNS sockets to resolve {name}: {error}", "check --interface"
+        ) from error
+    aiozc = AsyncZeroconf(zc=zc)
+    try:
+        resolver = AddressResolver(fqdn)
+        found = await resolver.async_request(zc, timeout * 1000)
+        addresses = resolver.parsed_scoped_addresses() if found else []
+    finally:
+        await aiozc.async_close()
+    if not addresses:
+        raise ConnectError("resolve", f"no answer over mDNS for {name} within {timeout:g} s", MDNS_HINT)
+    return order_for_connect(addresses)
+
+
+async def resolve_host(
+    name: str,
+    port: int = 22,
+    *,
+    interfaces: Sequence[str] = (),
+    timeout: float = 3.0,
+) -> list[str]:
+    """Addresses to connect to for ``name``: the system resolver first, mDNS for ``.local``.
+
+    Args:
+        name: A host name, ``NAME.local`` or an IP address (returned as is).
+        port: Port, passed to ``getaddrinfo``.
+        interfaces: Local addresses for the mDNS fallback.
+        timeout: Seconds for each of the two attempts.
+
+    Returns:
+        Addresses ordered by :func:`order_for_connect`.
+
+    Raises:
+        ConnectError: kind ``resolve``, when neither resolver knows the name.
+    """
+    literal = _ip_literal(name)
+    if literal:
+        return [literal]
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(name, port, type=socket.SOCK_STREAM), timeout
+        )
+        addresses = [str(info[4][0]) for info in infos]
+        if addresses:
+            return order_for_connect(addresses)
+    except (OSError, TimeoutError, asyncio.TimeoutError, UnicodeError):
+        pass
+    if _is_local(name):
+        return await resolve_local(name, interfaces=interfaces, timeout=timeout)
+    raise ConnectError(
+        "resolve",
+        f"cannot resolve host name {name}",
+        "check the spelling, or save the device with its IP address",
+    )
