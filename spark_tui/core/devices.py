@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -27,7 +26,6 @@ _HOST_RENAME = re.compile(r"^(?P<base>.+?)-(?P<n>[2-9]|[1-9][0-9]+)$")
 # ... and a service instance by appending " #N"; other responders use " (N)".
 _INSTANCE_RENAME = re.compile(r"^(?P<base>.+?)(?: #[0-9]+| \([0-9]+\))$")
 _BIDI = {0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
-_UNSAFE_CATEGORIES = {"Cc", "Cf", "Co", "Cn", "Cs", "Zl", "Zp"}
 ELLIPSIS = "\u2026"
 
 
@@ -98,6 +96,12 @@ class DeviceRow:
         if self.addresses and (self.profile is None or _is_mdns_name(self.profile.host)):
             return self.addresses[0], self.port
         return self.host, self.port
+
+    @property
+    def probe_key(self) -> str:
+        """``host:port`` of :attr:`probe_target` (IPv6 in brackets), a key for probe results."""
+        host, port = self.probe_target
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def canonical_host(name: str) -> str:
@@ -257,7 +261,8 @@ def merge_devices(
     Args:
         profiles: Saved devices, in file order; each gives exactly one row.
         services: The current discovery snapshot.
-        probes: Latest probe per row key (see :attr:`DeviceRow.key`).
+        probes: Latest probe per row, keyed by :attr:`DeviceRow.key` or by
+            :attr:`DeviceRow.probe_key` (``host:port``).
         now: Current wall-clock time; services heard "in the future" are clamped to it.
         seen: Last-seen times of devices no longer advertised, by :func:`canonical_host`,
             so a saved device that went away still says when it was last heard.
@@ -285,7 +290,7 @@ def _latest(group: Sequence[DiscoveredService]) -> DiscoveredService:
 
 
 def _with_probe(row: DeviceRow, probes: Mapping[str, ProbeResult]) -> DeviceRow:
-    probe = probes.get(row.key)
+    probe = probes.get(row.key) or probes.get(row.probe_key)
     if probe is None:
         return row
     return replace(row, reachable=probe.reachable, latency_ms=probe.latency_ms, banner=probe.banner)
@@ -349,7 +354,7 @@ def _escape(char: str) -> str:
     code = ord(char)
     if char == "\\":
         return "\\\\"
-    if code in _BIDI or unicodedata.category(char) in _UNSAFE_CATEGORIES:
+    if code in _BIDI or not char.isprintable():  # Cc, Cf, Cs, Co, Cn, Zl, Zp and Zs but " "
         if code < 0x100:
             return f"\\x{code:02x}"
         return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
@@ -359,8 +364,8 @@ def _escape(char: str) -> str:
 def display_safe(text: str, limit: int = 64) -> str:
     """Text from the network made safe to put on a terminal.
 
-    Control characters, bidi overrides and isolates (U+202A-202E, U+2066-2069, U+200E/F) and
-    other invisible or unassigned code points are shown as escapes (``\\x1b``, ``\\u202e``);
+    Control characters, bidi overrides and isolates (U+202A-202E, U+2066-2069, U+200E/F),
+    spaces other than U+0020, and other invisible or unassigned code points are shown as escapes (``\\x1b``, ``\\u202e``);
     a backslash is doubled so an escape can't be faked. Longer results are cut at ``limit``
     characters, ending in an ellipsis, never in the middle of an escape.
 
