@@ -105,3 +105,25 @@ class PortInUse(TunnelError):
 
 class UnknownTheme(SparkError):
     """The settings name a colour theme that does not exist; the hint lists the valid names."""
+
+
+class DeviceExists(SparkError):
+    """A saved profile already has that name (adding would overwrite it)."""
+
+
+class TunnelNotFound(SparkError):
+    """The device has no saved tunnel of that name."""
+
+
+class InvalidProfile(SparkError):
+    """A profile, tunnel or setting given by code or the command line breaks the file's rules.
+
+    Args:
+        field: Dotted name of the offending field (``devices.spark-1a2b.port``).
+        message: What is wrong.
+        hint: How to fix it.
+    """
+
+    def __init__(self, field: str, message: str, hint: str = "") -> None:
+        super().__init__(f"{field}: {message}", hint)
+        self.field = field
