@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import fnmatch
 import hashlib
 import hmac
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -63,11 +63,17 @@ class KnownHostEntry:
         matched = False
         for pattern in self.hosts.split(","):
             negated = pattern.startswith("!")
-            if fnmatch.fnmatchcase(name.lower(), pattern.lstrip("!").lower()):
+            if _wildcard_match(name.lower(), pattern.lstrip("!").lower()):
                 if negated:
                     return False
                 matched = True
         return matched
+
+
+def _wildcard_match(name: str, pattern: str) -> bool:
+    """OpenSSH pattern matching: ``*`` and ``?`` are wildcards, everything else (``[``) literal."""
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, name) is not None
 
 
 def _hashed_match(hashed: str, name: str) -> bool:
@@ -141,13 +147,13 @@ class KnownHosts:
         """
         name = host_pattern(host, port)
         entries = [e for e in self.entries() if e.matches(name)]
-        revoked = {e.key for e in entries if e.marker == "@revoked"}
-        return [e.key for e in entries if not e.marker and e.key not in revoked]
+        revoked = {e.key.public_data for e in entries if e.marker == "@revoked"}
+        return [e.key for e in entries if not e.marker and e.key.public_data not in revoked]
 
     def is_revoked(self, host: str, port: int, key: asyncssh.SSHKey) -> bool:
         """True when ``key`` is marked ``@revoked`` for ``host`` (or for everyone)."""
         name = host_pattern(host, port)
-        return any(e.marker == "@revoked" and e.key == key and e.matches(name) for e in self.entries())
+        return any(e.marker == "@revoked" and e.key.public_data == key.public_data and e.matches(name) for e in self.entries())
 
     def add(self, host: str, port: int, key: asyncssh.SSHKey) -> None:
         """Trust ``key`` for ``host:port``: append one line, keep every other line as it was.
@@ -160,7 +166,7 @@ class KnownHosts:
             OSError: the folder cannot be written.
         """
         self.check_permissions()
-        if key in self.keys_for(host, port):
+        if any(known.public_data == key.public_data for known in self.keys_for(host, port)):
             return
         try:
             old = self.path.read_bytes()
