@@ -101,6 +101,10 @@ class TunnelList(Vertical, can_focus=False):
             del self._stats[key]
         self._refresh_empty()
 
+    def rows_of(self, device: str) -> list[TunnelStats]:
+        """The tunnels shown for ``device``."""
+        return [s for s in self._stats.values() if s.device == device]
+
     @property
     def highlighted(self) -> TunnelStats | None:
         """The tunnel under the cursor."""

@@ -1,0 +1,471 @@
+"""The dashboard: the one place where services meet widgets.
+
+The app owns the services' lifecycle, runs their calls in workers, turns their callbacks
+into messages and routes the results to widgets. Logic about devices, tunnels or sessions
+lives in the services; drawing lives in the widgets.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import webbrowser
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Header
+
+from spark_tui.core.devices import DeviceRow, merge_devices
+from spark_tui.core.errors import SparkError
+from spark_tui.core.models import Config, ConnectionState, ConnectionStatus, DeviceProfile, TunnelSpec, TunnelState
+from spark_tui.events import ConnectionChanged, DiscoveryChanged, PortsDetected, ProbesChanged, TelemetryArrived, TunnelsChanged
+from spark_tui.palette import PaletteActions, SparkCommands, build_commands
+from spark_tui.screens.add_device import AddDeviceScreen
+from spark_tui.screens.confirm import ConfirmScreen
+from spark_tui.screens.help import HelpScreen
+from spark_tui.screens.host_key import HostKeyScreen
+from spark_tui.theming import WIDGETS_CSS, apply_theme, theme_names
+from spark_tui.widgets.device_list import DeviceList
+from spark_tui.widgets.fleet_grid import FleetGrid
+from spark_tui.widgets.shell_tabs import ShellTabs
+from spark_tui.widgets.terminal import TerminalView
+from spark_tui.widgets.tunnel_list import TunnelList
+
+log = logging.getLogger(__name__)
+APP_CSS = Path(__file__).parent / "themes" / "app.tcss"
+
+
+@dataclass
+class Services:
+    """What the app drives, built by the CLI (tests pass real loopback ones).
+
+    Attributes:
+        store: The profile store (``config.store.ProfileStore``).
+        fleet: Connections and per-device services (``services.fleet.Fleet``).
+        discovery: Makes the mDNS browser given its snapshot callback; ``None`` disables it.
+        prober: Makes the reachability prober given its result callback; ``None`` disables it.
+    """
+
+    store: Any
+    fleet: Any
+    discovery: Callable[[Callable], Any] | None = None
+    prober: Callable[[Callable], Any] | None = None
+
+
+class SparkApp(App[None]):
+    """spark-tui's dashboard: Devices, Tunnels and Shell panes, all from the keyboard."""
+
+    TITLE = "spark-tui"
+    CSS_PATH = [APP_CSS, WIDGETS_CSS]
+    COMMANDS = App.COMMANDS | {SparkCommands}
+    BINDINGS = [
+        Binding("question_mark", "help", "Keys", id="app.help", tooltip="Show every key binding"),
+        Binding("1", "focus_pane('device-table')", "Devices", id="app.devices", tooltip="Go to the Devices pane", show=False),
+        Binding("2", "focus_pane('tunnel-table')", "Tunnels", id="app.tunnels", tooltip="Go to the Tunnels pane", show=False),
+        Binding("3", "focus_pane('shell')", "Shell", id="app.shell", tooltip="Go to the Shell pane", show=False),
+        Binding("t", "open_shell", "Shell", id="app.open_shell", tooltip="Open a shell tab on the selected device"),
+        Binding("f2", "next_theme", "Theme", id="app.theme", tooltip="Switch to the next theme", show=False),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Close tunnels and shells, then quit"),
+    ]
+
+    def __init__(self, services: Services, config: Config, *, open_shell: str | None = None, diagnostics: str = "") -> None:
+        super().__init__()
+        self.services = services
+        self.config = config
+        self._open_shell_on = open_shell
+        self._discovery: Any = None
+        self._prober: Any = None
+        self._diagnostics = diagnostics
+        self._discovered: tuple = ()
+        self._probes: dict = {}
+        self._states: dict[str, ConnectionStatus] = {}
+        self._ports: dict[str, tuple] = {}
+        self._selected: DeviceRow | None = None
+        self._sessions: dict[str, Any] = {}  # shell tab id -> services.shell.ShellSession
+        self.started = time.monotonic()
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="⚡")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                devices = DeviceList(id="devices")
+                devices.border_title = "Devices"
+                yield devices
+                grid = FleetGrid(id="telemetry")
+                grid.border_title = "Telemetry"
+                yield grid
+            with Vertical(id="right"):
+                tunnels = TunnelList(id="tunnels")
+                tunnels.border_title = "Tunnels"
+                yield tunnels
+                shells = ShellTabs(id="shell")
+                shells.border_title = "Shell"
+                yield shells
+        yield Footer()
+
+    def on_mount(self) -> None:
+        try:
+            apply_theme(self, self.config.settings.theme)
+        except SparkError as error:
+            self.notify(str(error), severity="warning")
+            apply_theme(self, None)
+        if self.config.settings.keys:
+            self.set_keymap(dict(self.config.settings.keys))
+        self.sub_title = f"{len(self.config.devices)} saved device(s)"
+        self.services.fleet.on_event = self._service_event  # type: ignore[attr-defined]
+        self.services.fleet.confirm_host_key = self._confirm_host_key  # type: ignore[attr-defined]
+        self._refresh_devices()
+        self.query_one("#device-table").focus()
+        if self.services.prober is not None:
+            self._prober = self.services.prober(lambda key, result: self.post_message(ProbesChanged({key: result})))
+            self._prober.start()
+            self._prober.set_targets(self._probe_targets())
+        if self.services.discovery is not None:
+            self._start_discovery()
+        self.set_interval(1.0, self._watch_profile_file)
+        if self._open_shell_on:
+            self.call_after_refresh(self.action_open_shell, self._open_shell_on)
+
+    @work(thread=True, group="discovery", exit_on_error=False)
+    def _start_discovery(self) -> None:
+        """Open zeroconf's sockets off the UI thread (start() blocks until browsing runs)."""
+        discovery = self.services.discovery(lambda services: self.post_message(DiscoveryChanged(services)))
+        try:
+            discovery.start()
+        except OSError as error:
+            self.call_from_thread(self.notify, f"mDNS discovery is off: {error}", severity="warning")
+            return
+        self._discovery = discovery
+
+    async def on_unmount(self) -> None:
+        if self._discovery is not None:
+            self._discovery.close()
+        if self._prober is not None:
+            await self._prober.close()
+        await self.services.fleet.close()
+
+    # -- service events in ---------------------------------------------------------------
+
+    def _service_event(self, event: object) -> None:
+        """Fleet's callback: wrap each core value in its message (thread-safe)."""
+        from spark_tui.core.models import DevicePorts, DeviceTunnels, TelemetrySample
+
+        if isinstance(event, ConnectionStatus):
+            self.post_message(ConnectionChanged(event))
+        elif isinstance(event, DeviceTunnels):
+            self.post_message(TunnelsChanged(event.device, event.stats))
+        elif isinstance(event, TelemetrySample):
+            self.post_message(TelemetryArrived(event))
+        elif isinstance(event, DevicePorts):
+            self.post_message(PortsDetected(event.device, event.ports))
+
+    def on_discovery_changed(self, message: DiscoveryChanged) -> None:
+        self._discovered = message.services
+        self._refresh_devices()
+        if self._prober is not None:
+            self._prober.set_targets(self._probe_targets())
+
+    def on_probes_changed(self, message: ProbesChanged) -> None:
+        self._probes.update(message.probes)
+        self._refresh_devices()
+
+    def on_connection_changed(self, message: ConnectionChanged) -> None:
+        status = message.status
+        previous = self._states.get(status.device)
+        self._states[status.device] = status
+        self._refresh_devices()
+        if status.state is ConnectionState.LOST:
+            self.notify(f"{status.device}: connection lost. {status.message}", severity="warning")
+            self.query_one(ShellTabs).mark_device_lost(status.device)
+        elif status.state is ConnectionState.CONNECTED and previous is not None and previous.state is ConnectionState.LOST:
+            self.notify(f"{status.device}: connection back")
+        elif status.state is ConnectionState.DISCONNECTED:
+            self.query_one(FleetGrid).remove_device(status.device)
+
+    def on_tunnels_changed(self, message: TunnelsChanged) -> None:
+        tunnels = self.query_one(TunnelList)
+        if not message.stats:
+            tunnels.forget(message.device)
+            return
+        before = {s.spec.name: s.state for s in tunnels.rows_of(message.device)}
+        tunnels.show(message.stats)
+        for stats in message.stats:
+            was = before.get(stats.spec.name)
+            if was is TunnelState.UP and stats.state in (TunnelState.RECONNECTING, TunnelState.FAILED):
+                self.notify(f"Tunnel {stats.device}/{stats.spec.name} down: {stats.last_error or stats.state.value}", severity="warning")
+            elif was in (TunnelState.RECONNECTING, TunnelState.FAILED) and stats.state is TunnelState.UP:
+                self.notify(f"Tunnel {stats.device}/{stats.spec.name} back on port {stats.local_port}")
+
+    def on_telemetry_arrived(self, message: TelemetryArrived) -> None:
+        self.query_one(FleetGrid).update_sample(message.sample)
+
+    def on_ports_detected(self, message: PortsDetected) -> None:
+        self._ports[message.device] = message.ports
+
+    # -- devices -------------------------------------------------------------------------
+
+    def _rows(self) -> list[DeviceRow]:
+        seen = self._discovery.last_seen() if self._discovery is not None else None
+        return merge_devices(self.config.devices, self._discovered, self._probes, time.time(), seen=seen)
+
+    def _refresh_devices(self) -> None:
+        empty = self._diagnostics or "No saved devices and nothing found on the network yet. Press a to add one by host name or IP."
+        self.query_one(DeviceList).show(self._rows(), self._states, empty)
+
+    def _probe_targets(self) -> dict[str, tuple[str, int]]:
+        return {row.key: row.probe_target for row in self._rows()}
+
+    def _watch_profile_file(self) -> None:
+        try:
+            config = self.services.store.reload_if_changed()  # type: ignore[attr-defined]
+        except SparkError as error:
+            self.notify(f"{error.message}\n{error.hint}", title="Profile file not reloaded", severity="error", timeout=8)
+            return
+        if config is not None:
+            self._set_config(config)
+            self.notify("Profile file changed on disk: reloaded", timeout=2)
+
+    def _set_config(self, config: Config) -> None:
+        self.config = config
+        self.sub_title = f"{len(config.devices)} saved device(s)"
+        self._refresh_devices()
+
+    def profile(self, name: str) -> DeviceProfile | None:
+        """The saved profile called ``name`` (the demo device is one too)."""
+        return self.config.device(name)
+
+    def on_device_list_highlighted(self, message: DeviceList.Highlighted) -> None:
+        self._selected = message.device
+
+    def on_device_list_connect_requested(self, message: DeviceList.ConnectRequested) -> None:
+        if message.device.profile is None:
+            self._open_add_device(message.device, note="Not saved yet: save it first, then it connects with a key.")
+            return
+        self.connect(message.device.profile.name)
+
+    @work(group="connect", exit_on_error=False)
+    async def connect(self, name: str) -> None:
+        """Connect to the saved device ``name`` (from the list or the palette)."""
+        profile = self.profile(name)
+        if profile is None:
+            self.notify(f"No saved device called {name}", severity="error")
+            return
+        try:
+            await self.services.fleet.connect(profile)
+        except SparkError as error:
+            self.notify(f"{error.message}\n{error.hint}".strip(), title=f"Cannot connect to {name}", severity="error", timeout=10)
+
+    def on_device_list_disconnect_requested(self, message: DeviceList.DisconnectRequested) -> None:
+        if message.device.profile is not None:
+            self.run_worker(self.services.fleet.disconnect(message.device.name), group="connect", exit_on_error=False)
+
+    def on_device_list_save_requested(self, message: DeviceList.SaveRequested) -> None:
+        self._open_add_device(message.device)
+
+    def on_device_list_add_requested(self) -> None:
+        self._open_add_device(None)
+
+    def on_device_list_refresh_requested(self) -> None:
+        if self._prober is not None:
+            for key in self._probe_targets():
+                self._prober.probe_now(key)
+        self._refresh_devices()
+
+    @work(group="dialogs", exit_on_error=False)
+    async def on_device_list_remove_requested(self, message: DeviceList.RemoveRequested) -> None:
+        name = message.device.name
+        if await self.push_screen_wait(ConfirmScreen("Forget device", f"Forget {name}? Its saved tunnels go too. The key stays installed on the device.")):
+            await self.services.fleet.disconnect(name)
+            try:
+                self._set_config(self.services.store.remove_device(name))  # type: ignore[attr-defined]
+            except SparkError as error:
+                self.notify(str(error), severity="error")
+
+    def _open_add_device(self, row: DeviceRow | None, note: str = "") -> None:
+        if row is None:
+            self.push_screen(AddDeviceScreen(note=note))
+        else:
+            self.push_screen(AddDeviceScreen(name=row.name.split(".")[0], host=row.host, port=row.port, note=note))
+
+    @on(AddDeviceScreen.Submitted)
+    def _add_device(self, message: AddDeviceScreen.Submitted) -> None:
+        self._run_add_device(message.form, self.screen)
+
+    @work(group="onboard", exit_on_error=False)
+    async def _run_add_device(self, form, dialog: AddDeviceScreen) -> None:
+        from spark_tui.services.device_setup import add_device
+
+        try:
+            config = await add_device(
+                self.services.store, name=form.name, host=form.host, user=form.user, port=form.port,
+                identity_file=form.identity_file, password=form.password,
+                confirm_host_key=self._confirm_host_key, on_step=dialog.show_step,
+            )
+        except SparkError as error:
+            dialog.show_step(f"{error.message} {error.hint}".strip(), error=True)
+            return
+        dialog.dismiss(None)
+        self._set_config(config)
+        self.notify(f"Saved {form.name}. Press enter on it to connect.")
+
+    async def _confirm_host_key(self, host: str, fingerprint: str) -> bool:
+        return bool(await self.push_screen_wait(HostKeyScreen(host, fingerprint)))
+
+    # -- tunnels -------------------------------------------------------------------------
+
+    def on_tunnel_list_toggle_requested(self, message: TunnelList.ToggleRequested) -> None:
+        stats = message.stats
+        if stats.state in (TunnelState.STOPPED, TunnelState.FAILED):
+            self.start_tunnel(stats.device, stats.spec)
+        else:
+            self.run_worker(self.services.fleet.stop_tunnel(stats.device, stats.spec.name), group="tunnels", exit_on_error=False)
+
+    def on_tunnel_list_browse_requested(self, message: TunnelList.BrowseRequested) -> None:
+        stats = message.stats
+        if stats.spec.browser_path is None:
+            self.notify(f"{stats.spec.name} is not a web app (no browser path saved)", severity="warning")
+            return
+        url = f"http://127.0.0.1:{stats.local_port}{stats.spec.browser_path}"
+        self.notify(f"Opening {url}")
+        webbrowser.open(url)
+
+    @work(group="tunnels", exit_on_error=False)
+    async def start_tunnel(self, device: str, spec: TunnelSpec) -> None:
+        """Start ``spec`` on ``device``, connecting first if needed."""
+        profile = self.profile(device)
+        if profile is None:
+            return
+        try:
+            await self.services.fleet.start_tunnel(profile, spec)
+        except SparkError as error:
+            self.notify(f"{error.message}\n{error.hint}".strip(), title=f"Tunnel {spec.name} not started", severity="error", timeout=8)
+
+    @work(group="dialogs", exit_on_error=False)
+    async def on_tunnel_list_new_requested(self) -> None:
+        from spark_tui.screens.new_tunnel import NewTunnelScreen
+
+        row = self._selected
+        if row is None or row.profile is None:
+            self.notify("Select a saved device in the Devices pane first", severity="warning")
+            return
+        choice = await self.push_screen_wait(NewTunnelScreen(row.name, self._ports.get(row.name, ())))
+        if not choice:
+            return
+        specs, remember = choice
+        for spec in specs:
+            if remember:
+                try:
+                    self._set_config(self.services.store.save_tunnel(row.name, spec))  # type: ignore[attr-defined]
+                except SparkError as error:
+                    self.notify(str(error), severity="error")
+            self.start_tunnel(row.name, spec)
+
+    # -- shells --------------------------------------------------------------------------
+
+    def action_open_shell(self, name: str | None = None) -> None:
+        device = name or (self._selected.name if self._selected and self._selected.profile else None)
+        if device is None:
+            self.notify("Select a saved device first", severity="warning")
+            return
+        self.query_one(ShellTabs).open(device)
+
+    @on(ShellTabs.SessionRequested)
+    def _open_session(self, message: ShellTabs.SessionRequested) -> None:
+        self._run_shell(message)
+
+    @work(group="shells", exit_on_error=False)
+    async def _run_shell(self, message: ShellTabs.SessionRequested) -> None:
+        profile = self.profile(message.device)
+        tabs = self.query_one(ShellTabs)
+        if profile is None:
+            tabs.failed(message.tab, f"No saved device called {message.device}")
+            return
+        tab = message.tab
+
+        def ended(status: int | None) -> None:
+            self._sessions.pop(tab, None)
+            tabs.exited(tab, status)
+
+        try:
+            self._sessions[tab] = await self.services.fleet.open_shell(
+                profile, cols=message.cols, rows=message.rows, on_output=lambda data: tabs.feed(tab, data), on_exit=ended
+            )
+        except SparkError as error:
+            tabs.failed(tab, f"{error.message} {error.hint}".strip())
+
+    def on_terminal_view_input(self, message: TerminalView.Input) -> None:
+        tab = message.control.id.removesuffix("-term")
+        session = self._sessions.get(tab)
+        if session is not None:
+            session.write(message.data)
+        elif message.data == b"\r":
+            self.query_one(ShellTabs).reconnect(tab)
+
+    def on_terminal_view_resized(self, message: TerminalView.Resized) -> None:
+        session = self._sessions.get(message.control.id.removesuffix("-term"))
+        if session is not None:
+            session.resize(message.cols, message.rows)
+
+    def on_terminal_view_leave_requested(self) -> None:
+        self.query_one("#device-table").focus()
+
+    def on_shell_tabs_close_requested(self, message: ShellTabs.CloseRequested) -> None:
+        session = self._sessions.pop(message.tab, None)
+        if session is not None:
+            self.run_worker(session.close(), group="shells", exit_on_error=False)
+
+    # -- app-wide keys ---------------------------------------------------------------------
+
+    def action_focus_pane(self, target: str) -> None:
+        self.query_one(f"#{target}").focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_next_theme(self) -> None:
+        names = theme_names()
+        current = self.theme if self.theme in names else names[-1]
+        self.switch_theme(names[(names.index(current) + 1) % len(names)])
+
+    def switch_theme(self, name: str) -> None:
+        """Switch theme now and remember it in the profile file."""
+        apply_theme(self, name)
+        try:
+            self.config = self.services.store.set_setting("theme", name)  # type: ignore[attr-defined]
+        except SparkError as error:
+            self.notify(f"Theme not remembered: {error}", severity="warning")
+
+    def palette_commands(self) -> Sequence:
+        """Commands for the palette, fresh on every keystroke."""
+        tunnels = []
+        for profile in self.config.devices:
+            running = {s.spec.name for s in self.query_one(TunnelList).rows_of(profile.name) if s.state is not TunnelState.STOPPED}
+            tunnels += [(profile.name, spec.name, spec.name in running) for spec in profile.tunnels]
+
+        def start(device: str, tunnel: str) -> None:
+            profile = self.profile(device)
+            spec = next((t for t in profile.tunnels if t.name == tunnel), None) if profile else None
+            if spec is not None:
+                self.start_tunnel(device, spec)
+
+        actions = PaletteActions(
+            connect=self.connect,
+            open_shell=self.action_open_shell,
+            start_tunnel=start,
+            stop_tunnel=lambda d, t: self.run_worker(self.services.fleet.stop_tunnel(d, t), exit_on_error=False),
+            add_device=lambda: self._open_add_device(None),
+            switch_theme=self.switch_theme,
+        )
+        connected = {n for n, s in self._states.items() if s.state is ConnectionState.CONNECTED}
+        return build_commands(
+            devices=[p.name for p in self.config.devices], connected=connected, tunnels=tunnels,
+            themes=theme_names(), actions=actions, current_theme=self.theme,
+        )

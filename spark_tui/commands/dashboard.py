@@ -1,0 +1,61 @@
+"""Running the dashboard: build the services from the profile file, then hand them to the app."""
+
+from __future__ import annotations
+
+from spark_tui.cli import CliContext
+
+
+def run(args, ctx: CliContext) -> int:
+    """``spark-tui``: the dashboard on the saved profiles."""
+    return run_dashboard(ctx, log_level=args.log_level)
+
+
+def shell(args, ctx: CliContext) -> int:
+    """``spark-tui shell NAME``: the dashboard, straight into a shell tab on NAME."""
+    from spark_tui.core.errors import DeviceNotFound
+
+    if ctx.store().load().device(args.name) is None:
+        raise DeviceNotFound(f"no saved device called {args.name!r}", "see `spark-tui device list`")
+    return run_dashboard(ctx, open_shell=args.name, log_level=args.log_level)
+
+
+def run_dashboard(ctx: CliContext, *, demo: bool = False, open_shell: str | None = None, log_level: str | None = None) -> int:
+    """Load the profiles, build the services and run the app until the user quits.
+
+    Args:
+        ctx: CLI context (the profile file in force).
+        demo: Demo mode: mDNS only on 127.0.0.1 (the demo device advertises there).
+        open_shell: Open a shell tab on this device once the dashboard is up.
+        log_level: Overrides the settings' log level.
+
+    Raises:
+        ConfigError: the profile file is unreadable; it is left untouched.
+    """
+    store = ctx.store()
+    config = store.load()
+    from spark_tui import logs
+
+    logs.setup(log_level or config.settings.log_level)
+    from spark_tui.app import Services, SparkApp
+    from spark_tui.services.fleet import Fleet
+
+    current = {"config": config}
+    fleet = Fleet(
+        telemetry_interval=config.settings.telemetry_interval,
+        profiles=lambda name: current["config"].device(name),
+    )
+    interfaces = ("127.0.0.1",) if demo else tuple(config.settings.discovery_interfaces)
+
+    def discovery(on_change):
+        from spark_tui.services.discovery import DiscoveryService
+
+        return DiscoveryService(on_change, interfaces=interfaces, service_types=config.settings.discovery_types)
+
+    def prober(on_result):
+        from spark_tui.services.probe import Prober
+
+        return Prober(on_result)
+
+    app = SparkApp(Services(store, fleet, discovery, prober), config, open_shell=open_shell)
+    app.run()
+    return int(app.return_code or 0)

@@ -1,0 +1,171 @@
+"""The Shell pane: one tab per remote shell, each a TerminalView.
+
+The tabs know nothing about SSH: opening a tab posts ``SessionRequested`` (with the view's size)
+and the app attaches a session to it; output comes back through ``feed``. A tab whose shell
+ended or whose connection dropped keeps its scrollback and offers to reconnect.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Static, TabbedContent, TabPane
+
+from spark_tui.widgets.terminal import TerminalView
+
+_ids = itertools.count(1)
+
+
+class ShellTabs(Vertical, can_focus=False):
+    """Shell tabs across devices.
+
+    | Key | Binding id | Does |
+    | :- | :- | :- |
+    | ctrl+] | (terminal) | Leave the terminal: focus goes back to the dashboard. |
+    | enter | shell.reconnect | In an ended tab: open a new shell on the same device. |
+    | w | shell.close | Close the current tab (when the terminal is not focused). |
+    | [ / ] | shell.prev / shell.next | Previous / next tab. |
+    """
+
+    BINDINGS = [
+        Binding("w", "close_tab", "Close tab", id="shell.close", tooltip="Close the current shell tab"),
+        Binding("left_square_bracket", "cycle(-1)", "Prev tab", id="shell.prev", tooltip="Previous shell tab", show=False),
+        Binding("right_square_bracket", "cycle(1)", "Next tab", id="shell.next", tooltip="Next shell tab", show=False),
+    ]
+
+    class SessionRequested(Message):
+        """Open a shell on ``device`` for tab ``tab``, sized ``cols`` x ``rows``."""
+
+        def __init__(self, tab: str, device: str, cols: int, rows: int) -> None:
+            super().__init__()
+            self.tab = tab
+            self.device = device
+            self.cols = cols
+            self.rows = rows
+
+    class CloseRequested(Message):
+        """The tab ``tab`` was closed: end its session."""
+
+        def __init__(self, tab: str) -> None:
+            super().__init__()
+            self.tab = tab
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._device: dict[str, str] = {}  # tab id -> device name
+        self._ended: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        yield Static(
+            "No shell open. Select a device and press t (or ctrl+p → Open shell on …).\n"
+            "Inside a shell every key goes to the device; ctrl+] comes back here.",
+            id="shell-empty",
+            classes="empty-state",
+        )
+        yield TabbedContent(id="shell-tabs")
+
+    def on_mount(self) -> None:
+        self._refresh_empty()
+
+    def _refresh_empty(self) -> None:
+        self.query_one("#shell-empty").display = not self._device
+        self.query_one(TabbedContent).display = bool(self._device)
+
+    def view(self, tab: str) -> TerminalView | None:
+        """The terminal of tab ``tab``."""
+        found = self.query(f"#{tab}-term")
+        return found.first(TerminalView) if found else None
+
+    @property
+    def current_tab(self) -> str | None:
+        """Id of the active tab."""
+        return self.query_one(TabbedContent).active or None
+
+    def device_of(self, tab: str) -> str | None:
+        """The device tab ``tab`` belongs to."""
+        return self._device.get(tab)
+
+    def open(self, device: str) -> str:
+        """Add a tab for ``device`` and request its session. Returns the tab id."""
+        tab = f"shell-{next(_ids)}"
+        self._device[tab] = device
+        view = TerminalView(id=f"{tab}-term")
+        self.query_one(TabbedContent).add_pane(TabPane(device, view, id=tab))
+        self.query_one(TabbedContent).active = tab
+        self._refresh_empty()
+        self.call_after_refresh(self._request, tab)
+        return tab
+
+    def _request(self, tab: str) -> None:
+        view = self.view(tab)
+        if view is None:
+            return
+        cols, rows = view.terminal_size
+        self._ended.discard(tab)
+        view.focus()
+        self.post_message(self.SessionRequested(tab, self._device[tab], cols, rows))
+
+    def feed(self, tab: str, data: bytes) -> None:
+        """Output from the remote for tab ``tab``."""
+        view = self.view(tab)
+        if view is not None:
+            view.feed(data)
+
+    def _notice(self, tab: str, text: str) -> None:
+        """Write a dim dashboard note into the terminal, on its own line."""
+        self._ended.add(tab)
+        view = self.view(tab)
+        if view is not None:
+            view.feed(b"\r\n\x1b[0;2m[spark-tui] " + text.encode("utf-8", "replace") + b"\x1b[0m\r\n")
+
+    def exited(self, tab: str, status: int | None) -> None:
+        """The shell in ``tab`` ended with ``status``."""
+        end = f"shell exited with status {status}" if status is not None else "shell closed"
+        self._notice(tab, f"{end}. Press enter to open a new one, w to close the tab.")
+
+    def failed(self, tab: str, text: str) -> None:
+        """Opening the session of ``tab`` failed."""
+        self._notice(tab, f"{Text(text).plain}. Press enter to retry.")
+
+    def mark_device_lost(self, device: str) -> None:
+        """The connection to ``device`` dropped: its tabs keep scrollback and offer to reconnect."""
+        for tab, name in self._device.items():
+            if name == device and tab not in self._ended:
+                self._notice(tab, "connection lost. Press enter to reconnect (scrollback is kept).")
+
+    def is_ended(self, tab: str) -> bool:
+        """True when ``tab`` has no live session (enter reconnects)."""
+        return tab in self._ended
+
+    def reconnect(self, tab: str) -> None:
+        """Ask for a new session in an ended tab."""
+        if tab in self._ended:
+            self._request(tab)
+
+    def action_close_tab(self) -> None:
+        tab = self.current_tab
+        if tab is None:
+            return
+        self.query_one(TabbedContent).remove_pane(tab)
+        self._device.pop(tab, None)
+        self._ended.discard(tab)
+        self.post_message(self.CloseRequested(tab))
+        self._refresh_empty()
+
+    def action_cycle(self, step: int) -> None:
+        tabs = list(self._device)
+        if tabs and (current := self.current_tab) in tabs:
+            self.query_one(TabbedContent).active = tabs[(tabs.index(current) + step) % len(tabs)]
+
+    @on(TabbedContent.TabActivated)
+    def _activated(self) -> None:
+        tab = self.current_tab
+        view = self.view(tab) if tab else None
+        if view is not None:
+            view.focus()
