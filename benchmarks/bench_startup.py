@@ -1,0 +1,80 @@
+"""Cold start: `spark-tui --version` and the dashboard's first paint, against floors measured now.
+
+Run: .venv/bin/python benchmarks/bench_startup.py [--runs N]
+
+References measured in the same run (these machines are noisy, so ratios matter more than
+milliseconds): a bare `python -c pass` for --version, and a minimal Textual app painting one
+line, in the same tmux harness, for the first paint. First paint is timed as a user sees it:
+from launching the command in a tmux pane to the pane showing the Devices pane's title.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+HELLO = "from textual.app import App\nfrom textual.widgets import Static\nclass A(App):\n    def compose(self):\n        yield Static('Devices')\nA().run()\n"
+
+
+def time_command(cmd: list[str], runs: int, env: dict) -> float:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def first_paint(cmd: str, marker: str, runs: int, env: dict) -> float:
+    """Median seconds from launching ``cmd`` in a 120x40 tmux pane until ``marker`` shows."""
+    samples = []
+    for i in range(runs):
+        session = f"spark-bench-{os.getpid()}-{i}"
+        start = time.perf_counter()
+        subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd], check=True, env=env)
+        try:
+            deadline = start + 20
+            while time.perf_counter() < deadline:
+                screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+                if marker in screen:
+                    samples.append(time.perf_counter() - start)
+                    break
+                time.sleep(0.005)
+            else:
+                raise RuntimeError(f"{cmd!r} never showed {marker!r}; last screen:\n{screen}")
+        finally:
+            subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        time.sleep(0.2)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    runs = parser.parse_args().runs
+    if not shutil.which("tmux"):
+        sys.exit("bench_startup needs tmux (apt-get install tmux)")
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, XDG_CONFIG_HOME=f"{tmp}/c", XDG_DATA_HOME=f"{tmp}/d", XDG_STATE_HOME=f"{tmp}/s", SPARK_TUI_CONFIG=f"{tmp}/profiles.toml", TERM="xterm-256color")
+        hello = Path(tmp) / "hello.py"
+        hello.write_text(HELLO)
+        spark = str(Path(PY).parent / "spark-tui")
+        floor = time_command([PY, "-c", "pass"], runs, env)
+        version = time_command([spark, "--version"], runs, env)
+        textual_floor = first_paint(f"{PY} {hello}", "Devices", runs, env)
+        paint = first_paint(spark, "Devices", runs, env)
+    print(f"spark-tui --version      {version * 1000:7.1f} ms   (python -c pass {floor * 1000:.1f} ms; ratio {version / floor:.2f}x; target < 150 ms)")
+    print(f"dashboard first paint    {paint * 1000:7.1f} ms   (minimal Textual app {textual_floor * 1000:.1f} ms; ratio {paint / textual_floor:.2f}x; target < 500 ms)")
+
+
+if __name__ == "__main__":
+    main()
