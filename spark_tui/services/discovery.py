@@ -15,17 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
 
 from zeroconf import (
+    BadTypeInNameException,
     InterfaceChoice,
     IPVersion,
     RecordUpdateListener,
     ServiceStateChange,
     Zeroconf,
+    current_time_millis,
 )
+from zeroconf.const import _CLASS_IN, _TYPE_A, _TYPE_AAAA, _TYPE_SRV, _TYPE_TXT
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo
 
 from spark_tui.core.devices import DiscoveryStats, canonical_host
@@ -95,6 +99,64 @@ def translate(info: AsyncServiceInfo, service_type: str, *, interface: str = "",
         server=_cap(info.server or "", MAX_NAME),
         addresses=tuple(info.parsed_scoped_addresses()[:MAX_ADDRESSES]),
         port=port,
+        txt=txt,
+        interface=interface,
+        last_seen=now,
+    )
+
+
+def _txt_pairs(text: bytes) -> list[tuple[bytes, bytes | None]]:
+    """Length-prefixed TXT strings split into (key, value); bounded by MAX_TXT_ENTRIES."""
+    pairs: list[tuple[bytes, bytes | None]] = []
+    pos = 0
+    while pos < len(text) and len(pairs) < MAX_TXT_ENTRIES:
+        length = text[pos]
+        chunk = text[pos + 1 : pos + 1 + length]
+        pos += 1 + length
+        key, sep, value = chunk.partition(b"=")
+        pairs.append((key, value if sep else None))
+    return pairs
+
+
+def translate_from_cache(
+    zc: Zeroconf, service_type: str, name: str, *, interface: str = "", now: float = 0.0
+) -> DiscoveredService:
+    """Like :func:`translate`, read straight from zeroconf's cache.
+
+    Used for instance names zeroconf's ``ServiceInfo`` refuses (control characters, over-long
+    labels), which a hostile or broken responder can still send. Runs on zeroconf's loop.
+    """
+    now_ms = current_time_millis()
+
+    def records(record_name: str, record_type: int) -> list:
+        found = zc.cache.async_all_by_details(record_name, record_type, _CLASS_IN)
+        return [r for r in found if not r.is_expired(now_ms)]
+
+    srv = records(name, _TYPE_SRV)
+    server = srv[-1].server if srv else ""
+    port = srv[-1].port if srv else 0
+    txt: dict[str, str] = {}
+    for text_record in records(name, _TYPE_TXT)[-1:]:
+        for key, value in _txt_pairs(text_record.text):
+            label = _decode(key, MAX_TXT_KEY)
+            if label and label not in txt:
+                txt[label] = _decode(value, MAX_TXT_VALUE)
+    addresses: list[str] = []
+    if server:
+        for record in records(server, _TYPE_A) + records(server, _TYPE_AAAA):
+            family = socket.AF_INET if len(record.address) == 4 else socket.AF_INET6
+            try:
+                text = socket.inet_ntop(family, record.address)
+            except (OSError, ValueError):
+                continue
+            scope = getattr(record, "scope_id", None)
+            addresses.append(f"{text}%{scope}" if scope and family == socket.AF_INET6 else text)
+    return DiscoveredService(
+        instance=_cap(name, MAX_NAME),
+        service_type=service_type,
+        server=_cap(server, MAX_NAME),
+        addresses=tuple(dict.fromkeys(addresses))[:MAX_ADDRESSES],
+        port=port if 0 <= port <= 65535 else 0,
         txt=txt,
         interface=interface,
         last_seen=now,
@@ -273,6 +335,12 @@ class DiscoveryService:
     ) -> None:
         if self._closed:
             return
+        try:
+            self._apply(zeroconf, service_type, name, state_change)
+        except Exception:  # noqa: BLE001 - one bad record must not stop discovery
+            log.warning("discovery: ignoring an answer for %r", name[:MAX_NAME], exc_info=True)
+
+    def _apply(self, zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange) -> None:
         if state_change is ServiceStateChange.Removed:
             with self._lock:
                 gone = self._services.pop(name, None)
@@ -289,17 +357,22 @@ class DiscoveryService:
             if name not in self._services and len(self._services) >= MAX_SERVICES:
                 self.dropped += 1
                 return
-        info = AsyncServiceInfo(service_type, name)
-        complete = info.load_from_cache(zc)
         now = time.time()
         interface = self.interfaces[0] if len(self.interfaces) == 1 else ""
-        value = translate(info, service_type, interface=interface, now=now)
+        try:
+            info = AsyncServiceInfo(service_type, name)
+        except BadTypeInNameException:  # a name zeroconf won't model: read the cache directly
+            info, complete = None, True
+            value = translate_from_cache(zc, service_type, name, interface=interface, now=now)
+        else:
+            complete = info.load_from_cache(zc)
+            value = translate(info, service_type, interface=interface, now=now)
         with self._lock:
             self._services[name] = value
             self._seen[name] = now
             self._ever.add(name)
         self._mark_dirty()
-        if not complete and may_request and name not in self._pending and len(self._pending) < MAX_PENDING_REQUESTS:
+        if info is not None and not complete and may_request and name not in self._pending and len(self._pending) < MAX_PENDING_REQUESTS:
             self._pending.add(name)
             task = asyncio.get_running_loop().create_task(self._request(zc, info, service_type, name))
             self._tasks.add(task)

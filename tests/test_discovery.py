@@ -1,0 +1,228 @@
+"""DiscoveryService against real multicast on loopback: python-zeroconf advertisers on 127.0.0.1.
+
+Every instance name carries a per-test token, so services other people's tests advertise on
+loopback at the same time never confuse these assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from zeroconf import DNSAddress, DNSOutgoing, DNSPointer, DNSService, DNSText, ServiceInfo, Zeroconf, const
+from zeroconf.asyncio import AsyncZeroconf
+
+from spark_tui.core.devices import display_safe, merge_devices
+from spark_tui.core.models import DiscoveredService
+from spark_tui.services.discovery import DiscoveryService
+
+LOOPBACK = "127.0.0.1"
+SSH = "_ssh._tcp.local."
+
+
+class Recorder:
+    """Collects snapshots handed to on_change (on zeroconf's thread) and waits for conditions."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.calls: list[tuple[float, tuple[DiscoveredService, ...]]] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, snapshot: tuple[DiscoveredService, ...]) -> None:
+        with self._cond:
+            self.calls.append((time.monotonic(), snapshot))
+            self._cond.notify_all()
+
+    def mine(self, snapshot: tuple[DiscoveredService, ...]) -> list[DiscoveredService]:
+        return [s for s in snapshot if self.token in s.instance]
+
+    def wait_for(self, predicate: Callable[[list[DiscoveredService]], bool], timeout: float = 8.0) -> list[DiscoveredService]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                if self.calls and predicate(self.mine(self.calls[-1][1])):
+                    return self.mine(self.calls[-1][1])
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    last = self.mine(self.calls[-1][1]) if self.calls else None
+                    raise AssertionError(f"condition not met within {timeout} s; last snapshot: {last}")
+                self._cond.wait(left)
+
+
+@pytest.fixture
+def token() -> str:
+    return "h3t" + uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def browser(token: str) -> Iterator[tuple[DiscoveryService, Recorder]]:
+    recorder = Recorder(token)
+    service = DiscoveryService(recorder, interfaces=[LOOPBACK], coalesce=0.1)
+    service.start()
+    yield service, recorder
+    service.close()
+
+
+@pytest.fixture
+def advertiser() -> Iterator[Zeroconf]:
+    zc = Zeroconf(interfaces=[LOOPBACK])
+    yield zc
+    zc.close()
+
+
+def ssh_info(name: str, *addresses: str, port: int = 22, server: str | None = None, txt: dict | None = None) -> ServiceInfo:
+    return ServiceInfo(
+        SSH,
+        f"{name}.{SSH}",
+        addresses=[socket.inet_aton(a) for a in addresses],
+        port=port,
+        server=server or f"{name}.local.",
+        properties=txt or {},
+    )
+
+
+def send_raw_answer(
+    zc: Zeroconf, label: str, server: str, *, txt: bytes = b"", addresses: tuple[str, ...] = (), ttl: int = 120
+) -> None:
+    """Answer like a broken or hostile responder would: records zeroconf's ServiceInfo refuses.
+
+    ``ttl=0`` makes it a goodbye.
+    """
+    instance = f"{label}.{SSH}"
+    unique = const._CLASS_IN | const._CLASS_UNIQUE
+    out = DNSOutgoing(const._FLAGS_QR_RESPONSE | const._FLAGS_AA)
+    out.add_answer_at_time(DNSPointer(SSH, const._TYPE_PTR, const._CLASS_IN, ttl, instance), 0)
+    out.add_answer_at_time(DNSService(instance, const._TYPE_SRV, unique, ttl, 0, 0, 22, server), 0)
+    out.add_answer_at_time(DNSText(instance, const._TYPE_TXT, unique, ttl, txt), 0)
+    for address in addresses:
+        out.add_answer_at_time(DNSAddress(server, const._TYPE_A, unique, ttl, socket.inet_aton(address)), 0)
+    zc.send(out)
+
+
+def test_a_service_is_discovered_updated_and_removed_after_its_goodbye(browser, advertiser, token):
+    service, recorder = browser
+    info = ssh_info(f"spark-{token}", "127.0.0.2", txt={"model": "gb10"})
+    advertiser.register_service(info, cooperating_responders=True)
+    (found,) = recorder.wait_for(lambda mine: len(mine) == 1)
+    assert found.server == f"spark-{token}.local."
+    assert found.addresses == ("127.0.0.2",) and found.port == 22
+    assert found.txt == {"model": "gb10"}
+    assert found.interface == LOOPBACK and found.last_seen > 0
+
+    moved = ssh_info(f"spark-{token}", "127.0.0.3", port=2222)
+    advertiser.update_service(moved)
+    (updated,) = recorder.wait_for(lambda mine: len(mine) == 1 and mine[0].port == 2222)
+    assert updated.addresses[0] == "127.0.0.3"  # the newest address comes first
+
+    advertiser.unregister_service(moved)
+    recorder.wait_for(lambda mine: mine == [])
+    assert f"spark-{token}" in service.last_seen()  # a device that left still says when it was seen
+    assert service.stats().answers_heard > 0 and service.stats().services_seen >= 1
+
+
+def test_snapshot_reads_the_current_services_from_any_thread(browser, advertiser, token):
+    service, recorder = browser
+    advertiser.register_service(ssh_info(f"box-{token}", "127.0.0.4"), cooperating_responders=True)
+    recorder.wait_for(lambda mine: len(mine) == 1)
+    assert [s.instance for s in service.snapshot() if token in s.instance] == [f"box-{token}.{SSH}"]
+
+
+def test_hostile_names_and_txt_are_bounded_and_shown_escaped(browser, advertiser, token):
+    _, recorder = browser
+    evil_label = f"evil\x1b[2J\u202egnp.exe-{token}-" + "z" * 30  # 63 bytes on the wire at most
+    long_server = ("y" * 60 + ".") * 4 + "local."
+    txt = bytes([249]) + b"k=" + b"\xff" * 247 + bytes([5]) + b"a=\x1b\x00b"
+    send_raw_answer(advertiser, evil_label, long_server, txt=txt, addresses=("127.0.0.7",))
+    (bad,) = recorder.wait_for(lambda mine: len(mine) == 1)
+    assert len(bad.server) == 250 and bad.addresses == ("127.0.0.7",)
+    assert bad.txt["a"] == "\x1b\x00b"  # kept as data ...
+    assert set(bad.txt["k"]) == {"\ufffd"}  # invalid UTF-8 decoded leniently
+    shown = display_safe(bad.instance, 200)
+    assert "\\x1b[2J\\u202egnp.exe" in shown and "\x1b" not in shown and "\u202e" not in shown
+    assert display_safe(bad.txt["a"], 20) == "\\x1b\\x00b"
+    (row,) = [r for r in merge_devices([], (bad,), {}, time.time()) if token in r.instances[0]]
+    assert row.addresses == ("127.0.0.7",)
+
+    # discovery goes on working after the bad answer
+    advertiser.register_service(ssh_info(f"fine-{token}", "127.0.0.8"), cooperating_responders=True)
+    recorder.wait_for(lambda mine: len(mine) == 2)
+
+
+def test_a_service_without_addresses_is_listed_with_none(browser, advertiser, token):
+    _, recorder = browser
+    advertiser.register_service(ssh_info(f"noaddr-{token}"), cooperating_responders=True)
+    (found,) = recorder.wait_for(lambda mine: len(mine) == 1)
+    assert found.addresses == () and found.port == 22 and found.server == f"noaddr-{token}.local."
+
+
+def test_a_service_flapping_every_100_ms_does_not_flood_the_callback(browser, advertiser, token):
+    service, recorder = browser
+    label, server = f"flap-{token}", f"flap-{token}.local."
+    heard_before = service.stats().answers_heard
+    started = time.monotonic()
+    for i in range(30):  # 3 s: every 100 ms it appears on a new address, 50 ms later says goodbye
+        address = f"127.0.1.{i + 1}"
+        send_raw_answer(advertiser, label, server, addresses=(address,))
+        time.sleep(0.05)
+        send_raw_answer(advertiser, label, server, addresses=(address,), ttl=0)
+        time.sleep(0.05)
+    elapsed = time.monotonic() - started
+    send_raw_answer(advertiser, label, server, addresses=("127.0.1.99",))
+    recorder.wait_for(lambda mine: len(mine) == 1 and "127.0.1.99" in mine[0].addresses)
+    assert service.stats().answers_heard - heard_before >= 30 * 4  # every packet reached the browser
+    times = [t for t, snapshot in recorder.calls if t >= started]
+    variants = {s.addresses for _, snapshot in recorder.calls for s in recorder.mine(snapshot)}
+    assert len(variants) >= 5  # the snapshots did follow the changes ...
+    assert len(times) <= (elapsed + 1.0) / 0.1 + 2  # ... at most one per `coalesce`
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert min(gaps) >= 0.09
+    send_raw_answer(advertiser, label, server, addresses=("127.0.1.99",), ttl=0)
+    recorder.wait_for(lambda mine: mine == [])  # a goodbye removes it (after the 1 s RFC grace)
+
+
+async def test_five_hundred_services_at_once_arrive_in_a_few_coalesced_snapshots(browser, token):
+    service, recorder = browser
+    advertiser = AsyncZeroconf(interfaces=[LOOPBACK])
+    try:
+        broadcasts = []
+        started = time.monotonic()
+        for i in range(500):
+            info = ssh_info(f"flood{i}-{token}", "127.0.0.10")
+            broadcasts.append(await advertiser.async_register_service(info, cooperating_responders=True))
+        await asyncio.gather(*broadcasts)
+        mine = await asyncio.to_thread(recorder.wait_for, lambda mine: len(mine) == 500, 15.0)
+        elapsed = time.monotonic() - started
+    finally:
+        await advertiser.async_close()
+    assert len({s.instance for s in mine}) == 500
+    calls = [t for t, s in recorder.calls if recorder.mine(s)]
+    assert len(calls) <= elapsed / 0.1 + 2  # not one callback per service
+    assert len(calls) < 50
+    assert len([s for s in service.snapshot() if token in s.instance]) in (0, 500)  # goodbyes may have begun
+
+
+def test_no_callback_arrives_after_close(token):
+    recorder = Recorder(token)
+    service = DiscoveryService(recorder, interfaces=[LOOPBACK])
+    service.start()
+    service.close()
+    service.close()  # twice is fine
+    count = len(recorder.calls)
+    zc = Zeroconf(interfaces=[LOOPBACK])
+    try:
+        zc.register_service(ssh_info(f"late-{token}", "127.0.0.11"), cooperating_responders=True)
+        time.sleep(0.3)
+    finally:
+        zc.close()
+    assert len(recorder.calls) == count
+
+
+def test_starting_twice_is_refused(browser):
+    service, _ = browser
+    with pytest.raises(RuntimeError, match="already started"):
+        service.start()
