@@ -216,3 +216,40 @@ async def test_fleet_cards_are_compact_and_stack_when_the_terminal_is_narrow():
         assert first.compact and first.has_class("-compact")
         assert second.region.y > first.region.y
         assert [line[:8].strip() for line in lines(first)] == ["CPU", "Unified", "GPU 0", "Disk ~"]
+
+
+def contrast(a, b) -> float:
+    """WCAG contrast ratio of two Rich colours."""
+
+    def luminance(colour) -> float:
+        channels = []
+        for value in colour.get_truecolor():
+            c = value / 255
+            channels.append(c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4)
+        return 0.2126 * channels[0] + 0.7152 * channels[1] + 0.0722 * channels[2]
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+async def test_labels_values_and_bars_are_legible_on_the_card_in_every_theme():
+    from spark_tui.theming import theme_names
+
+    view = TelemetryView("spark-1a2b")
+    async with ViewApp(view).run_test(size=(100, 20)) as pilot:
+        view.update_sample(spark_sample(mem_available=int(128 * GIB * 0.05)))
+        for theme in theme_names(include_mono=True):
+            pilot.app.theme = theme
+            await pilot.pause()
+            rendered = view.render()
+            plain = str(rendered)
+
+            def style_at(fragment: str):
+                start = plain.index(fragment)
+                spans = [span.style for span in rendered.spans if span.start <= start < span.end]
+                return spans[-1]
+
+            for fragment, minimum in (("Home disk", 3.0), ("37 %", 4.5), ("121.6", 4.5), (BARS[-1], 3.0)):
+                style = style_at(fragment)
+                assert style.color is not None and style.bgcolor is not None, (theme, fragment)
+                assert contrast(style.color, style.bgcolor) >= minimum, (theme, fragment)

@@ -43,7 +43,7 @@ class FleetGrid(VerticalScroll):
     def compose(self) -> ComposeResult:
         """An empty-state line and the grid the cards go in."""
         yield Static("No connected devices yet: connect one to see its telemetry here.", id="fleet-empty")
-        yield ItemGrid(min_column_width=CARD_MIN_WIDTH, id="fleet-cards", stretch_height=False)
+        yield ItemGrid(min_column_width=CARD_MIN_WIDTH, id="fleet-cards")
 
     @property
     def devices(self) -> tuple[str, ...]:

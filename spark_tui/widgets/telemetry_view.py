@@ -226,14 +226,14 @@ class TelemetryView(Widget):
     def render(self) -> RenderResult:
         """Draw one line per metric row."""
         label_width, value_width = COLUMNS[self.compact]
-        label_style = self.get_component_rich_style("telemetry--label", partial=True)
-        value_style = self.get_component_rich_style("telemetry--value", partial=True)
-        unknown_style = self.get_component_rich_style("telemetry--unknown", partial=True)
-        spark_style = self.get_component_rich_style("telemetry--spark", partial=True)
+        label_style = self.get_component_rich_style("telemetry--label")
+        value_style = self.get_component_rich_style("telemetry--value")
+        unknown_style = self.get_component_rich_style("telemetry--unknown")
+        spark_style = self.get_component_rich_style("telemetry--spark")
         level_styles = {
             "": Style(),
-            "warning": self.get_component_rich_style("telemetry--warning", partial=True),
-            "critical": self.get_component_rich_style("telemetry--critical", partial=True),
+            "warning": self.get_component_rich_style("telemetry--warning"),
+            "critical": self.get_component_rich_style("telemetry--critical"),
         }
         text = Text(no_wrap=True, overflow="crop", end="")
         for number, row in enumerate(self.rows()):
