@@ -1,0 +1,163 @@
+"""Cells of the terminal grid: packed attributes, lines, character widths.
+
+A cell is one character (``str``; ``""`` for the right half of a wide character) and one
+attribute ``int``. Packing colours and flags into a single int keeps SGR changes and run
+comparisons cheap and makes every attribute hashable for the style cache.
+
+Attribute layout (bits)::
+
+    0..25   foreground: 0 default, 1..256 palette index + 1, TRUECOLOR | 0xRRGGBB
+    26..51  background: same encoding, shifted by BG_SHIFT
+    52..    flags: BOLD, DIM, ITALIC, UNDERLINE, BLINK, REVERSE, HIDDEN, STRIKE
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from wcwidth import wcwidth
+
+TRUECOLOR = 1 << 25
+COLOR_MASK = (1 << 26) - 1
+BG_SHIFT = 26
+FLAG_SHIFT = 52
+
+BOLD = 1 << FLAG_SHIFT
+DIM = 2 << FLAG_SHIFT
+ITALIC = 4 << FLAG_SHIFT
+UNDERLINE = 8 << FLAG_SHIFT
+BLINK = 16 << FLAG_SHIFT
+REVERSE = 32 << FLAG_SHIFT
+HIDDEN = 64 << FLAG_SHIFT
+STRIKE = 128 << FLAG_SHIFT
+
+FG_MASK = COLOR_MASK
+BG_MASK = COLOR_MASK << BG_SHIFT
+DEFAULT = 0
+
+
+def fg_of(attr: int) -> int:
+    """The packed foreground colour of ``attr`` (0 = default)."""
+    return attr & COLOR_MASK
+
+
+def bg_of(attr: int) -> int:
+    """The packed background colour of ``attr`` (0 = default)."""
+    return (attr >> BG_SHIFT) & COLOR_MASK
+
+
+def palette(index: int) -> int:
+    """Packed colour for palette entry ``index`` (0-255)."""
+    return index + 1
+
+
+def rgb(red: int, green: int, blue: int) -> int:
+    """Packed truecolor value."""
+    return TRUECOLOR | (red & 255) << 16 | (green & 255) << 8 | (blue & 255)
+
+
+def describe_color(packed: int) -> str | int | None:
+    """Human/test form of a packed colour: ``None`` default, palette int, or ``"#rrggbb"``."""
+    if packed == 0:
+        return None
+    if packed & TRUECOLOR:
+        return f"#{packed & 0xFFFFFF:06x}"
+    return packed - 1
+
+
+@lru_cache(maxsize=4096)
+def char_width(char: str) -> int:
+    """Columns ``char`` takes: 2 wide, 1 normal, 0 combining, -1 not printable."""
+    return wcwidth(char)
+
+
+# DEC Special Graphics (ESC ( 0): what ncurses draws boxes with when it does not trust UTF-8.
+DEC_GRAPHICS = str.maketrans(
+    {
+        "`": "◆", "a": "▒", "b": "␉", "c": "␌", "d": "␍", "e": "␊", "f": "°", "g": "±",
+        "h": "␤", "i": "␋", "j": "┘", "k": "┐", "l": "┌", "m": "└", "n": "┼", "o": "⎺",
+        "p": "⎻", "q": "─", "r": "⎼", "s": "⎽", "t": "├", "u": "┤", "v": "┴", "w": "┬",
+        "x": "│", "y": "≤", "z": "≥", "{": "π", "|": "≠", "}": "£", "~": "·",
+    }
+)
+
+
+class Line:
+    """One row of cells.
+
+    Attributes:
+        chars: One string per cell (``""`` marks the right half of a wide character).
+        attrs: One packed attribute per cell.
+        wrapped: True when the text continues on the next line (soft wrap).
+        cache: Free slot for a renderer to keep what it drew; cleared on every change.
+    """
+
+    __slots__ = ("chars", "attrs", "wrapped", "cache")
+
+    def __init__(self, chars: list[str], attrs: list[int], wrapped: bool = False) -> None:
+        self.chars = chars
+        self.attrs = attrs
+        self.wrapped = wrapped
+        self.cache = None
+
+    @classmethod
+    def blank(cls, cols: int, attr: int = DEFAULT) -> Line:
+        """A line of ``cols`` spaces with ``attr``."""
+        return cls([" "] * cols, [attr] * cols)
+
+    @property
+    def text(self) -> str:
+        """The characters of the line, wide characters once, trailing spaces kept."""
+        return "".join(self.chars)
+
+    def resize(self, cols: int) -> None:
+        """Pad with blanks or cut to ``cols`` cells (no reflow)."""
+        have = len(self.chars)
+        if cols > have:
+            self.chars.extend([" "] * (cols - have))
+            self.attrs.extend([DEFAULT] * (cols - have))
+        elif cols < have:
+            del self.chars[cols:]
+            del self.attrs[cols:]
+            if cols and self.chars[cols - 1] != "" and char_width(self.chars[cols - 1][:1]) == 2:
+                self.chars[cols - 1] = " "  # a wide character cut in half
+        self.cache = None
+
+
+# A scrolled-off line, stored compactly: (cells, runs, wrapped) where ``cells`` is the joined
+# text when every cell holds exactly one character, else a tuple of the cells, and ``runs`` is
+# a tuple of (attr, length) pairs.
+StoredLine = tuple
+
+
+def store_line(line: Line) -> StoredLine:
+    """Compact ``line`` for the scrollback (a joined string and run-length attributes)."""
+    chars = line.chars
+    text = "".join(chars)
+    cells: str | tuple[str, ...] = text if len(text) == len(chars) else tuple(chars)
+    attrs = line.attrs
+    first = attrs[0] if attrs else DEFAULT
+    if attrs.count(first) == len(attrs):
+        runs: tuple[tuple[int, int], ...] = ((first, len(attrs)),)
+    else:
+        out = []
+        start = 0
+        current = first
+        for index, attr in enumerate(attrs):
+            if attr != current:
+                out.append((current, index - start))
+                current, start = attr, index
+        out.append((current, len(attrs) - start))
+        runs = tuple(out)
+    return (cells, runs, line.wrapped)
+
+
+def load_line(stored: StoredLine, cols: int) -> Line:
+    """Rebuild a :class:`Line` of ``cols`` cells from its stored form."""
+    cells, runs, wrapped = stored
+    attrs: list[int] = []
+    for attr, length in runs:
+        attrs.extend([attr] * length)
+    line = Line(list(cells), attrs, wrapped)
+    line.resize(cols)
+    return line

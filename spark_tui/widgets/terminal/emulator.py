@@ -1,0 +1,515 @@
+"""The emulator: bytes from the remote in, a grid of styled cells out (xterm-256color).
+
+Speed comes from treating text as runs: one regular expression finds control characters and
+escape sequences; everything between them is written into the line with a slice assignment,
+not character by character. Only non-ASCII runs go through the per-character width path.
+
+Nothing from the stream is ever passed on: titles are sanitised and handed to a callback,
+clipboard writes (OSC 52) are refused and counted, hyperlinks (OSC 8) are reduced to their
+text, and the replies a terminal owes (cursor position, device attributes) go back to the
+remote through ``on_reply``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Callable
+
+from .cells import BG_MASK, DEC_GRAPHICS, Line, char_width, store_line
+from .control import ControlMixin
+from .screen import Screen
+
+# One token: a CSI, an OSC, a string sequence to ignore, an ESC sequence, an unfinished
+# sequence at the very end (held for the next chunk), or a single control character.
+_TOKEN = re.compile(
+    r"\x1b\[([0-?]*)([ -/]*)([@-~])"  # 1 params, 2 intermediates, 3 final
+    r"|\x1b\]([^\x07\x1b]*)(?:\x07|\x1b\\|(?=\x1b))"  # 4 OSC body
+    r"|\x1b[P_^X][^\x07\x1b]*(?:\x07|\x1b\\|(?=\x1b))"  # DCS/APC/PM/SOS: dropped
+    r"|\x1b([ -/]*)([0-~])"  # 5 intermediates, 6 final
+    r"|(\x1b(?:\[[0-?]*[ -/]*|[\]P_^X][^\x07\x1b]*\x1b?|[ -/]*)\Z)"  # 7 unfinished
+    r"|[\x00-\x1f\x7f-\x9f]"  # a control character (or a stray ESC)
+)
+
+# Anything but printable text and CR LF pairs: where the bulk line path must stop.
+_NOT_PLAIN = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)|(?<!\r)\n")
+
+HOLD_LIMIT = 65536  # an unfinished string sequence longer than this is dropped
+TITLE_LIMIT = 120
+
+
+def sanitize_title(raw: str) -> str:
+    """Make a remote-supplied window title safe to show: printable characters only, bounded.
+
+    Control characters (C0, C1, ESC), format characters such as bidi overrides, and line or
+    paragraph separators are removed; runs of blanks collapse to one space.
+    """
+    kept = "".join(ch if ch.isprintable() else " " for ch in raw)
+    return " ".join(kept.split())[:TITLE_LIMIT]
+
+
+class Terminal(ControlMixin):
+    """An xterm-256color screen fed with the remote's bytes.
+
+    Args:
+        cols: Columns.
+        rows: Rows.
+        scrollback: Lines of history kept for the main screen (bounded).
+        on_reply: Called with bytes the terminal owes the remote (DSR, DA replies).
+        on_title: Called with the sanitised title when OSC 0/2 changes it.
+        on_bell: Called on BEL.
+
+    Attributes:
+        x: Cursor column (0-based).
+        y: Cursor row (0-based).
+        attr: Packed attribute new text gets.
+        cursor_visible: DECTCEM.
+        cursor_shape: DECSCUSR value (0 default, 1-2 block, 3-4 underline, 5-6 bar).
+        app_cursor: DECCKM: arrows send ``ESC O x`` instead of ``ESC [ x``.
+        app_keypad: DECKPAM.
+        bracketed_paste: Mode 2004.
+        mouse_tracking: 0 (off), 9, 1000 (clicks), 1002 (drag) or 1003 (any motion).
+        mouse_sgr: Mode 1006 (SGR mouse encoding).
+        title: The sanitised title.
+        refused_clipboard_writes: OSC 52 writes refused so far.
+        bells: BELs received so far.
+    """
+
+    def __init__(
+        self,
+        cols: int = 80,
+        rows: int = 24,
+        *,
+        scrollback: int = 10_000,
+        on_reply: Callable[[bytes], None] | None = None,
+        on_title: Callable[[str], None] | None = None,
+        on_bell: Callable[[], None] | None = None,
+    ) -> None:
+        self.cols = max(1, cols)
+        self.rows = max(1, rows)
+        self.main = Screen(self.cols, self.rows, scrollback)
+        self.alt = Screen(self.cols, self.rows, 0)
+        self.screen = self.main
+        self.on_reply = on_reply
+        self.on_title = on_title
+        self.on_bell = on_bell
+        self.title = ""
+        self.refused_clipboard_writes = 0
+        self.bells = 0
+        self.bytes_fed = 0
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._hold = ""
+        self._skip_string = False
+        self._reset_modes()
+
+    def _reset_modes(self) -> None:
+        self.x = 0
+        self.y = 0
+        self.attr = 0
+        self.wrap_pending = False
+        self.top = 0
+        self.bottom = self.rows - 1
+        self.autowrap = True
+        self.origin = False
+        self.insert_mode = False
+        self.newline_mode = False
+        self.cursor_visible = True
+        self.cursor_shape = 0
+        self.app_cursor = False
+        self.app_keypad = False
+        self.bracketed_paste = False
+        self.mouse_tracking = 0
+        self.mouse_sgr = False
+        self.reverse_video = False
+        self.charsets = ["B", "B"]
+        self.shift_out = 0
+        self.last_char = " "
+        self.tabs = set(range(8, self.cols, 8))
+
+    # -- what a view reads -------------------------------------------------------------
+
+    @property
+    def lines(self) -> list[Line]:
+        """The visible rows of the active screen."""
+        return self.screen.lines
+
+    @property
+    def alternate(self) -> bool:
+        """True while a full-screen program has the alternate screen."""
+        return self.screen is self.alt
+
+    @property
+    def display(self) -> list[str]:
+        """The visible text, one string per row (wide characters once, trailing spaces kept)."""
+        return ["".join(line.chars) for line in self.screen.lines]
+
+    @property
+    def history(self):
+        """The main screen's scrollback (oldest first; stored lines, see ``cells.load_line``)."""
+        return self.main.history
+
+    # -- input ---------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Consume bytes from the remote (any chunking; UTF-8 and sequences may be split)."""
+        self.bytes_fed += len(data)
+        self.feed_text(self._decoder.decode(data))
+
+    def feed_text(self, text: str) -> None:
+        """Consume already-decoded text."""
+        if self._hold:
+            text = self._hold + text
+            self._hold = ""
+        if self._skip_string:
+            text = self._skip_rest_of_string(text)
+            if not text:
+                return
+        plain_end = _NOT_PLAIN.search(text)
+        if plain_end is None:
+            if text.isascii():
+                self._feed_lines(text.split("\r\n"))
+                return
+        elif plain_end.start() > 256:
+            cut = text.rfind("\r\n", 0, plain_end.start()) + 2
+            if cut > 2 and text[:cut].isascii():
+                self._feed_lines(text[:cut].split("\r\n"))
+                text = text[cut:]
+        pos = 0
+        for match in _TOKEN.finditer(text):
+            start = match.start()
+            if start > pos:
+                self._print(text[pos:start])
+            pos = match.end()
+            index = match.lastindex
+            if index is None:
+                char = match.group()
+                if char == "\n" or char == "\x0b" or char == "\x0c":
+                    self._linefeed()
+                elif char == "\r":
+                    self.x = 0
+                    self.wrap_pending = False
+                elif len(char) == 1:
+                    self._control(char)
+                # else: a DCS/APC/PM/SOS string: dropped
+            elif index == 3:
+                self._csi(match.group(1), match.group(2), match.group(3))
+            elif index == 6:
+                self._esc(match.group(5), match.group(6))
+            elif index == 4:
+                self._osc(match.group(4))
+            else:  # 7: unfinished sequence at the end of the chunk
+                held = match.group(7)
+                if len(held) > HOLD_LIMIT:
+                    self._skip_string = True
+                else:
+                    self._hold = held
+        if pos < len(text):
+            self._print(text[pos:])
+
+    def _skip_rest_of_string(self, text: str) -> str:
+        """Drop the tail of an over-long string sequence up to its terminator."""
+        match = re.search(r"\x07|\x1b\\|\x1b(?=[^\\])", text)
+        if match is None:
+            if text.endswith("\x1b"):
+                self._hold = "\x1b"
+            return ""
+        self._skip_string = False
+        end = match.end() if match.group() != "\x1b" else match.start()
+        return text[end:]
+
+    def _feed_lines(self, parts: list[str]) -> None:
+        """Write printable ASCII lines separated by CR LF (``parts`` as from ``split``).
+
+        The common case of a flood (cursor on the bottom row of a full-screen scroll region)
+        is done in bulk: lines that scroll straight off are stored without ever becoming
+        :class:`Line` objects.
+        """
+        last = len(parts) - 1
+        index = 0
+        if parts[0]:
+            self._print(parts[0])
+        while index < last:
+            if (
+                self.y == self.bottom == self.rows - 1
+                and self.top == 0
+                and self.autowrap
+                and not self.insert_mode
+                and self.charsets[self.shift_out] == "B"
+            ):
+                self._bulk_lines(parts[index + 1 :])
+                return
+            index += 1
+            self.x = 0
+            self._linefeed()
+            if parts[index]:
+                self._print(parts[index])
+
+    def _bulk_lines(self, parts: list[str]) -> None:
+        """Each part: CR LF (scrolling) then the part's text at column 0, wrapping long ones."""
+        cols = self.cols
+        rows = self.rows
+        attr = self.attr
+        blank = attr & BG_MASK
+        screen = self.screen
+        # Split each part into rows; a row is (text, wrapped).
+        new_rows: list[tuple[str, bool]] = []
+        for part in parts:
+            if len(part) <= cols:
+                new_rows.append((part, False))
+            else:
+                for start in range(0, len(part), cols):
+                    new_rows.append((part[start : start + cols], start + cols < len(part)))
+        count = len(new_rows)
+        lines = screen.lines
+        history = screen.history
+        if history is not None:
+            for line in lines[: min(count, rows)]:
+                history.append(store_line(line))
+            screen.pushed += count
+        if count > rows:
+            if history is not None:
+                same = attr == blank
+                for text, wrapped in new_rows[: count - rows]:
+                    size = len(text)
+                    if same or size == cols:
+                        runs = ((attr, cols),)
+                    elif size == 0:
+                        runs = ((blank, cols),)
+                    else:
+                        runs = ((attr, size), (blank, cols - size))
+                    history.append((text + " " * (cols - size), runs, wrapped))
+            new_rows = new_rows[count - rows :]
+            del lines[:]
+        else:
+            del lines[:count]
+        for text, wrapped in new_rows:
+            size = len(text)
+            line = Line(list(text) + [" "] * (cols - size), [attr] * size + [blank] * (cols - size), wrapped)
+            lines.append(line)
+        size = len(new_rows[-1][0])
+        self.wrap_pending = size == cols
+        self.x = cols - 1 if size == cols else size
+        self.last_char = next((text[-1] for text, _ in reversed(new_rows) if text), self.last_char)
+
+    # -- text ----------------------------------------------------------------------------
+
+    def _print(self, run: str) -> None:
+        if self.charsets[self.shift_out] == "0":
+            run = run.translate(DEC_GRAPHICS)
+        if run.isascii():
+            self._print_ascii(run)
+        else:
+            self._print_wide(run)
+        self.last_char = run[-1]
+
+    def _print_ascii(self, run: str) -> None:
+        cols = self.cols
+        lines = self.screen.lines
+        attr = self.attr
+        total = len(run)
+        pos = 0
+        while pos < total:
+            if self.wrap_pending:
+                self.wrap_pending = False
+                lines[self.y].wrapped = True
+                self.x = 0
+                self._index()
+            x = self.x
+            space = cols - x
+            if not self.autowrap and total - pos > space:
+                chunk = run[pos : pos + space - 1] + run[-1]
+                pos = total
+            else:
+                chunk = run[pos : pos + space]
+                pos += len(chunk)
+            count = len(chunk)
+            line = lines[self.y]
+            chars = line.chars
+            if self.insert_mode:
+                self.screen.insert_cells(self.y, x, count, self.attr)
+            end = x + count
+            if chars[x] == "" and x:
+                chars[x - 1] = " "
+            if end < cols and chars[end] == "":
+                chars[end] = " "
+            chars[x:end] = chunk
+            line.attrs[x:end] = [attr] * count
+            line.cache = None
+            if end >= cols:
+                self.x = cols - 1
+                self.wrap_pending = self.autowrap
+            else:
+                self.x = end
+
+    def _print_wide(self, run: str) -> None:
+        for char in run:
+            width = char_width(char)
+            if width == 1:
+                self._print_ascii(char)  # same placement rules, any one-column character
+            elif width == 2:
+                self._put_wide(char)
+            elif width == 0:
+                self._combine(char)
+
+    def _put_wide(self, char: str) -> None:
+        cols = self.cols
+        if cols < 2:
+            return
+        lines = self.screen.lines
+        if self.wrap_pending or self.x >= cols - 1:
+            if self.autowrap:
+                if not self.wrap_pending:
+                    self.screen.erase(self.y, self.x, cols, self.attr)
+                self.wrap_pending = False
+                lines[self.y].wrapped = True
+                self.x = 0
+                self._index()
+            else:
+                self.x = cols - 2
+        x = self.x
+        line = lines[self.y]
+        chars = line.chars
+        if chars[x] == "" and x:
+            chars[x - 1] = " "
+        if x + 2 < cols and chars[x + 2] == "":
+            chars[x + 2] = " "
+        chars[x] = char
+        chars[x + 1] = ""
+        line.attrs[x] = line.attrs[x + 1] = self.attr
+        line.cache = None
+        if x + 2 >= cols:
+            self.x = cols - 1
+            self.wrap_pending = self.autowrap
+        else:
+            self.x = x + 2
+
+    def _combine(self, char: str) -> None:
+        x = self.x if self.wrap_pending else self.x - 1
+        if x < 0:
+            return
+        line = self.screen.lines[self.y]
+        if line.chars[x] == "" and x > 0:
+            x -= 1
+        line.chars[x] += char
+        line.cache = None
+
+    # -- line feeds and scrolling ----------------------------------------------------------
+
+    def _linefeed(self) -> None:
+        self.wrap_pending = False
+        self._index()
+        if self.newline_mode:
+            self.x = 0
+
+    def _index(self) -> None:
+        if self.y == self.bottom:
+            self.screen.scroll_up(self.top, self.bottom, 1, self.attr)
+        elif self.y < self.rows - 1:
+            self.y += 1
+
+    def _reverse_index(self) -> None:
+        self.wrap_pending = False
+        if self.y == self.top:
+            self.screen.scroll_down(self.top, self.bottom, 1, self.attr)
+        elif self.y > 0:
+            self.y -= 1
+
+    # -- control characters, ESC sequences, OSC --------------------------------------------
+
+    def _control(self, char: str) -> None:
+        if char == "\b":
+            self.wrap_pending = False
+            if self.x > 0:
+                self.x -= 1
+        elif char == "\t":
+            self.wrap_pending = False
+            self.x = next((stop for stop in sorted(self.tabs) if stop > self.x), self.cols - 1)
+        elif char == "\x07":
+            self.bells += 1
+            if self.on_bell is not None:
+                self.on_bell()
+        elif char == "\x0e":
+            self.shift_out = 1
+        elif char == "\x0f":
+            self.shift_out = 0
+        # everything else (NUL, ENQ, C1 controls, stray ESC ...) is ignored
+
+    def _esc(self, inter: str, final: str) -> None:
+        if inter:
+            if inter in ("(", ")") :
+                self.charsets[0 if inter == "(" else 1] = "0" if final == "0" else "B"
+            elif inter == "#" and final == "8":
+                for row in range(self.rows):
+                    self.screen.lines[row] = Line(["E"] * self.cols, [0] * self.cols)
+            return
+        if final == "7":
+            self.save_cursor()
+        elif final == "8":
+            self.restore_cursor()
+        elif final == "D":
+            self.wrap_pending = False
+            self._index()
+        elif final == "E":
+            self.wrap_pending = False
+            self.x = 0
+            self._index()
+        elif final == "M":
+            self._reverse_index()
+        elif final == "H":
+            self.tabs.add(self.x)
+        elif final == "c":
+            self.reset()
+        elif final == "=":
+            self.app_keypad = True
+        elif final == ">":
+            self.app_keypad = False
+        elif final == "Z":
+            self.reply("\x1b[?62;22c")
+
+    def _osc(self, body: str) -> None:
+        code, _, value = body.partition(";")
+        if code in ("0", "2"):
+            title = sanitize_title(value)
+            if title != self.title:
+                self.title = title
+                if self.on_title is not None:
+                    self.on_title(title)
+        elif code == "52":
+            self.refused_clipboard_writes += 1
+        # OSC 8 (hyperlinks) and everything else: dropped; the link text is ordinary output.
+
+    def reply(self, text: str) -> None:
+        """Send ``text`` to the remote through ``on_reply`` (if anyone listens)."""
+        if self.on_reply is not None:
+            self.on_reply(text.encode())
+
+    # -- whole-terminal operations ---------------------------------------------------------
+
+    def reset(self) -> None:
+        """RIS: clear both screens and every mode; the scrollback survives."""
+        self.screen = self.main
+        self.main.erase_rows(0, self.rows, 0)
+        self.alt.erase_rows(0, self.rows, 0)
+        self.main.saved = self.alt.saved = None
+        self._reset_modes()
+
+    def resize(self, cols: int, rows: int) -> None:
+        """Change the size (no reflow); the scroll region resets to the whole screen."""
+        cols, rows = max(1, cols), max(1, rows)
+        if (cols, rows) == (self.cols, self.rows):
+            return
+        y = self.y
+        for screen in (self.main, self.alt):
+            moved = screen.resize(cols, rows, y)
+            if screen is self.screen:
+                self.y = moved
+        self.cols, self.rows = cols, rows
+        self.top, self.bottom = 0, rows - 1
+        self.x = min(self.x, cols - 1)
+        self.wrap_pending = False
+        self.tabs = {stop for stop in self.tabs if stop < cols} | set(range(8, cols, 8))
+
+    @staticmethod
+    def blank_attr(attr: int) -> int:
+        """The attribute erased cells get: only the background of ``attr``."""
+        return attr & BG_MASK

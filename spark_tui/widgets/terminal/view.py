@@ -1,0 +1,284 @@
+"""``TerminalView``: draws a :class:`Terminal` and turns keys, mouse and pastes into bytes.
+
+The widget does no I/O. The app feeds it the remote's output with :meth:`TerminalView.feed`
+and forwards :class:`TerminalView.Input` messages to the shell session; replies the emulator
+owes the remote (cursor position reports) arrive the same way. Drawing happens at Textual's
+frame rate however often ``feed`` is called: ``feed`` only parses and asks for a refresh.
+
+Keys (all configurable in the constructor):
+
+| Key | Action |
+| :- | :- |
+| ctrl+] | Leave the terminal: posts ``LeaveRequested`` (the app moves focus). |
+| shift+pageup / shift+pagedown | Scroll the scrollback by a page. |
+| shift+up / shift+down | Scroll by a line (only while already scrolled back). |
+| / (while scrolled back) | Search the scrollback; enter finds older matches, escape closes. |
+| n / N (while scrolled back) | Next older / newer match. |
+| escape (while scrolled back) | Back to the live screen. |
+
+Every other key goes to the remote, exactly as xterm would send it. Dragging the mouse
+selects text and copies it (with Textual's ``copy_to_clipboard``); when the remote asked
+for mouse reports, hold shift to select instead.
+"""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+
+from .emulator import Terminal
+from .keys import encode_key, encode_mouse, encode_paste
+from .render import HistoryStrips, highlight, line_strip
+from .scrollback import Scrollback
+
+_CURSOR = Style(reverse=True)
+_CURSOR_UNFOCUSED = Style(underline=True)
+_SELECTION = Style(reverse=True)
+_MATCH = Style(bgcolor="yellow", color="black")
+
+
+class TerminalView(Widget, can_focus=True):
+    """A terminal screen with scrollback, search, selection and xterm key encoding.
+
+    Args:
+        scrollback: Lines of history to keep.
+        escape_key: Textual key name that leaves the terminal (default ctrl+]).
+        scroll_keys: (page up, page down, line up, line down) key names.
+        name: Widget name. id: Widget id. classes: CSS classes.
+
+    Attributes:
+        terminal: The emulator (read its ``title``, ``alternate``, ``refused_clipboard_writes``).
+    """
+
+    DEFAULT_CSS = """
+    TerminalView {
+        width: 1fr;
+        height: 1fr;
+        background: $surface;
+        color: $foreground;
+    }
+    TerminalView:focus {
+        background-tint: $foreground 0%;
+    }
+    """
+
+    class Input(Message):
+        """Bytes for the remote: typed keys, mouse reports, pastes, replies to queries."""
+
+        def __init__(self, data: bytes) -> None:
+            super().__init__()
+            self.data = data
+
+    class Resized(Message):
+        """The view's size in cells changed; tell the remote (``ShellSession.resize``)."""
+
+        def __init__(self, cols: int, rows: int) -> None:
+            super().__init__()
+            self.cols = cols
+            self.rows = rows
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, TerminalView.Resized)
+
+    class TitleChanged(Message):
+        """The remote set a title (already sanitised)."""
+
+        def __init__(self, title: str) -> None:
+            super().__init__()
+            self.title = title
+
+    class LeaveRequested(Message):
+        """The user pressed the escape key: move focus out of the terminal."""
+
+    def __init__(
+        self,
+        *,
+        scrollback: int = 10_000,
+        escape_key: str = "ctrl+right_square_bracket",
+        scroll_keys: tuple[str, str, str, str] = ("shift+pageup", "shift+pagedown", "shift+up", "shift+down"),
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.terminal = Terminal(
+            80, 24, scrollback=scrollback, on_reply=self._send, on_title=self._title_changed
+        )
+        self.escape_key = escape_key
+        self.scroll_keys = scroll_keys
+        self.scrollback = Scrollback(self.terminal)
+        self._history_strips = HistoryStrips()
+        self._selecting = False
+
+    # -- the app's side --------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Give the view output from the remote; it is drawn at the next frame.
+
+        Call on the app's thread (from another thread use ``app.call_from_thread``).
+        """
+        self.terminal.feed(data)
+        self.scrollback.follow()
+        self.refresh()
+
+    def _send(self, data: bytes) -> None:
+        self.post_message(self.Input(data))
+
+    def _title_changed(self, title: str) -> None:
+        self.post_message(self.TitleChanged(title))
+
+    # -- size ------------------------------------------------------------------------------
+
+    def on_resize(self, event: events.Resize) -> None:
+        cols, rows = max(1, event.size.width), max(1, event.size.height)
+        if (cols, rows) != (self.terminal.cols, self.terminal.rows):
+            self.terminal.resize(cols, rows)
+            self.post_message(self.Resized(cols, rows))
+        self.refresh()
+
+    # -- keys --------------------------------------------------------------------------------
+
+    def on_key(self, event: events.Key) -> None:
+        event.stop()
+        event.prevent_default()
+        key = event.key
+        back = self.scrollback
+        if key == self.escape_key:
+            self.post_message(self.LeaveRequested())
+            return
+        if back.searching:
+            back.search_key(key, event.character)
+            self.refresh()
+            return
+        page_up, page_down, line_up, line_down = self.scroll_keys
+        if key in (page_up, page_down) or (back.offset and key in (line_up, line_down)):
+            step = self.terminal.rows - 1 if key in (page_up, page_down) else 1
+            back.scroll(step if key in (page_up, line_up) else -step)
+            self.refresh()
+            return
+        if back.offset:
+            if key == "escape":
+                back.to_bottom()
+                self.refresh()
+                return
+            if event.character == "/":
+                back.open_search()
+                self.refresh()
+                return
+            if event.character in ("n", "N"):
+                back.find(older=event.character == "n")
+                self.refresh()
+                return
+            back.to_bottom()
+            self.refresh()
+        data = encode_key(key, event.character, app_cursor=self.terminal.app_cursor)
+        if data:
+            self._send(data)
+
+    def on_paste(self, event: events.Paste) -> None:
+        event.stop()
+        self.scrollback.to_bottom()
+        self._send(encode_paste(event.text, bracketed=self.terminal.bracketed_paste))
+
+    # -- mouse -------------------------------------------------------------------------------
+
+    def _report_mouse(self, event: events.MouseEvent, button: int, press: bool, motion: bool = False) -> bool:
+        """Send a mouse report if the remote wants one; True when it was sent."""
+        term = self.terminal
+        if not term.mouse_tracking or event.shift:
+            return False
+        if motion and term.mouse_tracking < 1002:
+            return False
+        if not press and term.mouse_tracking == 9:
+            return True
+        data = encode_mouse(button, event.x, event.y, press=press, motion=motion, sgr=term.mouse_sgr, alt=event.meta, ctrl=event.ctrl)
+        if data:
+            self._send(data)
+        return True
+
+    @staticmethod
+    def _button(event: events.MouseEvent) -> int:
+        return {1: 0, 2: 1, 3: 2}.get(event.button, 0)
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        if self._report_mouse(event, self._button(event), press=True):
+            return
+        if event.button == 1:
+            self.scrollback.select_start(event.x, event.y)
+            self._selecting = True
+            self.capture_mouse()
+            self.refresh()
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self._selecting:
+            self.scrollback.select_extend(event.x, event.y)
+            self.refresh()
+            return
+        if event.button:
+            self._report_mouse(event, self._button(event), press=True, motion=True)
+        elif self.terminal.mouse_tracking == 1003:
+            self._report_mouse(event, 3, press=True, motion=True)
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        if self._selecting:
+            self._selecting = False
+            self.release_mouse()
+            text = self.scrollback.select_end(event.x, event.y)
+            if text:
+                self.app.copy_to_clipboard(text)
+            self.refresh()
+            return
+        self._report_mouse(event, self._button(event), press=False)
+
+    def _wheel(self, event: events.MouseEvent, up: bool) -> None:
+        event.stop()
+        if self._report_mouse(event, 64 if up else 65, press=True):
+            return
+        if self.terminal.alternate:  # xterm's alternateScroll: arrows for pagers and editors
+            data = encode_key("up" if up else "down", app_cursor=self.terminal.app_cursor)
+            self._send(data * 3)
+            return
+        self.scrollback.scroll(3 if up else -3)
+        self.refresh()
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self._wheel(event, up=True)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self._wheel(event, up=False)
+
+    # -- drawing -----------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        term = self.terminal
+        back = self.scrollback
+        base = self.rich_style
+        if back.searching and y == self.size.height - 1:
+            prompt = f"search: {back.query}█  (enter: older match, escape: close)"
+            return Strip([Segment(prompt[:width], base + Style(reverse=True))]).extend_cell_length(width, base)
+        row = back.row_at(y)
+        if row is None:
+            return Strip.blank(width, base)
+        stored, line = row
+        strip = line_strip(line) if line is not None else self._history_strips.strip(stored, term.cols)
+        if line is not None and back.offset == 0 and y == term.y and term.cursor_visible:
+            x = min(term.x, term.cols - 1)
+            wide = x + 1 < term.cols and line.chars[x + 1] == ""
+            strip = highlight(strip, x, x + 1 + wide, _CURSOR if self.has_focus else _CURSOR_UNFOCUSED)
+        for start, end in back.search_spans(y):
+            strip = highlight(strip, start, end, _MATCH)
+        span = back.selection_span(y)
+        if span is not None:
+            strip = highlight(strip, span[0], span[1], _SELECTION)
+        return strip.crop_extend(0, width, base).apply_style(base)
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
