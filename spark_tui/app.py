@@ -34,7 +34,7 @@ from spark_tui.theming import WIDGETS_CSS, apply_theme, theme_names
 from spark_tui.widgets.device_list import DeviceList
 from spark_tui.widgets.fleet_grid import FleetGrid
 from spark_tui.widgets.shell_tabs import ShellTabs
-from spark_tui.widgets.terminal import TerminalView
+from spark_tui.widgets.terminal.view import TerminalView
 from spark_tui.widgets.tunnel_list import TunnelList
 
 log = logging.getLogger(__name__)

@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     exp = sub.add_parser("export", help="export profiles for other tools")
     esub = exp.add_subparsers(dest="subcommand", metavar="FORMAT", required=True)
-    ans = esub.add_parser("ansible", help="an Ansible inventory (YAML)")
+    ans = esub.add_parser("ansible", help="an Ansible inventory (JSON, which Ansible reads as YAML)")
     ans.add_argument("--output", "-o", metavar="FILE", help="where to write (default: print)")
     return parser
 

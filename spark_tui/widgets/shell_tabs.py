@@ -17,7 +17,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static, TabbedContent, TabPane
 
-from spark_tui.widgets.terminal import TerminalView
+from spark_tui.widgets.terminal.view import TerminalView
 
 _ids = itertools.count(1)
 
@@ -106,7 +106,7 @@ class ShellTabs(Vertical, can_focus=False):
         view = self.view(tab)
         if view is None:
             return
-        cols, rows = view.terminal_size
+        cols, rows = view.terminal.cols, view.terminal.rows
         self._ended.discard(tab)
         view.focus()
         self.post_message(self.SessionRequested(tab, self._device[tab], cols, rows))
