@@ -1,0 +1,416 @@
+"""The profile file: load it, watch it, and change it without losing anything a person wrote.
+
+``ProfileStore(path)`` is the only code that reads or writes ``profiles.toml``.
+
+* Reading validates everything (see ``schema``); a problem is a ``ConfigError`` naming the file,
+  the line and the field, with a hint. A missing or empty file is an empty ``Config``.
+* Every change is a read-modify-write of the file *as it is on disk now*, under an exclusive
+  lock shared by all spark-tui processes, merged key by key into the user's TOML document
+  (``document``), checked by parsing the result again, and written atomically (``disk``).
+* A file that does not validate is never written: fix it by hand first.
+* Hand edits made while the app runs are kept. If a change touches an entry (a device, a
+  tunnel, a setting) that was edited on disk since this store last read or wrote it, it is
+  refused with ``ConfigConflict`` instead of overwriting the edit (see ``entries``).
+* The file is always written 0600, whatever its mode was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.toml_document import TOMLDocument
+
+from spark_tui.config import disk, document, entries, schema
+from spark_tui.config.entries import ABSENT, Entry
+from spark_tui.config.locate import line_of, line_of_offset
+from spark_tui.core.errors import ConfigConflict, ConfigError, DeviceExists, DeviceNotFound, InvalidProfile, TunnelNotFound
+from spark_tui.core.models import Config, DeviceProfile, TunnelSpec
+
+MAX_BYTES = 1 << 20  # a profile file is a few kilobytes; refuse to parse anything absurd
+_TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Snapshot:
+    """The file as read once: its text, the editable document, the validated config."""
+
+    text: str
+    doc: TOMLDocument | None
+    config: Config
+    signature: disk.Signature | None
+
+
+class ProfileStore:
+    """Reads and safely changes one profile file.
+
+    Args:
+        path: The profile file (it need not exist yet).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._seen: Config | None = None
+        self._signature: disk.Signature | None = None
+        self._bad_signature: disk.Signature | None = None
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def load(self) -> Config:
+        """Read and validate the file. What it returns is what later changes merge against.
+
+        Raises:
+            ConfigError: The file cannot be read, is not TOML, or holds an invalid value.
+        """
+        snapshot = self._read()
+        self._remember(snapshot.config, snapshot.signature)
+        return snapshot.config
+
+    def reload_if_changed(self) -> Config | None:
+        """The new config if the file changed on disk since last read or written, else ``None``.
+
+        The check is one ``stat`` (inode, size, mtime). An invalid new version raises once;
+        later calls return ``None`` until the file changes again.
+
+        Raises:
+            ConfigError: The file changed and the new version is invalid.
+        """
+        current = self._stat()
+        if self._seen is not None and current == self._signature:
+            return None
+        if current is not None and current == self._bad_signature:
+            return None
+        try:
+            snapshot = self._read()
+        except ConfigError:
+            self._bad_signature = current
+            raise
+        self._remember(snapshot.config, snapshot.signature)
+        return snapshot.config
+
+    # --- changing --------------------------------------------------------------------------
+
+    def add_device(self, profile: DeviceProfile, *, replace: bool = False) -> Config:
+        """Save a new device (with its tunnels).
+
+        Args:
+            profile: The device.
+            replace: Overwrite a device of the same name instead of refusing.
+
+        Returns:
+            The config now on disk.
+
+        Raises:
+            InvalidProfile: A field breaks the schema.
+            DeviceExists: The name is taken and ``replace`` is false.
+            ConfigConflict: ``replace`` and that device was edited on disk since last read.
+            ConfigError: The file on disk is invalid or cannot be written.
+        """
+        profile = _checked(lambda: schema.check_profile(profile))
+
+        def change(theirs: Config, base: Config) -> dict[Entry, Any]:
+            if theirs.device(profile.name) is not None and not replace:
+                raise DeviceExists(
+                    f"a device named {profile.name!r} already exists",
+                    f"choose another name, or remove it first: spark-tui device remove {profile.name}",
+                )
+            return entries.device_target(profile, known_tunnels=_tunnel_names(profile.name, theirs, base))
+
+        return self._change(change)
+
+    def update_device(self, profile: DeviceProfile) -> Config:
+        """Replace a saved device's fields and tunnels with ``profile``'s.
+
+        Returns:
+            The config now on disk.
+
+        Raises:
+            InvalidProfile: A field breaks the schema.
+            DeviceNotFound: No device of that name is saved.
+            ConfigConflict: The device was edited on disk since last read.
+            ConfigError: The file on disk is invalid or cannot be written.
+        """
+        profile = _checked(lambda: schema.check_profile(profile))
+
+        def change(theirs: Config, base: Config) -> dict[Entry, Any]:
+            _require_device(theirs, profile.name)
+            return entries.device_target(profile, known_tunnels=_tunnel_names(profile.name, theirs, base))
+
+        return self._change(change)
+
+    def remove_device(self, name: str) -> Config:
+        """Forget a saved device and its tunnels.
+
+        Raises:
+            DeviceNotFound: No device of that name is saved.
+            ConfigConflict: The device was edited on disk since last read.
+            ConfigError: The file on disk is invalid or cannot be written.
+        """
+
+        def change(theirs: Config, base: Config) -> dict[Entry, Any]:
+            _require_device(theirs, name)
+            target: dict[Entry, Any] = {("device", name): ABSENT}
+            for tunnel in _tunnel_names(name, theirs, base):
+                target[("tunnel", name, tunnel)] = ABSENT
+            return target
+
+        return self._change(change)
+
+    def save_tunnel(self, device_name: str, spec: TunnelSpec) -> Config:
+        """Add a tunnel to a device, or replace the one with the same name.
+
+        Raises:
+            InvalidProfile: A field of ``spec`` breaks the schema.
+            DeviceNotFound: No device of that name is saved.
+            ConfigConflict: That tunnel was edited on disk since last read.
+            ConfigError: The file on disk is invalid or cannot be written.
+        """
+        spec = _checked(lambda: schema.check_tunnel(device_name, spec))
+
+        def change(theirs: Config, base: Config) -> dict[Entry, Any]:
+            _require_device(theirs, device_name)
+            return {("tunnel", device_name, spec.name): spec}
+
+        return self._change(change)
+
+    def remove_tunnel(self, device_name: str, tunnel_name: str) -> Config:
+        """Forget one saved tunnel of a device.
+
+        Raises:
+            DeviceNotFound: No device of that name is saved.
+            TunnelNotFound: The device has no tunnel of that name.
+            ConfigConflict: That tunnel was edited on disk since last read.
+            ConfigError: The file on disk is invalid or cannot be written.
+        """
+
+        def change(theirs: Config, base: Config) -> dict[Entry, Any]:
+            device = _require_device(theirs, device_name)
+            if all(t.name != tunnel_name for t in device.tunnels):
+                names = ", ".join(t.name for t in device.tunnels) or "none"
+                raise TunnelNotFound(f"{device_name} has no tunnel named {tunnel_name!r}", f"its tunnels: {names}")
+            return {("tunnel", device_name, tunnel_name): ABSENT}
+
+        return self._change(change)
+
+    def set_setting(self, key: str, value: Any) -> Config:
+        """Change one ``[settings]`` value (``theme``, ``telemetry_interval``, ...).
+
+        Raises:
+            InvalidProfile: Unknown setting or invalid value.
+            ConfigConflict: That setting was edited on disk since last read.
+            ConfigError: The file on disk is invalid or cannot be written.
+        """
+        parsed = _checked(lambda: schema.parse_setting(key, schema.setting_to_plain(value)))
+        return self._change(lambda theirs, base: {("setting", key): parsed})
+
+    def set_key(self, binding_id: str, keys: str | None) -> Config:
+        """Bind keys to a binding id in ``[settings.keys]``; ``None`` removes the binding.
+
+        Raises:
+            InvalidProfile: Invalid binding id or key list.
+            ConfigConflict: That binding was edited on disk since last read.
+            ConfigError: The file on disk is invalid or cannot be written.
+        """
+        _checked(lambda: schema.check_binding_id(binding_id))
+        value = ABSENT if keys is None else _checked(lambda: schema.parse_binding(binding_id, keys))
+        return self._change(lambda theirs, base: {("key", binding_id): value})
+
+    @classmethod
+    def create_seeded(cls, path: str | os.PathLike[str], config: Config, *, overwrite: bool = False) -> ProfileStore:
+        """Write a fresh profile file holding ``config`` (the demo uses this) and return its store.
+
+        Raises:
+            InvalidProfile: A value in ``config`` breaks the schema.
+            ConfigError: The file exists and ``overwrite`` is false, or it cannot be written.
+        """
+        store = cls(path)
+        target: dict[Entry, Any] = {}
+        for device in config.devices:
+            checked = _checked(lambda device=device: schema.check_profile(device))
+            target.update(entries.device_target(checked, known_tunnels=set()))
+        for key in schema.SETTING_KEYS:
+            value = getattr(config.settings, key)
+            target[("setting", key)] = _checked(lambda key=key, value=value: schema.parse_setting(key, schema.setting_to_plain(value)))
+        for binding, keys in config.settings.keys.items():
+            target[("key", binding)] = _checked(lambda binding=binding, keys=keys: schema.parse_binding(binding, keys))
+        with disk.locked(store._real):
+            if store._real.exists() and not overwrite:
+                raise ConfigError(str(store.path), "already exists", hint="pick a new path or pass overwrite=True")
+            empty = _Snapshot("", None, Config(), None)
+            nothing = entries.entries_of(Config())
+            store._commit(empty, entries.three_way(nothing, nothing, target))
+        return store
+
+    # --- internals -------------------------------------------------------------------------
+
+    @property
+    def _real(self) -> Path:
+        return disk.real_path(self.path)
+
+    def _remember(self, config: Config, signature: disk.Signature | None) -> None:
+        self._seen = config
+        self._signature = signature
+        self._bad_signature = None
+
+    def _stat(self) -> disk.Signature | None:
+        try:
+            return disk.signature_of(os.stat(self.path))
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise self._error(f"cannot read: {error.strerror}", hint="check the file's permissions") from None
+
+    def _change(self, change: Callable[[Config, Config], dict[Entry, Any]]) -> Config:
+        with self._lock():
+            snapshot = self._read()
+            base = self._seen if self._seen is not None else snapshot.config
+            target = change(snapshot.config, base)
+            try:
+                changes = entries.three_way(entries.entries_of(base), entries.entries_of(snapshot.config), target)
+            except entries.EntryConflict as conflict:
+                raise self._conflict(snapshot, conflict.entry) from None
+            return self._commit(snapshot, changes)
+
+    def _commit(self, snapshot: _Snapshot, changes: dict[Entry, Any]) -> Config:
+        """Write ``changes`` into the file (under the lock) and remember the result."""
+        expected = entries.apply_changes(snapshot.config, changes)
+        if not changes and snapshot.signature is not None:
+            with contextlib.suppress(OSError):
+                os.chmod(self._real, disk.PRIVATE)  # "0600 after every save", even a no-op one
+            self._remember(expected, snapshot.signature)
+            return expected
+        doc = snapshot.doc if snapshot.doc is not None else document.new_document()
+        document.apply_to_document(doc, snapshot.config, changes)
+        text = doc.as_string()
+        try:
+            written = schema.parse_config(tomllib.loads(text))
+        except (tomllib.TOMLDecodeError, schema.SchemaProblem) as error:
+            written = error
+        if written != expected:
+            raise self._error(
+                "spark-tui could not merge the change into this file's layout; the file is unchanged",
+                hint="write the device as a [devices.NAME] table (see the header of a new profile file) or edit by hand",
+            )
+        disk.remove_stale_temp_files(self._real)
+        try:
+            signature = disk.write_atomically(self._real, text.encode("utf-8"))
+        except OSError as error:
+            raise self._error(f"cannot save: {error.strerror or error}", hint="check free space and the folder's permissions") from None
+        self._remember(expected, signature)
+        return expected
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        stack = contextlib.ExitStack()
+        try:
+            stack.enter_context(disk.locked(self._real))
+        except OSError as error:
+            raise self._error(f"cannot lock for writing: {error.strerror or error}", hint="check the folder's permissions") from None
+        with stack:
+            yield
+
+    def _read(self) -> _Snapshot:
+        """Read, parse and validate the file as it is now (never writes)."""
+        try:
+            with open(self.path, "rb") as handle:
+                signature = disk.signature_of(os.fstat(handle.fileno()))
+                data = handle.read(MAX_BYTES + 1)
+        except FileNotFoundError:
+            return _Snapshot("", None, Config(), None)
+        except IsADirectoryError:
+            raise self._error("is a folder, not a profile file", hint="pass the path of a .toml file with --config") from None
+        except OSError as error:
+            raise self._error(f"cannot read: {error.strerror or error}", hint="check the file's permissions") from None
+        if len(data) > MAX_BYTES:
+            raise self._error(f"larger than {MAX_BYTES} bytes; this is not a profile file", hint="check the --config path")
+        text = self._decode(data)
+        return _Snapshot(text, *self._parse(text), signature)
+
+    def _decode(self, data: bytes) -> str:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise self._error(
+                "is not valid UTF-8 text", line=line_of_offset(data, error.start),
+                hint="save the file as UTF-8 (or remove the stray bytes on that line)",
+            ) from None
+        return text.removeprefix("\ufeff")
+
+    def _parse(self, text: str) -> tuple[TOMLDocument, Config]:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            found = _TOML_POSITION.search(str(error))
+            line = int(found[1]) if found else text.count("\n") + 1
+            message = _TOML_POSITION.sub("", str(error)).strip()
+            raise self._error(f"not valid TOML: {message}", line=line, hint="fix the syntax on that line (https://toml.io)") from None
+        except (RecursionError, ValueError, MemoryError) as error:  # e.g. an integer of 5000 digits
+            kind = "nested too deeply" if isinstance(error, RecursionError) else "a value is too large"
+            raise self._error(f"not valid TOML: {kind}", hint="this does not look like a profile file") from None
+        try:
+            config = schema.parse_config(data)
+        except schema.SchemaProblem as problem:
+            raise self._error(problem.message, line=line_of(text, problem.where), field=problem.field, hint=problem.hint) from None
+        try:
+            doc = tomlkit.parse(text)
+            same = doc.unwrap() == data
+        except Exception:  # a third-party parser on untrusted text: any failure means "can't edit"  # noqa: BLE001
+            same = False
+        if not same:
+            raise self._error("spark-tui cannot edit this file's TOML safely", hint="rewrite it in plain [table] / key = value form")
+        return doc, config
+
+    def _error(self, message: str, *, line: int | None = None, field: str | None = None, hint: str = "") -> ConfigError:
+        return ConfigError(str(self.path), message, line=line, field=field, hint=hint)
+
+    def _conflict(self, snapshot: _Snapshot, entry: Entry) -> ConfigConflict:
+        if entry[0] == "device":
+            where: tuple[str | int, ...] = ("devices", entry[1])
+            what = f"device {entry[1]!r}"
+        elif entry[0] == "tunnel":
+            device = snapshot.config.device(entry[1])
+            index = next((i for i, t in enumerate(device.tunnels) if t.name == entry[2]), None) if device else None
+            where = ("devices", entry[1], "tunnels") + ((index,) if index is not None else ())
+            what = f"tunnel {entry[2]!r} of {entry[1]!r}"
+        elif entry[0] == "setting":
+            where, what = ("settings", entry[1]), f"setting {entry[1]!r}"
+        else:
+            where, what = ("settings", "keys", entry[1]), f"key binding {entry[1]!r}"
+        return ConfigConflict(
+            str(self.path),
+            f"{what} was changed in the file since spark-tui last read it; not overwriting that edit",
+            line=line_of(snapshot.text, where),
+            field=schema.format_field(where),
+            hint="the file keeps your edit: reload it and make this change again, or undo the edit",
+        )
+
+
+def _checked(check: Callable[[], Any]) -> Any:
+    try:
+        return check()
+    except schema.SchemaProblem as problem:
+        raise InvalidProfile(problem.field, problem.message, problem.hint) from None
+
+
+def _require_device(config: Config, name: str) -> DeviceProfile:
+    device = config.device(name)
+    if device is None:
+        names = ", ".join(d.name for d in config.devices) or "none yet"
+        raise DeviceNotFound(f"no saved device named {name!r}", f"saved devices: {names}")
+    return device
+
+
+def _tunnel_names(device_name: str, *configs: Config) -> set[str]:
+    names: set[str] = set()
+    for config in configs:
+        device = config.device(device_name)
+        if device is not None:
+            names.update(t.name for t in device.tunnels)
+    return names
