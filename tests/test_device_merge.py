@@ -35,7 +35,7 @@ def test_a_spark_answering_on_several_interfaces_is_one_row_with_every_address()
     rows = merge_devices([], services, {}, 200.0)
     assert len(rows) == 1
     row = rows[0]
-    assert row.addresses == ("192.0.2.7", "2001:db8::7", "fe80::1%3", "169.254.10.2")
+    assert row.addresses == ("192.0.2.7", "2001:db8::7", "169.254.10.2", "fe80::1%3")
     assert row.model == "DGX Spark"
     assert row.host == "spark-1a2b.local"
     assert row.probe_target == ("192.0.2.7", 22)

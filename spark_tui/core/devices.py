@@ -151,15 +151,16 @@ def spark_model(*names: str) -> str | None:
 
 
 def address_rank(address: str) -> tuple[int, str]:
-    """Sort key for addresses: routable IPv4, routable IPv6, link-local, loopback, junk."""
+    """Sort key for addresses: routable IPv4, routable IPv6, link-local IPv4, link-local IPv6,
+    loopback, junk."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return 5, address
     if ip.is_loopback:
-        return 3, address
+        return 4, address
     if ip.is_link_local:
-        return 2, address
+        return (2 if ip.version == 4 else 3), address
     return (0 if ip.version == 4 else 1), address
 
 
