@@ -127,3 +127,7 @@ class InvalidProfile(SparkError):
     def __init__(self, field: str, message: str, hint: str = "") -> None:
         super().__init__(f"{field}: {message}", hint)
         self.field = field
+
+
+class ShellError(SparkError):
+    """A shell session could not be opened on a device (refused channel or PTY)."""

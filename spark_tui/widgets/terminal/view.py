@@ -66,14 +66,24 @@ class TerminalView(Widget, can_focus=True):
     }
     """
 
-    class Input(Message):
+    class _ViewMessage(Message):
+        """A message that names the view it came from as ``control``."""
+
+        view: TerminalView | None = None
+
+        @property
+        def control(self) -> TerminalView | None:
+            """The TerminalView that posted the message."""
+            return self.view
+
+    class Input(_ViewMessage):
         """Bytes for the remote: typed keys, mouse reports, pastes, replies to queries."""
 
         def __init__(self, data: bytes) -> None:
             super().__init__()
             self.data = data
 
-    class Resized(Message):
+    class Resized(_ViewMessage):
         """The view's size in cells changed; tell the remote (``ShellSession.resize``)."""
 
         def __init__(self, cols: int, rows: int) -> None:
@@ -82,16 +92,16 @@ class TerminalView(Widget, can_focus=True):
             self.rows = rows
 
         def can_replace(self, message: Message) -> bool:
-            return isinstance(message, TerminalView.Resized)
+            return isinstance(message, TerminalView.Resized) and message.view is self.view
 
-    class TitleChanged(Message):
+    class TitleChanged(_ViewMessage):
         """The remote set a title (already sanitised)."""
 
         def __init__(self, title: str) -> None:
             super().__init__()
             self.title = title
 
-    class LeaveRequested(Message):
+    class LeaveRequested(_ViewMessage):
         """The user pressed the escape key: move focus out of the terminal."""
 
     def __init__(
@@ -125,11 +135,15 @@ class TerminalView(Widget, can_focus=True):
         self.scrollback.follow()
         self.refresh()
 
+    def _post(self, message: _ViewMessage) -> None:
+        message.view = self
+        self.post_message(message)
+
     def _send(self, data: bytes) -> None:
-        self.post_message(self.Input(data))
+        self._post(self.Input(data))
 
     def _title_changed(self, title: str) -> None:
-        self.post_message(self.TitleChanged(title))
+        self._post(self.TitleChanged(title))
 
     # -- size ------------------------------------------------------------------------------
 
@@ -137,7 +151,7 @@ class TerminalView(Widget, can_focus=True):
         cols, rows = max(1, event.size.width), max(1, event.size.height)
         if (cols, rows) != (self.terminal.cols, self.terminal.rows):
             self.terminal.resize(cols, rows)
-            self.post_message(self.Resized(cols, rows))
+            self._post(self.Resized(cols, rows))
         self.refresh()
 
     # -- keys --------------------------------------------------------------------------------
@@ -148,7 +162,7 @@ class TerminalView(Widget, can_focus=True):
         key = event.key
         back = self.scrollback
         if key == self.escape_key:
-            self.post_message(self.LeaveRequested())
+            self._post(self.LeaveRequested())
             return
         if back.searching:
             back.search_key(key, event.character)
