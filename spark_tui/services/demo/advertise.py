@@ -1,0 +1,75 @@
+"""The demo device's mDNS advertisement: ``spark-demo`` as an ``_ssh._tcp`` service on loopback.
+
+python-zeroconf answers on every interface unless told otherwise; this one is bound to
+127.0.0.1 only, so the advertisement never leaves this computer.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from zeroconf import IPVersion, ServiceInfo
+from zeroconf.asyncio import AsyncZeroconf
+
+SSH_SERVICE = "_ssh._tcp.local."
+LOOPBACK_ONLY = ["127.0.0.1"]
+
+
+class DemoAdvertisement:
+    """Advertise an SSH service the way Avahi on a Spark does, but on loopback only.
+
+    Args:
+        name: Instance and host name (``spark-demo`` gives ``spark-demo._ssh._tcp.local.`` on
+            server ``spark-demo.local.``).
+        port: The SSH port to advertise.
+
+    Attributes:
+        instance: The instance name actually registered; zeroconf renames it
+            (``spark-demo-2._ssh._tcp.local.``) when another one already has the name.
+    """
+
+    def __init__(self, name: str, port: int) -> None:
+        self.name = name
+        self.port = port
+        self.instance = ""
+        self._zeroconf: AsyncZeroconf | None = None
+        self._info: ServiceInfo | None = None
+
+    async def start(self) -> str:
+        """Register the service; returns the instance name registered.
+
+        Raises:
+            OSError: Multicast on loopback is not possible here.
+            zeroconf.Error: Registration failed.
+        """
+        info = ServiceInfo(
+            SSH_SERVICE,
+            f"{self.name}.{SSH_SERVICE}",
+            addresses=[socket.inet_aton("127.0.0.1")],
+            port=self.port,
+            server=f"{self.name}.local.",
+            properties={},
+        )
+        zc = AsyncZeroconf(interfaces=LOOPBACK_ONLY, ip_version=IPVersion.V4Only)
+        try:
+            # Probing (about a second) happens here; the announcement goes out in the background.
+            await zc.async_register_service(info, allow_name_change=True)
+        except BaseException:
+            await zc.async_close()
+            raise
+        self._zeroconf, self._info = zc, info
+        self.instance = info.name
+        return self.instance
+
+    async def stop(self) -> None:
+        """Say goodbye on the network and close the sockets."""
+        zc, info = self._zeroconf, self._info
+        self._zeroconf = self._info = None
+        if zc is None:
+            return
+        try:
+            if info is not None:
+                goodbye = await zc.async_unregister_service(info)
+                await goodbye
+        finally:
+            await zc.async_close()
