@@ -1,0 +1,373 @@
+"""Pumping bytes between a local TCP socket and an SSH channel, with flow control and counters.
+
+Each forwarded connection is two small objects: :class:`LocalEnd`, the asyncio protocol of the
+local socket, and :class:`ChannelEnd`, the asyncssh session of the SSH channel. Each writes
+straight into the other's transport (no streams, no queues); when one side's write buffer
+fills, the other side stops reading until it drains, so memory stays bounded whatever the
+speeds. Counting adds one integer add per chunk (chunks are up to 256 KiB from the socket and
+one SSH packet from the channel), never per byte.
+
+This module knows nothing about tunnels' lives; :mod:`spark_tui.services.tunnels` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+from collections.abc import Callable
+
+import asyncssh
+
+from spark_tui.core.errors import PortInUse, TunnelError
+
+CHANNEL_WINDOW = 8 * 1024 * 1024
+"""SSH receive window per channel: enough in flight to keep a fast link busy."""
+CHANNEL_PACKET = 256 * 1024
+"""Largest SSH data packet we accept (the server may send smaller ones)."""
+LOCAL_WRITE_HIGH = 1024 * 1024
+"""Local socket write buffer above which the SSH channel stops reading."""
+LISTEN_BACKLOG = 1024
+"""Accept queue of our listeners: hundreds of clients may connect at once."""
+
+
+class Traffic:
+    """Live counters of one tunnel, updated by its connections.
+
+    Attributes:
+        up: Bytes sent towards the device.
+        down: Bytes received from the device.
+        active: Connections open now.
+        total: Connections since the tunnel started.
+    """
+
+    __slots__ = ("up", "down", "active", "total", "ends")
+
+    def __init__(self) -> None:
+        self.up = 0
+        self.down = 0
+        self.active = 0
+        self.total = 0
+        self.ends: set[LocalEnd] = set()
+
+    def close_all(self) -> None:
+        """Close every open connection of the tunnel."""
+        for end in list(self.ends):
+            end.close()
+            if end.chan is not None:
+                end.chan.close()
+
+
+class LocalEnd(asyncio.Protocol):
+    """The local socket of one forwarded connection.
+
+    Reading is paused from the start until :meth:`attach` joins a channel, so nothing is read
+    that could not be forwarded.
+
+    Args:
+        traffic: Counters of the owning tunnel.
+        on_accept: Called with this end once the socket is connected (a listener's hook to
+            open the channel), or ``None``.
+    """
+
+    counting = True
+
+    def __init__(self, traffic: Traffic, on_accept: Callable[[LocalEnd], None] | None = None) -> None:
+        self.traffic = traffic
+        self.on_accept = on_accept
+        self.transport: asyncio.Transport | None = None
+        self.chan: asyncssh.SSHTCPChannel | None = None
+        self.closed = False
+        self._eof = False
+
+    @property
+    def peer(self) -> tuple[str, int]:
+        """The local client's address, or ``("", 0)`` when unknown."""
+        info = self.transport.get_extra_info("peername") if self.transport else None
+        return (str(info[0]), int(info[1])) if info else ("", 0)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # noqa: D102
+        self.transport = transport  # type: ignore[assignment]
+        transport.pause_reading()  # type: ignore[attr-defined]
+        transport.set_write_buffer_limits(high=LOCAL_WRITE_HIGH)  # type: ignore[attr-defined]
+        self.traffic.active += 1
+        self.traffic.total += 1
+        self.traffic.ends.add(self)
+        if self.on_accept is not None:
+            self.on_accept(self)
+
+    def attach(self, chan: asyncssh.SSHTCPChannel) -> None:
+        """Join the opened channel and start reading the local socket."""
+        self.chan = chan
+        if self.closed:
+            chan.close()
+            return
+        if self._eof:
+            chan.write_eof()
+        self.transport.resume_reading()  # type: ignore[union-attr]
+
+    def data_received(self, data: bytes) -> None:  # noqa: D102
+        self.chan.write(data)  # type: ignore[union-attr]
+        self.traffic.up += len(data)
+
+    def eof_received(self) -> bool:  # noqa: D102
+        self._eof = True
+        if self.chan is not None:
+            self.chan.write_eof()
+        return True  # keep the way back open: half-closed sockets are legal TCP
+
+    def pause_writing(self) -> None:  # noqa: D102
+        if self.chan is not None:
+            self.chan.pause_reading()
+
+    def resume_writing(self) -> None:  # noqa: D102
+        if self.chan is not None:
+            self.chan.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:  # noqa: D102
+        if self.closed:
+            return
+        self.closed = True
+        self.traffic.active -= 1
+        self.traffic.ends.discard(self)
+        if self.chan is not None:
+            self.chan.close()
+
+    def close(self) -> None:
+        """Close the local socket cleanly (what is buffered is still sent)."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+
+class QuietLocalEnd(LocalEnd):
+    """A :class:`LocalEnd` that does not count bytes (for measuring what counting costs)."""
+
+    counting = False
+
+    def data_received(self, data: bytes) -> None:  # noqa: D102
+        self.chan.write(data)  # type: ignore[union-attr]
+
+
+class ChannelEnd(asyncssh.SSHTCPSession):
+    """The SSH channel of one forwarded connection, writing into its :class:`LocalEnd`.
+
+    Args:
+        local: The local end it pumps into.
+    """
+
+    def __init__(self, local: LocalEnd) -> None:
+        self.local = local
+        self.traffic = local.traffic
+        self.write = local.transport.write  # type: ignore[union-attr]
+
+    def connection_made(self, chan: asyncssh.SSHTCPChannel) -> None:  # noqa: D102
+        self.local.attach(chan)
+
+    def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:  # noqa: D102
+        self.write(data)
+        self.traffic.down += len(data)
+
+    def eof_received(self) -> bool:  # noqa: D102
+        transport = self.local.transport
+        if transport is not None and transport.can_write_eof() and not transport.is_closing():
+            transport.write_eof()
+        return True
+
+    def pause_writing(self) -> None:  # noqa: D102
+        self.local.transport.pause_reading()  # type: ignore[union-attr]
+
+    def resume_writing(self) -> None:  # noqa: D102
+        if not self.local.closed:
+            self.local.transport.resume_reading()  # type: ignore[union-attr]
+
+    def connection_lost(self, exc: Exception | None) -> None:  # noqa: D102
+        self.local.close()
+
+
+class QuietChannelEnd(ChannelEnd):
+    """A :class:`ChannelEnd` that does not count bytes."""
+
+    def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:  # noqa: D102
+        self.write(data)
+
+
+def channel_end_for(local: LocalEnd) -> ChannelEnd:
+    """The channel end matching ``local``'s counting mode."""
+    return ChannelEnd(local) if local.counting else QuietChannelEnd(local)
+
+
+async def open_channel(
+    conn: asyncssh.SSHClientConnection, local: LocalEnd, host: str, port: int
+) -> None:
+    """Open a direct-tcpip channel to ``host:port`` on the device and join it to ``local``.
+
+    Raises:
+        asyncssh.ChannelOpenError: The device could not connect (see :func:`describe_open_error`).
+        asyncssh.Error, OSError: The SSH connection failed meanwhile.
+    """
+    orig_host, orig_port = local.peer
+    await conn.create_connection(
+        lambda: channel_end_for(local),
+        host,
+        port,
+        orig_host,
+        orig_port,
+        window=CHANNEL_WINDOW,
+        max_pktsize=CHANNEL_PACKET,
+    )
+
+
+def describe_open_error(error: asyncssh.ChannelOpenError, host: str, port: int) -> str:
+    """A one-line reason a channel to ``host:port`` did not open, in the user's words."""
+    where = f"remote port {port}" if host in ("localhost", "127.0.0.1", "::1") else f"{host}:{port}"
+    reason = (error.reason or "").strip()
+    if error.code == asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED:
+        return f"{where} not opened: the device forbids port forwarding (AllowTcpForwarding in its sshd_config)"
+    if "refused" in reason.lower():
+        place = "on the device" if where.startswith("remote port") else "there"
+        return f"{where} refused: nothing listening {place}"
+    return f"{where} could not be opened: {reason or 'the device gave no reason'}"
+
+
+def _port_free(port: int, address: str) -> bool:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
+def next_free_port(start: int, address: str = "127.0.0.1") -> int | None:
+    """The first port from ``start`` upwards that can be bound on ``address``, or ``None``.
+
+    A bind test, so the answer can be stale a moment later; good enough for a suggestion.
+
+    Args:
+        start: First port to try (1-65535).
+        address: The listen address the port is for.
+    """
+    for port in range(max(1, start), 65536):
+        if _port_free(port, address):
+            return port
+    return None
+
+
+async def listen_locally(
+    address: str, port: int, factory: Callable[[], asyncio.Protocol]
+) -> asyncio.Server:
+    """Bind our own listener (big accept queue) for a local or dynamic forward.
+
+    Args:
+        address: Listen address (loopback unless the user asked otherwise).
+        port: Port; 0 picks a free one.
+        factory: Protocol factory for accepted sockets.
+
+    Returns:
+        The serving asyncio server.
+
+    Raises:
+        PortInUse: The port is taken; ``suggestion`` is the next free port.
+        TunnelError: The address cannot be bound (not local, or permission denied).
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.create_server(factory, address, port, backlog=LISTEN_BACKLOG, reuse_address=True)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUse(address, port, next_free_port(port + 1, address)) from None
+        if error.errno == errno.EACCES:
+            raise TunnelError(
+                f"not allowed to listen on {address}:{port}", "ports below 1024 need root; pick a port >= 1024"
+            ) from None
+        raise TunnelError(
+            f"cannot listen on {address}:{port}: {error.strerror or error}",
+            "use 127.0.0.1 or an address of this computer",
+        ) from None
+
+
+class _BatchingTransport:
+    """Wraps an SSH connection's socket transport so writes made in one loop turn go out as one.
+
+    asyncssh writes each SSH packet (and the empty ``IGNORE`` packet it puts before each one)
+    with its own ``transport.write``, which is one ``send`` system call each on an idle socket.
+    Gathering them until the end of the loop turn halves the system calls of a busy tunnel and
+    takes one off every small round trip. Everything else is passed through unchanged.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(data)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if not self._transport.is_closing():
+            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + sum(map(len, self._pending))
+
+    def close(self) -> None:
+        if self._pending:
+            self._flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        if self._pending:
+            self._flush()
+        self._transport.write_eof()
+
+    def __getattr__(self, name: str):
+        return getattr(self._transport, name)
+
+
+class BatchedTCP:
+    """A ``tunnel=`` connector for ``asyncssh.connect`` that batches the connection's writes.
+
+    Use for direct TCP connections: ``asyncssh.connect(host, port, tunnel=BatchedTCP(), ...)``.
+    Behaves like asyncssh's own direct connection otherwise (same socket, same options).
+    """
+
+    async def create_connection(self, session_factory, host: str, port: int):  # noqa: ANN001
+        """Connect to ``host:port`` and hand asyncssh a batching transport.
+
+        Raises:
+            OSError: The TCP connection failed.
+        """
+        loop = asyncio.get_running_loop()
+        made: list = []
+
+        def protocol():
+            inner = session_factory()
+            made.append(inner)
+            return _Adapter(inner, loop)
+
+        transport, _ = await loop.create_connection(protocol, host, port)
+        return transport, made[0]
+
+
+class _Adapter(asyncio.Protocol):
+    """Hands asyncssh the batching transport; everything else goes straight to asyncssh."""
+
+    def __init__(self, inner: asyncio.Protocol, loop: asyncio.AbstractEventLoop) -> None:
+        self._inner = inner
+        self._loop = loop
+        self.data_received = inner.data_received  # type: ignore[method-assign]
+        self.eof_received = inner.eof_received  # type: ignore[method-assign]
+        self.connection_lost = inner.connection_lost  # type: ignore[method-assign]
+        self.pause_writing = inner.pause_writing  # type: ignore[method-assign]
+        self.resume_writing = inner.resume_writing  # type: ignore[method-assign]
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._inner.connection_made(_BatchingTransport(transport, self._loop))  # type: ignore[arg-type]

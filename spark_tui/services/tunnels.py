@@ -1,0 +1,411 @@
+"""Live, self-healing port forwards to one device.
+
+:class:`TunnelService` owns the device's tunnels: our own local listeners for local (-L) and
+dynamic (-D) forwards, remote listeners on the device for remote (-R) forwards, the SSH
+connection they share (obtained from a ``connect`` callable, so the caller decides how to
+connect), and the reconnect loop. When the connection drops, every tunnel goes to
+``reconnecting`` while the local listeners stay bound (nobody can take the port), and comes back
+by itself with backoff. Stats are published at a steady rate through ``on_stats``, never per
+packet. No UI here: callbacks and return values only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import asyncssh
+
+from spark_tui.core.errors import SparkError, TunnelError
+from spark_tui.core.models import TunnelKind, TunnelSpec, TunnelState, TunnelStats
+from spark_tui.services.forwarding import (
+    LocalEnd,
+    QuietLocalEnd,
+    Traffic,
+    channel_end_for,
+    describe_open_error,
+    listen_locally,
+    open_channel,
+)
+from spark_tui.services.socks import SocksEnd
+
+log = logging.getLogger(__name__)
+
+Connect = Callable[[], Awaitable[asyncssh.SSHClientConnection]]
+StatsCallback = Callable[[tuple[TunnelStats, ...]], None]
+
+BACKOFF_FIRST = 0.5
+"""Seconds before the first reconnect attempt."""
+BACKOFF_CAP = 30.0
+"""Longest wait between reconnect attempts."""
+STABLE_AFTER = 60.0
+"""A connection that lived this long resets the backoff when it drops."""
+
+
+@dataclass
+class _Tunnel:
+    spec: TunnelSpec
+    state: TunnelState = TunnelState.STARTING
+    local_port: int = 0
+    traffic: Traffic = field(default_factory=Traffic)
+    server: asyncio.Server | None = None
+    remote_listener: asyncssh.SSHListener | None = None
+    up_since: float = 0.0
+    last_error: str = ""
+    rate_up: float = 0.0
+    rate_down: float = 0.0
+    sampled: tuple[float, int, int] = (0.0, 0, 0)
+
+
+class TunnelService:
+    """The tunnels of one device and the connection they ride on.
+
+    Args:
+        connect: Returns a connected asyncssh connection (a new or shared one); called again
+            to reconnect after a drop.
+        device: Device name, copied into every :class:`TunnelStats`.
+        on_stats: Receives every tunnel's stats every ``stats_interval`` seconds while anything
+            changes (and once after it stops changing).
+        stats_interval: Seconds between published snapshots.
+        count_bytes: Count bytes per tunnel (on by default; off only to measure its cost).
+        link_wait: Seconds a connection accepted while reconnecting waits for the link before
+            it is closed.
+        owns_connection: Close the connection on :meth:`close`. Leave ``False`` when
+            ``connect`` hands out a connection shared with other services.
+    """
+
+    def __init__(
+        self,
+        connect: Connect,
+        device: str,
+        *,
+        on_stats: StatsCallback | None = None,
+        stats_interval: float = 0.5,
+        count_bytes: bool = True,
+        link_wait: float = 5.0,
+        owns_connection: bool = False,
+    ) -> None:
+        self._owns_connection = owns_connection
+        self._connect = connect
+        self.device = device
+        self._on_stats = on_stats
+        self._interval = stats_interval
+        self._count = count_bytes
+        self._link_wait = link_wait
+        self._tunnels: dict[str, _Tunnel] = {}
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._link = asyncio.Event()
+        self._connect_lock = asyncio.Lock()
+        self._supervisor: asyncio.Task | None = None
+        self._ticker: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._published: tuple | None = None
+        self._closed = False
+        self.backoff = BACKOFF_FIRST
+
+    # ----------------------------------------------------------------- public API
+
+    async def start(self, spec: TunnelSpec) -> TunnelStats:
+        """Start one tunnel: bind its local listener first, then make sure the link is up.
+
+        Args:
+            spec: What to forward. A tunnel of the same name must not be running.
+
+        Returns:
+            The tunnel's stats right after starting (``up``, or ``reconnecting`` when the
+            link is down and being restored).
+
+        Raises:
+            PortInUse: The local port is taken; the error suggests the next free one.
+            TunnelError: Bad spec, address not bindable, the device refused a remote listener,
+                or the service is closed.
+            SparkError: The first connection to the device failed (from ``connect``).
+        """
+        if self._closed:
+            raise TunnelError("the tunnel service is closed")
+        old = self._tunnels.get(spec.name)
+        if old is not None and old.state is not TunnelState.STOPPED:
+            raise TunnelError(f"tunnel {spec.name!r} is already running", "stop it first or pick another name")
+        if not (0 < spec.remote_port < 65536) or not (0 <= spec.effective_local_port < 65536):
+            raise TunnelError(f"tunnel {spec.name!r}: ports must be 1-65535")
+        tunnel = _Tunnel(spec, local_port=spec.effective_local_port)
+        if spec.kind is not TunnelKind.REMOTE:
+            tunnel.server = await listen_locally(spec.bind_address, tunnel.local_port, self._factory(tunnel))
+            tunnel.local_port = tunnel.server.sockets[0].getsockname()[1]
+        self._tunnels[spec.name] = tunnel
+        self._ensure_ticker()
+        try:
+            conn = await self._ensure_connection()
+        except BaseException:
+            await self._drop(tunnel)
+            raise
+        if conn is None:
+            tunnel.state = TunnelState.RECONNECTING
+        else:
+            try:
+                await self._bring_up(tunnel, conn)
+            except BaseException:
+                await self._drop(tunnel)
+                raise
+        return self._snapshot(tunnel, time.monotonic())
+
+    async def stop(self, name: str) -> None:
+        """Stop a tunnel: close its listener and its open connections. Unknown names are ignored."""
+        tunnel = self._tunnels.get(name)
+        if tunnel is None or tunnel.state is TunnelState.STOPPED:
+            return
+        await self._drop(tunnel, keep=True)
+
+    async def close(self) -> None:
+        """Stop every tunnel, the reconnect loop and the stats.
+
+        The connection is closed too when the service was made with ``owns_connection``.
+        """
+        self._closed = True
+        for tunnel in list(self._tunnels.values()):
+            await self._drop(tunnel, keep=True)
+        await self._stop_supervisor()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        self._publish(force=True)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._conn is not None and self._owns_connection:
+            self._conn.close()
+        self._conn = None
+        self._link.clear()
+
+    def stats(self) -> tuple[TunnelStats, ...]:
+        """A snapshot of every tunnel started so far (stopped ones included), in start order."""
+        now = time.monotonic()
+        return tuple(self._snapshot(t, now) for t in self._tunnels.values())
+
+    @property
+    def connected(self) -> bool:
+        """True while the link to the device is up."""
+        return self._link.is_set()
+
+    # ----------------------------------------------------------------- connection
+
+    async def _ensure_connection(self) -> asyncssh.SSHClientConnection | None:
+        """The live connection; connects on first use. ``None`` while reconnecting."""
+        async with self._connect_lock:
+            if self._conn is not None:
+                return self._conn if self._link.is_set() else None
+            if self._supervisor is not None:
+                return None  # the reconnect loop is at work
+            conn = await self._connect()
+            self._adopt(conn)
+            self._supervisor = asyncio.create_task(self._supervise(), name=f"tunnels:{self.device}")
+            return conn
+
+    def _adopt(self, conn: asyncssh.SSHClientConnection) -> None:
+        self._conn = conn
+        self._connected_at = time.monotonic()
+        self._link.set()
+
+    async def _supervise(self) -> None:
+        """Wait for the link to drop, then reconnect with backoff, for ever (until cancelled)."""
+        while True:
+            conn = self._conn
+            assert conn is not None
+            await conn.wait_closed()
+            self._link.clear()
+            self._conn = None
+            if not self._live():
+                self._supervisor = None  # nothing to restore; the next start() connects afresh
+                return
+            if time.monotonic() - self._connected_at >= STABLE_AFTER:
+                self.backoff = BACKOFF_FIRST
+            reason = "connection to the device lost"
+            log.info("%s: %s; reconnecting", self.device, reason)
+            for tunnel in self._live():
+                tunnel.state = TunnelState.RECONNECTING
+                tunnel.up_since = 0.0
+                tunnel.last_error = reason
+                tunnel.remote_listener = None
+            while True:
+                await asyncio.sleep(self.backoff)
+                try:
+                    conn = await self._connect()
+                except (OSError, asyncssh.Error, SparkError, asyncio.TimeoutError) as error:
+                    message = f"reconnect failed: {error}"
+                    for tunnel in self._live():
+                        tunnel.last_error = message
+                    self.backoff = min(self.backoff * 2, BACKOFF_CAP)
+                    continue
+                break
+            self._adopt(conn)
+            for tunnel in self._live():
+                try:
+                    await self._bring_up(tunnel, conn)
+                except SparkError as error:
+                    tunnel.state = TunnelState.FAILED
+                    tunnel.last_error = str(error)
+
+    async def _bring_up(self, tunnel: _Tunnel, conn: asyncssh.SSHClientConnection) -> None:
+        if tunnel.spec.kind is TunnelKind.REMOTE:
+            tunnel.remote_listener = await self._listen_remotely(tunnel, conn)
+        tunnel.state = TunnelState.UP
+        tunnel.up_since = time.monotonic()
+
+    async def _stop_supervisor(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._supervisor
+            self._supervisor = None
+
+    def _live(self) -> list[_Tunnel]:
+        return [t for t in self._tunnels.values() if t.state not in (TunnelState.STOPPED, TunnelState.FAILED)]
+
+    # ----------------------------------------------------------------- forwarding
+
+    def _factory(self, tunnel: _Tunnel) -> Callable[[], LocalEnd]:
+        traffic = tunnel.traffic
+
+        def on_accept(local: LocalEnd) -> None:
+            task = asyncio.create_task(self._forward(tunnel, local))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        if tunnel.spec.kind is TunnelKind.DYNAMIC:
+            return lambda: SocksEnd(traffic, on_accept)
+        end = LocalEnd if self._count else QuietLocalEnd
+        return lambda: end(traffic, on_accept)
+
+    async def _forward(self, tunnel: _Tunnel, local: LocalEnd) -> None:
+        """Open the channel for one accepted connection, waiting briefly if the link is down."""
+        if isinstance(local, SocksEnd):
+            host, port = local.target  # type: ignore[misc]
+        else:
+            host, port = tunnel.spec.remote_host, tunnel.spec.remote_port
+        conn = self._conn if self._link.is_set() else None
+        if conn is None:
+            try:
+                await asyncio.wait_for(self._link.wait(), self._link_wait)
+            except asyncio.TimeoutError:
+                tunnel.last_error = f"a connection waited {self._link_wait:g}s for the device and was closed"
+                self._refuse(local)
+                return
+            conn = self._conn
+        if local.closed or conn is None:
+            self._refuse(local)
+            return
+        try:
+            await open_channel(conn, local, host, port)
+        except asyncssh.ChannelOpenError as error:
+            tunnel.last_error = describe_open_error(error, host, port)
+            self._refuse(local)
+        except (OSError, asyncssh.Error) as error:
+            tunnel.last_error = f"connection to {host}:{port} failed: {error}"
+            self._refuse(local)
+
+    @staticmethod
+    def _refuse(local: LocalEnd) -> None:
+        if isinstance(local, SocksEnd):
+            local.refuse()
+        else:
+            local.close()
+
+    async def _listen_remotely(self, tunnel: _Tunnel, conn: asyncssh.SSHClientConnection) -> asyncssh.SSHListener:
+        """Ask the device to listen on the remote port and forward to our local port (-R)."""
+        spec = tunnel.spec
+        traffic = tunnel.traffic
+        end = LocalEnd if self._count else QuietLocalEnd
+        loop = asyncio.get_running_loop()
+
+        async def session_factory(_orig_host: str, _orig_port: int):
+            local = end(traffic, None)
+            try:
+                await loop.create_connection(lambda: local, spec.bind_address, tunnel.local_port)
+            except OSError as error:
+                tunnel.last_error = (
+                    f"local port {tunnel.local_port} refused: nothing listening on this computer"
+                )
+                raise asyncssh.ChannelOpenError(asyncssh.OPEN_CONNECT_FAILED, str(error)) from None
+            return channel_end_for(local)
+
+        try:
+            return await conn.create_server(session_factory, spec.remote_host, spec.remote_port)
+        except asyncssh.ChannelListenError as error:
+            raise TunnelError(
+                f"the device refused to listen on port {spec.remote_port}: {error.reason or 'no reason given'}",
+                "the port may be in use on the device, or below 1024",
+            ) from None
+
+    async def _drop(self, tunnel: _Tunnel, keep: bool = False) -> None:
+        """Close a tunnel's listeners; ``keep`` leaves it in the list as ``stopped``."""
+        if tunnel.server is not None:
+            tunnel.server.close()
+            tunnel.server = None
+        tunnel.traffic.close_all()
+        if tunnel.remote_listener is not None:
+            tunnel.remote_listener.close()
+            tunnel.remote_listener = None
+        tunnel.state = TunnelState.STOPPED
+        tunnel.up_since = 0.0
+        if not keep:
+            self._tunnels.pop(tunnel.spec.name, None)
+
+    # ----------------------------------------------------------------- stats
+
+    def _snapshot(self, tunnel: _Tunnel, now: float) -> TunnelStats:
+        traffic = tunnel.traffic
+        return TunnelStats(
+            device=self.device,
+            spec=tunnel.spec,
+            state=tunnel.state,
+            local_port=tunnel.local_port,
+            connections=traffic.active,
+            total_connections=traffic.total,
+            bytes_up=traffic.up,
+            bytes_down=traffic.down,
+            rate_up=tunnel.rate_up,
+            rate_down=tunnel.rate_down,
+            uptime=(now - tunnel.up_since) if tunnel.up_since else 0.0,
+            last_error=tunnel.last_error,
+        )
+
+    def _ensure_ticker(self) -> None:
+        if self._ticker is None:
+            self._ticker = asyncio.create_task(self._tick(), name=f"tunnel-stats:{self.device}")
+
+    async def _tick(self) -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(self._interval)
+            now = time.monotonic()
+            elapsed = max(now - last, 1e-6)
+            last = now
+            for tunnel in self._tunnels.values():
+                _, up, down = tunnel.sampled
+                traffic = tunnel.traffic
+                tunnel.rate_up = (traffic.up - up) / elapsed
+                tunnel.rate_down = (traffic.down - down) / elapsed
+                tunnel.sampled = (now, traffic.up, traffic.down)
+            self._publish()
+
+    def _publish(self, force: bool = False) -> None:
+        """Call ``on_stats`` when something other than uptime changed since the last call."""
+        if self._on_stats is None:
+            return
+        snapshot = self.stats()
+        key = tuple(
+            (s.spec.name, s.state, s.local_port, s.connections, s.total_connections, s.bytes_up,
+             s.bytes_down, s.rate_up, s.rate_down, s.last_error)
+            for s in snapshot
+        )
+        if force or key != self._published:
+            self._published = key
+            try:
+                self._on_stats(snapshot)
+            except Exception:  # a broken listener must not stop the tunnels
+                log.exception("on_stats callback failed")
