@@ -51,6 +51,27 @@ def _confirmer(args, ctx):
     return confirm
 
 
+def _check_saveable(store, profile: DeviceProfile) -> None:
+    """Refuse before touching the device what the store would refuse after (name taken, bad field).
+
+    Raises:
+        DeviceExists: a device of that name is saved.
+        InvalidProfile: a field breaks the profile file's rules.
+    """
+    from spark_tui.config import schema
+    from spark_tui.core.errors import DeviceExists, InvalidProfile
+
+    if store.load().device(profile.name) is not None:
+        raise DeviceExists(
+            f"a device named {profile.name!r} already exists",
+            f"choose another name, or remove it first: spark-tui device remove {profile.name}",
+        )
+    try:
+        schema.check_profile(profile)
+    except schema.SchemaProblem as problem:
+        raise InvalidProfile(problem.field, problem.message, problem.hint) from None
+
+
 def setup_key(args, ctx) -> int:
     """``spark-tui device add NAME --host H [--user U] --setup-key [--identity FILE] [--trust FP]``.
 
@@ -74,6 +95,7 @@ def setup_key(args, ctx) -> int:
     )
     if profile.jump_host:
         raise SparkError("--setup-key does not go through a jump host yet", "onboard the device directly, then add --jump")
+    _check_saveable(ctx.store(), profile)
     password = read_password(ctx, f"{profile.user}@{profile.host}'s password: ")
 
     def on_step(step: str, text: str) -> None:
