@@ -80,18 +80,17 @@ def sparkline(
     if width <= 0:
         return ""
     shown: Sequence[float | None] = list(values)[-width:]
-    known = [v for v in shown if v is not None]
-    top = maximum if maximum is not None else (max(known) if known else minimum)
+    top = maximum
+    if top is None:
+        known = [v for v in shown if v is not None]
+        top = max(known) if known else minimum
     span = top - minimum
-    cells = []
-    for value in shown:
-        if value is None:
-            cells.append(GAP)
-            continue
-        if span <= 0:
-            level = 0 if value <= minimum else len(BARS) - 1
-        else:
-            ratio = min(max((value - minimum) / span, 0.0), 1.0)
-            level = round(ratio * (len(BARS) - 1))
-        cells.append(BARS[level])
+    last = len(BARS) - 1
+    if span <= 0:
+        cells = [GAP if v is None else BARS[0 if v <= minimum else last] for v in shown]
+    else:
+        scale = last / span
+        cells = [
+            GAP if v is None else BARS[min(max(round((v - minimum) * scale), 0), last)] for v in shown
+        ]
     return GAP * (width - len(shown)) + "".join(cells)

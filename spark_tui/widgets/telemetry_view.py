@@ -107,6 +107,7 @@ class TelemetryView(Widget):
         self._limit = history
         self._histories: dict[str, History] = {}
         self._latest: TelemetrySample | None = None
+        self._shape: tuple[tuple[int, bool], ...] = ()
 
     @property
     def latest(self) -> TelemetrySample | None:
@@ -155,7 +156,9 @@ class TelemetryView(Widget):
                 self._record(f"{prefix}.memory", _percent(gpu.memory_used, gpu.memory_total))
         for key in [k for k in self._histories if k.startswith("gpu") and k.split(".")[0] not in present]:
             del self._histories[key]
-        self.refresh(layout=True)
+        shape = tuple((gpu.index, bool(gpu.memory_total)) for gpu in sample.gpus)
+        self.refresh(layout=shape != self._shape)  # height changes only when the rows do
+        self._shape = shape
 
     def rows(self, width: int | None = None) -> list[MetricRow]:
         """The lines the view draws, for the given content width.
