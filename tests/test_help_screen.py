@@ -146,3 +146,22 @@ async def test_a_disabled_action_is_listed_but_marked_disabled():
         await pilot.pause()
         assert entry(app.screen.entries, "app.quit").enabled is False
         assert entry(app.screen.entries, "app.theme").enabled is True
+
+
+async def test_a_priority_question_mark_on_the_app_toggles_the_keys_screen_instead_of_stacking():
+    from spark_tui.screens.help import toggle_keys
+
+    class PriorityApp(KeysApp):
+        BINDINGS = [Binding("question_mark", "help", "Keys", id="app.help", priority=True)]
+
+        def action_help(self) -> None:
+            toggle_keys(self)
+
+    app = PriorityApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert not any(isinstance(screen, HelpScreen) for screen in app.screen_stack)

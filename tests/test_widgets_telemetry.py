@@ -253,3 +253,15 @@ async def test_labels_values_and_bars_are_legible_on_the_card_in_every_theme():
                 style = style_at(fragment)
                 assert style.color is not None and style.bgcolor is not None, (theme, fragment)
                 assert contrast(style.color, style.bgcolor) >= minimum, (theme, fragment)
+
+
+async def test_samples_that_reach_the_fleet_grid_before_it_is_shown_are_not_lost():
+    grid = FleetGrid()
+    grid.update_sample(spark_sample("spark-9f9f"))
+    grid.update_sample(spark_sample("spark-1a2b"))
+    grid.update_sample(spark_sample("gx10-77aa"))
+    assert grid.remove_device("gx10-77aa") is True
+    async with ViewApp(grid).run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert [card.device for card in grid.query(TelemetryView)] == ["spark-1a2b", "spark-9f9f"]
+        assert not grid.query_one("#fleet-empty").display

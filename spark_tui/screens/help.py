@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingsMap, BindingType
 from textual.containers import Vertical
 from textual.dom import DOMNode
@@ -188,3 +188,18 @@ def _where(node: DOMNode, screen: Screen) -> str:
         return "this screen"
     title = getattr(node, "border_title", None)
     return str(title) if title else type(node).__name__
+
+
+def toggle_keys(app: App) -> None:
+    """Open the keys screen, or close it when it is already on top.
+
+    Use it as the app's ``?`` action, so a priority binding for ``?`` never stacks a second
+    keys screen on the first.
+
+    Args:
+        app: The running app.
+    """
+    if isinstance(app.screen, HelpScreen):
+        app.screen.dismiss(None)
+    else:
+        app.push_screen(HelpScreen())

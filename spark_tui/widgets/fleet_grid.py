@@ -43,7 +43,7 @@ class FleetGrid(VerticalScroll):
     def compose(self) -> ComposeResult:
         """An empty-state line and the grid the cards go in."""
         yield Static("No connected devices yet: connect one to see its telemetry here.", id="fleet-empty")
-        yield ItemGrid(min_column_width=CARD_MIN_WIDTH, id="fleet-cards")
+        yield ItemGrid(*self._ordered_cards(), min_column_width=CARD_MIN_WIDTH, id="fleet-cards")
 
     @property
     def devices(self) -> tuple[str, ...]:
@@ -65,6 +65,8 @@ class FleetGrid(VerticalScroll):
             card = TelemetryView(sample.device, compact=True, history=self._history, classes="fleet-card")
             self._cards[sample.device] = card
             card.update_sample(sample)
+            if not self.is_mounted:
+                return  # compose() or on_mount() places the card
             grid = self.query_one("#fleet-cards", ItemGrid)
             following = [name for name in sorted(self._cards) if name > sample.device]
             if following:
@@ -87,13 +89,23 @@ class FleetGrid(VerticalScroll):
         card = self._cards.pop(name, None)
         if card is None:
             return False
-        card.remove()
-        self._show_empty_state()
+        if card.parent is not None:
+            card.remove()
+        if self.is_mounted:
+            self._show_empty_state()
         return True
 
     def on_mount(self) -> None:
-        """Start with the empty-state line showing."""
+        """Place cards that arrived while composing; show the empty-state line if none."""
+        grid = self.query_one("#fleet-cards", ItemGrid)
+        for card in self._ordered_cards():
+            if card.parent is None:
+                following = [c for c in grid.children if isinstance(c, TelemetryView) and c.device > card.device]
+                grid.mount(card, before=following[0] if following else None)
         self._show_empty_state()
+
+    def _ordered_cards(self) -> list[TelemetryView]:
+        return [self._cards[name] for name in sorted(self._cards)]
 
     def _show_empty_state(self) -> None:
         self.query_one("#fleet-empty", Static).display = not self._cards
