@@ -157,6 +157,6 @@ class SocksEnd(LocalEnd):
 
     def refuse(self, code: int = 5) -> None:
         """Tell the client the connection failed (SOCKS5 code, default "refused") and close."""
-        if self.transport is not None and not self.transport.is_closing():
+        if self._version and self.transport is not None and not self.transport.is_closing():
             self.transport.write(_socks5_reply(code) if self._version == 5 else _SOCKS4_FAIL)
         self.close()

@@ -1,0 +1,326 @@
+"""Tunnels through the real OpenSSH sshd: HTTP, long transfers, conflicts, -R, -D, load, stats."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import socket
+import struct
+
+import asyncssh
+import pytest
+
+from spark_tui.core.errors import PortInUse, TunnelError
+from spark_tui.core.models import TunnelKind, TunnelSpec, TunnelState
+from spark_tui.services.forwarding import BatchedTCP, next_free_port
+from spark_tui.services.tunnels import TunnelService
+
+MB = 1024 * 1024
+
+
+def connector(server, **options):
+    """An async ``connect`` for TunnelService that logs in to ``server`` with its client key."""
+
+    async def connect() -> asyncssh.SSHClientConnection:
+        return await asyncssh.connect(
+            server.host, server.port, username=server.user, client_keys=[str(server.client_key)],
+            known_hosts=str(server.known_hosts), agent_path=None, **options,
+        )
+
+    return connect
+
+
+class WebService:
+    """A tiny HTTP/1.0 server on 127.0.0.1, standing for a web app on the device.
+
+    ``GET /hello`` -> ``hello``; ``GET /stream/N`` -> N pattern bytes;
+    ``POST /upload`` (Content-Length) -> the sha256 of the body.
+    """
+
+    async def start(self) -> WebService:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=1024)
+        self.port = self.server.sockets[0].getsockname()[1]
+        self.requests = 0
+        return self
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+            return
+        self.requests += 1
+        method, path, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+        if path.startswith("/stream/"):
+            size = int(path.rsplit("/", 1)[1])
+            writer.write(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+            block = pattern(MB)
+            sent = 0
+            while sent < size:
+                part = block[: min(MB, size - sent)]
+                writer.write(part)
+                sent += len(part)
+                await writer.drain()
+        elif method == "POST":
+            length = int(next(l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")).split(b":")[1])
+            digest = hashlib.sha256()
+            left = length
+            while left:
+                chunk = await reader.read(min(left, MB))
+                if not chunk:
+                    break
+                digest.update(chunk)
+                left -= len(chunk)
+            body = digest.hexdigest().encode()
+            writer.write(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        else:
+            writer.write(b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+        await writer.drain()
+        writer.close()
+
+    async def stop(self) -> None:
+        self.server.close()
+
+
+def pattern(size: int) -> bytes:
+    return (bytes(range(256)) * (size // 256 + 1))[:size]
+
+
+async def http_get(port: int, path: str = "/hello", timeout: float = 10.0) -> bytes:
+    """The body of GET ``path`` on 127.0.0.1:``port``."""
+    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+    writer.write(f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+    raw = await asyncio.wait_for(reader.read(), timeout)
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200"), raw[:200]
+    return body
+
+
+@pytest.fixture
+async def web():
+    service = await WebService().start()
+    yield service
+    await service.stop()
+
+
+@pytest.fixture
+async def tunnels(sshd):
+    """A TunnelService to the shared sshd, publishing stats every 0.1 s into ``.published``."""
+    published: list = []
+    service = TunnelService(connector(sshd), "test-device", on_stats=published.append, stats_interval=0.1,
+                            owns_connection=True)
+    service.published = published  # type: ignore[attr-defined]
+    yield service
+    await service.close()
+
+
+async def test_an_http_request_through_a_local_tunnel_reaches_the_service_on_the_device(tunnels, web):
+    stats = await tunnels.start(TunnelSpec("web", web.port, 0))
+    assert stats.state is TunnelState.UP
+    assert await http_get(stats.local_port) == b"hello"
+    assert web.requests == 1
+
+
+async def test_a_long_streaming_transfer_arrives_whole_and_is_counted_both_ways(tunnels, web):
+    stats = await tunnels.start(TunnelSpec("stream", web.port, 0))
+    size = 48 * MB
+    body = await http_get(stats.local_port, f"/stream/{size}", timeout=60)
+    assert len(body) == size and body[:MB] == pattern(MB)
+    upload = pattern(MB) * 16
+    reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
+    writer.write(b"POST /upload HTTP/1.0\r\nContent-Length: %d\r\n\r\n" % len(upload))
+    writer.write(upload)
+    reply = await asyncio.wait_for(reader.read(), 30)
+    writer.close()
+    assert reply.endswith(hashlib.sha256(upload).hexdigest().encode())
+    await asyncio.sleep(0.3)
+    final = tunnels.stats()[0]
+    request_bytes = len(f"GET /stream/{size} HTTP/1.0\r\nHost: x\r\n\r\n")
+    assert final.bytes_up == request_bytes + len(b"POST /upload HTTP/1.0\r\nContent-Length: %d\r\n\r\n" % len(upload)) + len(upload)
+    assert final.bytes_down == len(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % size) + size + len(reply)
+    assert final.total_connections == 2 and final.connections == 0
+
+
+async def test_a_taken_local_port_is_refused_before_starting_and_the_next_free_port_is_suggested(tunnels, web):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        with pytest.raises(PortInUse) as caught:
+            await tunnels.start(TunnelSpec("web", web.port, taken))
+        error = caught.value
+        assert error.port == taken and error.suggestion is not None and error.suggestion > taken
+        assert f"port {error.suggestion} is free" in str(error)
+        assert tunnels.stats() == ()  # nothing half-started
+        stats = await tunnels.start(TunnelSpec("web", web.port, error.suggestion))
+        assert await http_get(stats.local_port) == b"hello"
+
+
+def test_next_free_port_skips_ports_that_are_taken():
+    with socket.socket() as a, socket.socket() as b:
+        a.bind(("127.0.0.1", 0))
+        a.listen()
+        first = a.getsockname()[1]
+        b.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            b.bind(("127.0.0.1", first + 1))
+            b.listen()
+            expected_after = first + 2
+        except OSError:
+            expected_after = first + 2  # first + 1 was taken by someone else: also skipped
+        assert next_free_port(first, "127.0.0.1") >= expected_after
+
+
+async def test_a_dead_remote_port_fails_that_connection_with_a_clear_reason_while_the_tunnel_stays_up(tunnels, web):
+    dead = next_free_port(20000)
+    stats = await tunnels.start(TunnelSpec("dead", dead, 0))
+    reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
+    assert await asyncio.wait_for(reader.read(), 10) == b""  # closed, not hung
+    writer.close()
+    after = tunnels.stats()[0]
+    assert after.state is TunnelState.UP
+    assert after.last_error == f"remote port {dead} refused: nothing listening on the device"
+    other = await tunnels.start(TunnelSpec("web", web.port, 0))
+    assert await http_get(other.local_port) == b"hello"  # the shared link is fine
+
+
+async def test_the_listener_binds_loopback_only_by_default(tunnels, web):
+    stats = await tunnels.start(TunnelSpec("web", web.port, 0))
+    assert not stats.spec.exposed
+    listening = [
+        line.split()[1] for line in open("/proc/net/tcp").read().splitlines()[1:]
+        if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == stats.local_port
+    ]
+    assert listening == ["0100007F:%04X" % stats.local_port]  # 127.0.0.1, nothing else
+    v6 = [line for line in open("/proc/net/tcp6").read().splitlines()[1:]
+          if line.split()[3] == "0A" and int(line.split()[1].split(":")[1], 16) == stats.local_port]
+    assert v6 == []
+
+
+async def test_an_unbindable_address_is_a_clear_tunnel_error(tunnels, web):
+    with pytest.raises(TunnelError, match="cannot listen on 192.0.2.1"):
+        await tunnels.start(TunnelSpec("web", web.port, 0, bind_address="192.0.2.1"))
+
+
+async def test_a_remote_tunnel_lets_the_device_reach_a_port_on_this_computer(tunnels, web):
+    device_port = next_free_port(21000)
+    stats = await tunnels.start(TunnelSpec("back", device_port, web.port, kind=TunnelKind.REMOTE))
+    assert stats.state is TunnelState.UP
+    # The "device" is this machine: the sshd now listens on its loopback at device_port.
+    assert await http_get(device_port) == b"hello"
+    await asyncio.sleep(0.25)
+    after = tunnels.stats()[0]
+    assert after.total_connections == 1 and after.bytes_down > 0 and after.bytes_up > 0
+    await tunnels.stop("back")
+    await asyncio.sleep(0.2)
+    with pytest.raises(OSError):
+        await http_get(device_port, timeout=3)
+
+
+async def _socks5_get(proxy_port: int, host: bytes, port: int) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", proxy_port)
+    writer.write(b"\x05\x01\x00")
+    assert await reader.readexactly(2) == b"\x05\x00"
+    writer.write(b"\x05\x01\x00\x03" + bytes([len(host)]) + host + struct.pack("!H", port))
+    reply = await reader.readexactly(10)
+    if reply[1] != 0:
+        writer.close()
+        return reply
+    writer.write(b"GET /hello HTTP/1.0\r\n\r\n")
+    body = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return body
+
+
+async def test_a_dynamic_tunnel_is_a_socks_proxy_that_exits_at_the_device(tunnels, web):
+    stats = await tunnels.start(TunnelSpec("socks", 1, 0, kind=TunnelKind.DYNAMIC))
+    assert (await _socks5_get(stats.local_port, b"localhost", web.port)).endswith(b"hello")
+    # SOCKS4a too (curl --socks4a), with the name resolved at the device.
+    reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
+    writer.write(b"\x04\x01" + struct.pack("!H", web.port) + b"\x00\x00\x00\x01user\x00localhost\x00")
+    assert (await reader.readexactly(8))[1] == 0x5A
+    writer.write(b"GET /hello HTTP/1.0\r\n\r\n")
+    assert (await asyncio.wait_for(reader.read(), 10)).endswith(b"hello")
+    writer.close()
+    assert web.requests == 2
+
+
+async def test_a_socks_request_for_a_dead_port_gets_a_refusal_reply(tunnels):
+    stats = await tunnels.start(TunnelSpec("socks", 1, 0, kind=TunnelKind.DYNAMIC))
+    dead = next_free_port(22000)
+    reply = await _socks5_get(stats.local_port, b"127.0.0.1", dead)
+    assert reply[:2] == b"\x05\x05"
+    assert tunnels.stats()[0].last_error == f"remote port {dead} refused: nothing listening on the device"
+
+
+async def test_a_client_that_is_not_socks_is_dropped(tunnels):
+    stats = await tunnels.start(TunnelSpec("socks", 1, 0, kind=TunnelKind.DYNAMIC))
+    reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
+    writer.write(b"GET / HTTP/1.1\r\n\r\n")
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # closed without a word
+    writer.close()
+
+
+async def test_500_concurrent_short_connections_through_one_tunnel_all_succeed(sshd, web):
+    service = TunnelService(connector(sshd, tunnel=BatchedTCP()), "load", owns_connection=True)
+    try:
+        stats = await service.start(TunnelSpec("web", web.port, 0))
+        results = await asyncio.wait_for(
+            asyncio.gather(*(http_get(stats.local_port, timeout=30) for _ in range(500)), return_exceptions=True), 60
+        )
+        failures = [r for r in results if r != b"hello"]
+        assert failures == []
+        assert web.requests == 500
+        assert service.stats()[0].total_connections == 500
+    finally:
+        await service.close()
+
+
+async def test_stats_are_published_at_a_steady_rate_and_not_while_nothing_changes(tunnels, web):
+    stats = await tunnels.start(TunnelSpec("stream", web.port, 0))
+    await http_get(stats.local_port, f"/stream/{8 * MB}", timeout=30)
+    await asyncio.sleep(0.5)
+    busy = len(tunnels.published)
+    assert 1 <= busy <= 12  # a few per 0.1 s tick, never one per packet (there were hundreds)
+    assert any(s[0].rate_down > 0 for s in tunnels.published)
+    assert tunnels.published[-1][0].rate_down == 0.0
+    await asyncio.sleep(0.5)
+    assert len(tunnels.published) == busy  # idle: nothing new to say
+
+
+async def test_stopping_a_tunnel_frees_its_port_and_closes_its_open_connections(tunnels, web):
+    stats = await tunnels.start(TunnelSpec("web", web.port, 0))
+    reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
+    await asyncio.sleep(0.1)
+    assert tunnels.stats()[0].connections == 1
+    await tunnels.stop("web")
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    assert tunnels.stats()[0].state is TunnelState.STOPPED
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the closed connection is in TIME_WAIT
+        probe.bind(("127.0.0.1", stats.local_port))  # nobody listens there any more
+    again = await tunnels.start(TunnelSpec("web", web.port, stats.local_port))
+    assert again.local_port == stats.local_port and await http_get(again.local_port) == b"hello"
+
+
+async def test_starting_a_running_tunnel_twice_is_refused(tunnels, web):
+    await tunnels.start(TunnelSpec("web", web.port, 0))
+    with pytest.raises(TunnelError, match="already running"):
+        await tunnels.start(TunnelSpec("web", web.port, 0))
+
+
+async def test_a_device_that_cannot_be_reached_at_start_releases_the_port_and_raises(web):
+    port = next_free_port(23000)
+
+    async def unreachable():
+        return await asyncssh.connect("127.0.0.1", next_free_port(24000), known_hosts=None)
+
+    service = TunnelService(unreachable, "nowhere")
+    with pytest.raises(OSError):
+        await service.start(TunnelSpec("web", web.port, port))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", port))
+    assert service.stats() == ()
+    await service.close()
