@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.app import App, ComposeResult
-from textual.command import CommandPalette, DiscoveryHit, Hit
+from textual.command import CommandList, CommandPalette, DiscoveryHit, Hit
 from textual.widgets import Static
 
 from spark_tui.palette import PaletteActions, PaletteCommand, SparkCommands, build_commands
@@ -68,7 +68,12 @@ async def test_choosing_a_command_in_the_open_palette_runs_it():
         await pilot.pause()
         assert isinstance(app.screen, CommandPalette)
         await pilot.press(*"conn 1a2b")
-        await pilot.pause(0.5)  # the palette searches in a debounced worker
+        results = app.screen.query_one(CommandList)
+        for _ in range(100):  # the palette searches in a debounced worker
+            await pilot.pause(0.05)
+            if results.option_count and "Connect to spark-1a2b" in str(results.get_option_at_index(0).prompt):
+                break
+        assert results.option_count == 1
         await pilot.press("enter")
         await pilot.pause()
         assert app.calls == [("connect", "spark-1a2b")]
