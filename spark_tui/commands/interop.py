@@ -1,0 +1,204 @@
+"""Commands that meet OpenSSH halfway: ``device import``, ``ssh-config`` and ``exec``."""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+from pathlib import Path
+
+from spark_tui.core.errors import ConnectError, DeviceNotFound, SparkError
+from spark_tui.core.models import DeviceProfile
+
+CONNECT_FAILED = 255  # what ``ssh`` exits with when it cannot connect
+
+
+def import_hosts(args, ctx) -> int:
+    """``spark-tui device import [--from FILE] [HOSTS...]``: save ssh config aliases as devices.
+
+    Returns:
+        0 when something was imported or everything asked for was already saved, 1 when a host
+        asked for is not in the files.
+
+    Raises:
+        ConfigError: a config file cannot be read or parsed, or the profile file cannot be saved.
+        SparkError: there is no ssh config to read.
+    """
+    from spark_tui.core.errors import DeviceExists, InvalidProfile
+    from spark_tui.services import ssh_config
+
+    sources = [Path(args.source).expanduser()] if args.source else ssh_config.default_sources()
+    if not sources:
+        raise SparkError("no ssh config found (~/.ssh/config, NVIDIA Sync's ssh_config)", "name one with --from FILE")
+    wanted = list(args.hosts or [])
+    store = ctx.store()
+    imported = skipped = 0
+    seen: set[str] = set()
+    for source in sources:
+        for alias in ssh_config.host_aliases(source):
+            if alias in seen or (wanted and alias not in wanted):
+                continue
+            seen.add(alias)
+            profile = ssh_config.imported_profile(source, alias)
+            try:
+                store.add_device(profile)
+            except DeviceExists:
+                print(f"skipped {alias}: a device with that name is already saved", file=ctx.stdout)
+                skipped += 1
+                continue
+            except InvalidProfile as error:
+                print(f"skipped {alias}: {error}", file=ctx.stderr)
+                skipped += 1
+                continue
+            imported += 1
+            where = f"{profile.user + '@' if profile.user else ''}{profile.host}:{profile.port}"
+            print(f"imported {alias} ({where}) from {source}", file=ctx.stdout)
+    missing = [host for host in wanted if host not in seen]
+    for host in missing:
+        print(f"spark-tui: error: no Host {host} in {', '.join(map(str, sources))}", file=ctx.stderr)
+    print(f"{imported} imported, {skipped} skipped", file=ctx.stdout)
+    return 1 if missing else 0
+
+
+def ssh_config(args, ctx) -> int:
+    """``spark-tui ssh-config [-o FILE]``: an OpenSSH config for every device, to ``Include``.
+
+    Returns:
+        0.
+
+    Raises:
+        ConfigError: the profile file is invalid.
+        SparkError: the output file cannot be written.
+    """
+    from spark_tui.config import locations
+    from spark_tui.services.known_hosts import write_private_file
+    from spark_tui.services.ssh_config import ExportSettings, render_config
+
+    config = ctx.store().load()
+    text = render_config(list(config.devices), ExportSettings(known_hosts=locations.known_hosts_path()))
+    if not args.output:
+        ctx.stdout.write(text)
+        return 0
+    target = Path(args.output).expanduser()
+    try:
+        write_private_file(target, text.encode())
+    except OSError as error:
+        raise SparkError(f"cannot write {target}: {error.strerror}", "choose another path with -o") from None
+    print(f"wrote {target}; use it with this line in ~/.ssh/config:  Include {target}", file=ctx.stdout)
+    return 0
+
+
+def _targets(args, config) -> tuple[list[DeviceProfile], list[str]]:
+    """The devices to run on and the command words, untangled from argparse's REMAINDER."""
+    cmd = list(args.cmd or [])
+    many = bool(args.all or args.tag)
+    if many and args.name:  # with --all/--tag argparse takes the command's first word as NAME
+        cmd.insert(0, args.name)
+    if cmd and cmd[0] == "--":
+        cmd.pop(0)
+    if not cmd:
+        raise SparkError("no command given", "write it after --: spark-tui exec NAME -- uname -a")
+    if many:
+        devices = [d for d in config.devices if not d.demo and (args.all or args.tag in d.tags)]
+        if not devices:
+            raise DeviceNotFound(f"no saved device is tagged {args.tag!r}" if args.tag else "no devices are saved", "see: spark-tui device list")
+        return devices, cmd
+    if not args.name:
+        raise SparkError("which device?", "name one, or use --all / --tag T")
+    device = config.device(args.name)
+    if device is None:
+        raise DeviceNotFound(f"no saved device named {args.name!r}", "see: spark-tui device list")
+    return [device], cmd
+
+
+class _Lines:
+    """Writes a device's output whole lines at a time, each prefixed with ``NAME: ``."""
+
+    def __init__(self, stream, prefix: str) -> None:
+        self.stream, self.prefix, self.pending = stream, prefix, b""
+
+    def feed(self, data: bytes) -> None:
+        self.pending += data
+        *lines, self.pending = self.pending.split(b"\n")
+        for line in lines:
+            self.stream.write(f"{self.prefix}{line.decode(errors='replace')}\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.pending:
+            self.feed(b"\n")
+
+
+class _Raw:
+    """Passes a single device's output through as it comes."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def feed(self, data: bytes) -> None:
+        self.stream.write(self.decoder.decode(data))
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write(self.decoder.decode(b"", final=True))
+
+
+async def _pump(reader, out: _Lines | _Raw) -> None:
+    while data := await reader.read(65536):
+        out.feed(data)
+    out.close()
+
+
+async def _run_on(service, device: DeviceProfile, command: str, ctx, prefixed: bool) -> int:
+    try:
+        conn = await service.connect(device)
+    except ConnectError as error:
+        if not prefixed:
+            raise
+        print(f"{device.name}: error: {error}", file=ctx.stderr, flush=True)
+        return CONNECT_FAILED
+    async with conn.create_process(command, encoding=None) as process:
+        process.stdin.write_eof()
+        if prefixed:
+            outs = (_Lines(ctx.stdout, f"{device.name}: "), _Lines(ctx.stderr, f"{device.name}: "))
+        else:
+            outs = (_Raw(ctx.stdout), _Raw(ctx.stderr))
+        await asyncio.gather(_pump(process.stdout, outs[0]), _pump(process.stderr, outs[1]))
+        result = await process.wait()
+    if result.exit_status is not None and result.exit_status >= 0:
+        return result.exit_status
+    return CONNECT_FAILED
+
+
+def exec_command(args, ctx) -> int:
+    """``spark-tui exec NAME -- CMD`` or ``exec --all|--tag T -- CMD``: run a command remotely.
+
+    The words are joined with spaces, as ``ssh`` does, and run by the remote user's shell.
+    With several devices they run concurrently and each output line is prefixed ``NAME: ``.
+    Unknown host keys are refused (no prompt here).
+
+    Returns:
+        The remote exit status; with several devices the worst one (255 when one could not
+        be reached).
+
+    Raises:
+        DeviceNotFound: the device or tag is unknown.
+        ConnectError: the single device named could not be reached.
+        SparkError: no command was given.
+    """
+    from spark_tui.services.connection import ConnectionService
+
+    config = ctx.store().load()
+    devices, cmd = _targets(args, config)
+    command = " ".join(cmd)
+    prefixed = bool(args.all or args.tag)
+
+    async def run() -> int:
+        service = ConnectionService(profiles=config.device)
+        try:
+            statuses = await asyncio.gather(*(_run_on(service, d, command, ctx, prefixed) for d in devices))
+        finally:
+            await service.close()
+        return max(statuses)
+
+    return asyncio.run(run())
