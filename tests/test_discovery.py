@@ -7,6 +7,7 @@ loopback at the same time never confuse these assertions.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -226,3 +227,69 @@ def test_starting_twice_is_refused(browser):
     service, _ = browser
     with pytest.raises(RuntimeError, match="already started"):
         service.start()
+
+
+# --- spark-tui discover, in-process on loopback ---------------------------------------------------
+
+
+def run_discover(capsys, tmp_path, *options: str) -> tuple[int, str, str]:
+    from spark_tui import cli
+
+    code = cli.main(["--config", str(tmp_path / "profiles.toml"), "discover", "--interface", LOOPBACK, *options])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_discover_prints_found_devices_as_json_marking_saved_ones(advertiser, token, tmp_path, capsys):
+    from spark_tui.config.store import ProfileStore
+    from spark_tui.core.models import DeviceProfile
+
+    ProfileStore(tmp_path / "profiles.toml").add_device(DeviceProfile(name="desk", host=f"saved-{token}.local"))
+    advertiser.register_service(ssh_info(f"saved-{token}", "198.18.0.7"), cooperating_responders=True)
+    advertiser.register_service(ssh_info(f"other-{token}", "198.18.0.8", port=2222), cooperating_responders=True)
+    # a responder stays quiet for 1 s after announcing (RFC 6762 s6), so listen past the next query
+    code, out, _ = run_discover(capsys, tmp_path, "--timeout", "2.5", "--json")
+    assert code == 0
+    mine = {d["host"]: d for d in json.loads(out) if token in d["instance"]}
+    assert mine[f"saved-{token}.local"] == {
+        "name": "desk",
+        "host": f"saved-{token}.local",
+        "addresses": ["198.18.0.7"],
+        "port": 22,
+        "model": None,
+        "saved": True,
+        "profile": "desk",
+        "instance": f"saved-{token}.{SSH}",
+    }
+    assert mine[f"other-{token}.local"]["saved"] is False and mine[f"other-{token}.local"]["port"] == 2222
+
+
+def test_discover_table_escapes_hostile_names(advertiser, token, tmp_path, capsys):
+    # a raw answer is not repeated on query, so send it while discover is listening
+    answer = threading.Timer(
+        0.5,
+        send_raw_answer,
+        (advertiser, f"spark-1a2b\u202e{token}", f"spark-1a2b\x1b{token}.local."),
+        {"addresses": ("198.18.0.9",)},
+    )
+    answer.start()
+    code, out, _ = run_discover(capsys, tmp_path, "--timeout", "1.5")
+    answer.join()
+    assert code == 0
+    assert "\x1b" not in out and "\u202e" not in out
+    assert f"spark-1a2b\\x1b{token}" in out
+    assert out.splitlines()[1].split()[:6] == ["NAME", "HOST", "ADDRESSES", "PORT", "MODEL", "SAVED"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [(("--timeout", "0"), "--timeout must be"), (("--timeout", "1", "--interface", "eth0"), "not 'eth0'")],
+)
+def test_discover_refuses_bad_options_with_usage_exit_code(tmp_path, capsys, options, message):
+    code, _, err = run_discover(capsys, tmp_path, *options)
+    assert code == 2 and message in err
+
+
+def test_discover_on_an_address_that_is_not_ours_explains_what_to_pass(tmp_path, capsys):
+    code, _, err = run_discover(capsys, tmp_path, "--interface", "192.0.2.1", "--timeout", "0.2")
+    assert code == 1 and "cannot listen for mDNS on 127.0.0.1, 192.0.2.1" in err and "ip addr" in err

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 
 from zeroconf import (
     BadTypeInNameException,
+    DNSQuestionType,
     InterfaceChoice,
     IPVersion,
     RecordUpdateListener,
@@ -240,7 +241,11 @@ class DiscoveryService:
         assert zc is not None
         self._counter = _AnswerCounter(self)
         zc.async_add_listener(self._counter, None)
-        self._browser = AsyncServiceBrowser(zc, list(self.service_types), handlers=[self._on_event])
+        # QM questions: answers come back multicast, so they reach us even when another mDNS
+        # stack (avahi, a second app) shares port 5353 and would swallow a unicast (QU) reply.
+        self._browser = AsyncServiceBrowser(
+            zc, list(self.service_types), handlers=[self._on_event], question_type=DNSQuestionType.QM
+        )
 
     def close(self) -> None:
         """Stop browsing and close the sockets; no callback runs after this returns.
@@ -380,7 +385,7 @@ class DiscoveryService:
 
     async def _request(self, zc: Zeroconf, info: AsyncServiceInfo, service_type: str, name: str) -> None:
         try:
-            await info.async_request(zc, self.resolve_timeout * 1000)
+            await info.async_request(zc, self.resolve_timeout * 1000, question_type=DNSQuestionType.QM)
         except Exception:  # noqa: BLE001 - a bad answer must not stop discovery
             log.debug("discovery: resolving %r failed", name, exc_info=True)
         finally:

@@ -11,7 +11,7 @@ import ipaddress
 import socket
 from collections.abc import Sequence
 
-from zeroconf import AddressResolver
+from zeroconf import AddressResolver, DNSQuestionType
 from zeroconf.asyncio import AsyncZeroconf
 
 from spark_tui.core.devices import address_rank
@@ -77,7 +77,8 @@ async def resolve_local(name: str, *, interfaces: Sequence[str] = (), timeout: f
     aiozc = AsyncZeroconf(zc=zc)
     try:
         resolver = AddressResolver(fqdn)
-        found = await resolver.async_request(zc, timeout * 1000)
+        # QM: a multicast answer reaches us even if another mDNS stack shares port 5353.
+        found = await resolver.async_request(zc, timeout * 1000, question_type=DNSQuestionType.QM)
         addresses = resolver.parsed_scoped_addresses() if found else []
     finally:
         await aiozc.async_close()
