@@ -24,6 +24,7 @@ import logging
 import os
 import pwd
 import secrets
+import socket
 import threading
 from pathlib import Path
 from types import TracebackType
@@ -41,6 +42,17 @@ log = logging.getLogger(__name__)
 
 DEMO_NAME = "spark-demo"
 _BASHRC = "# spark-tui demo device: this HOME belongs to the demo, not to you.\nPS1='\\u@spark-demo:\\w\\$ '\n"
+
+
+def _free_local_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports on 127.0.0.1 that were free a moment ago."""
+    with contextlib.ExitStack() as stack:
+        ports = []
+        for _ in range(count):
+            sock = stack.enter_context(socket.socket())
+            sock.bind((LOOPBACK, 0))
+            ports.append(sock.getsockname()[1])
+        return ports
 
 
 def _local_user() -> tuple[str, str]:
@@ -69,8 +81,10 @@ class DemoDevice:
         password: The one-run demo password.
         host_public_key: The host key as ``ssh-ed25519 AAAA...``.
         host_key_fingerprint: ``SHA256:...``.
-        dashboard_port: Port of the "DGX Dashboard" page.
+        dashboard_port: Port of the "DGX Dashboard" page (the tunnel's remote port).
         jupyter_port: Port of the "JupyterLab" page.
+        local_ports: Free local ports chosen for the profile's two tunnels (the remote port
+            numbers are taken on this computer by the pages themselves).
         home: ``HOME`` of the demo's sessions.
         mdns_instance: The advertised instance name, or ``""`` when not advertised.
         mdns_error: Why advertising failed, or ``""`` (the device works without it).
@@ -89,6 +103,7 @@ class DemoDevice:
         self.host_key_fingerprint = ""
         self.dashboard_port = 0
         self.jupyter_port = 0
+        self.local_ports: tuple[int, int] = (0, 0)
         self.home = self.workdir / "home"
         self.bin_dir = self.workdir / "bin"
         self.mdns_instance = ""
@@ -133,6 +148,7 @@ class DemoDevice:
         self._web = [dashboard, jupyter]
         self.dashboard_port = await dashboard.start(self.host)
         self.jupyter_port = await jupyter.start(self.host)
+        self.local_ports = tuple(_free_local_ports(2))
         login, tracker = self.login, self._tracker
         self._listener = await asyncssh.listen(
             self.host,
@@ -208,8 +224,12 @@ class DemoDevice:
             identity_file=str(self.client_key_path),
             tags=("demo",),
             tunnels=(
-                TunnelSpec(name="dashboard", remote_port=self.dashboard_port, browser_path="/"),
-                TunnelSpec(name="jupyter", remote_port=self.jupyter_port, browser_path="/lab"),
+                TunnelSpec(
+                    name="dashboard", remote_port=self.dashboard_port, local_port=self.local_ports[0], browser_path="/"
+                ),
+                TunnelSpec(
+                    name="jupyter", remote_port=self.jupyter_port, local_port=self.local_ports[1], browser_path="/lab"
+                ),
             ),
             demo=True,
         )
