@@ -266,3 +266,56 @@ def test_no_connection_module_imports_textual() -> None:
     code = "import sys, spark_tui.services.connection, spark_tui.services.onboarding, spark_tui.services.ssh_config; print('textual' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env={**os.environ})
     assert done.stdout.strip() == "False", done.stderr
+
+
+MDNS_CHILD = '''
+import asyncio, ipaddress, json, sys, tempfile, uuid
+from pathlib import Path
+import asyncssh
+from zeroconf import ServiceInfo
+from zeroconf.asyncio import AsyncZeroconf
+from spark_tui.core.models import DeviceProfile
+from spark_tui.services.connection import ConnectionService
+
+async def main():
+    root = Path(sys.argv[1])
+    host = "spark-" + uuid.uuid4().hex[:4]
+    zc = AsyncZeroconf(interfaces=["127.0.0.1"])
+    info = ServiceInfo("_ssh._tcp.local.", f"{host}._ssh._tcp.local.", port=22, server=f"{host}.local.",
+                       addresses=[ipaddress.ip_address("127.0.0.1").packed])
+    await zc.async_register_service(info, cooperating_responders=True)
+    client = asyncssh.generate_private_key("ssh-ed25519")
+    client.write_private_key(root / "key")
+    (root / "key").chmod(0o600)
+    listener = await asyncssh.listen("127.0.0.1", 0, server_host_keys=[asyncssh.generate_private_key("ssh-ed25519")],
+        authorized_client_keys=asyncssh.import_authorized_keys(client.export_public_key().decode()))
+    port = listener.sockets[0].getsockname()[1]
+    async def yes(host, fp):
+        return True
+    service = ConnectionService(known_hosts=root / "kh", confirm_host_key=yes)
+    out = {"host": host, "port": port}
+    try:
+        conn = await service.connect(DeviceProfile("dev", host + ".local", "tester", port, identity_file=str(root / "key")))
+        out["peer"] = conn.get_extra_info("peername")[0]
+    except Exception as error:
+        out["error"] = repr(error)
+    await service.close()
+    listener.close()
+    await zc.async_close()
+    print(json.dumps(out))
+
+asyncio.run(main())
+'''
+
+
+def test_a_local_name_the_system_resolver_cannot_find_is_resolved_over_mdns(tmp_path: Path) -> None:
+    # A network namespace of our own: only its loopback exists, so neither the failed DNS query
+    # nor the multicast question can leave this machine.
+    script = tmp_path / "child.py"
+    script.write_text(MDNS_CHILD)
+    shell = f"ip link set lo up && {sys.executable} {script} {tmp_path}"
+    done = subprocess.run(["unshare", "--net", "sh", "-c", shell], capture_output=True, text=True, timeout=60, cwd=REPO)
+    out = json.loads(done.stdout)
+    assert out.get("peer") == "127.0.0.1", out.get("error") or done.stderr
+    # trusted under the name the profile uses, not the address mDNS gave
+    assert (tmp_path / "kh").read_text().split()[0] == f"[{out['host']}.local]:{out['port']}"

@@ -111,7 +111,7 @@ def translate_error(error: BaseException, profile: DeviceProfile) -> ConnectErro
     return ConnectError("other", f"cannot connect to {where}: {error}", "")
 
 
-async def _mdns_address(host: str) -> str | None:
+async def _mdns_address(host: str, port: int) -> str | None:
     """Ask the mDNS resolver (if that module exists) for a ``.local`` name's address."""
     if not host.rstrip(".").endswith(".local"):
         return None
@@ -120,7 +120,7 @@ async def _mdns_address(host: str) -> str | None:
     except ImportError:
         return None
     try:
-        found = resolve_host(host)
+        found = resolve_host(host, port)
         if inspect.isawaitable(found):
             found = await found
     except Exception:  # the fallback is best effort; the caller reports the original error
@@ -190,15 +190,14 @@ async def dial(
                     f"host key of {host_pattern(profile.host, profile.port)} is marked @revoked in {known_hosts.path}",
                     "do not connect until you know why the device has that key",
                 ) from None
-            if trusted:
+            previous = trusted[0] if trusted else confirmed  # confirmed: it changed between our two handshakes
+            if previous is not None:
                 raise HostKeyChanged(
                     shlex.quote(host_pattern(profile.host, profile.port)),
-                    fingerprint(trusted[0]),
+                    fingerprint(previous),
                     fingerprint(offered),
                     shlex.quote(str(known_hosts.path)),
                 ) from None
-            if confirmed is not None:  # the key changed between our two handshakes
-                raise HostKeyChanged(profile.host, fingerprint(confirmed), fingerprint(offered), str(known_hosts.path)) from None
             name, offered_fp = host_pattern(profile.host, profile.port), fingerprint(offered)
             if confirm_host_key is None:
                 raise unknown_host_error(profile.host, profile.port, offered_fp, rejected=False) from None
@@ -207,7 +206,7 @@ async def dial(
             known_hosts.add(profile.host, profile.port, offered)
             confirmed = offered
         except socket.gaierror as error:
-            fallback = None if address != profile.host else await _mdns_address(profile.host)
+            fallback = None if address != profile.host else await _mdns_address(profile.host, profile.port)
             if fallback is None:
                 raise translate_error(error, profile) from None
             address = fallback
@@ -303,7 +302,7 @@ class ConnectionService:
             ConnectError: the connection could not be made (``kind`` says why).
         """
         device = self._devices.setdefault(profile.name, _Device())
-        if device.conn is not None:
+        if device.conn is not None and not device.conn.is_closed():
             return device.conn
         if device.attempt is None:
             device.attempt = asyncio.ensure_future(self._open(profile, device))
