@@ -40,11 +40,11 @@ def first_paint(cmd: str, marker: str, runs: int, env: dict) -> float:
     for i in range(runs):
         session = f"spark-bench-{os.getpid()}-{i}"
         start = time.perf_counter()
-        subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd], check=True, env=env)
+        subprocess.run(["tmux", "-L", "spark-bench", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd], check=True, env=env)
         try:
             deadline = start + 20
             while time.perf_counter() < deadline:
-                screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+                screen = subprocess.run(["tmux", "-L", "spark-bench", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
                 if marker in screen:
                     samples.append(time.perf_counter() - start)
                     break
@@ -52,7 +52,7 @@ def first_paint(cmd: str, marker: str, runs: int, env: dict) -> float:
             else:
                 raise RuntimeError(f"{cmd!r} never showed {marker!r}; last screen:\n{screen}")
         finally:
-            subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+            subprocess.run(["tmux", "-L", "spark-bench", "kill-session", "-t", session], capture_output=True)
         time.sleep(0.2)
     return statistics.median(samples)
 
@@ -65,6 +65,8 @@ def main() -> None:
         sys.exit("bench_startup needs tmux (apt-get install tmux)")
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, XDG_CONFIG_HOME=f"{tmp}/c", XDG_DATA_HOME=f"{tmp}/d", XDG_STATE_HOME=f"{tmp}/s", SPARK_TUI_CONFIG=f"{tmp}/profiles.toml", TERM="xterm-256color")
+        # Network rule: mDNS stays on loopback while benchmarking.
+        Path(tmp, "profiles.toml").write_text('[settings]\ndiscovery_interfaces = ["127.0.0.1"]\n')
         hello = Path(tmp) / "hello.py"
         hello.write_text(HELLO)
         spark = str(Path(PY).parent / "spark-tui")

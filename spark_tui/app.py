@@ -28,7 +28,7 @@ from spark_tui.events import ConnectionChanged, DiscoveryChanged, PortsDetected,
 from spark_tui.palette import PaletteActions, SparkCommands, build_commands
 from spark_tui.screens.add_device import AddDeviceScreen
 from spark_tui.screens.confirm import ConfirmScreen
-from spark_tui.screens.help import HelpScreen
+from spark_tui.screens.help import toggle_keys
 from spark_tui.screens.host_key import HostKeyScreen
 from spark_tui.theming import WIDGETS_CSS, apply_theme, theme_names
 from spark_tui.widgets.device_list import DeviceList
@@ -428,7 +428,7 @@ class SparkApp(App[None]):
         self.query_one(f"#{target}").focus()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        toggle_keys(self)
 
     def action_next_theme(self) -> None:
         names = theme_names()

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Input, Static
 
 from spark_tui.core.devices import DeviceRow, display_safe
 from spark_tui.core.models import ConnectionState, ConnectionStatus
-from spark_tui.widgets.status_style import state_text
+from spark_tui.widgets.status_style import state_text, theme_color
 
 SORTS = ("name", "state", "last seen")
 _STATE_ORDER = {"connected": 0, "connecting": 1, "reconnecting": 1, "online": 2, "failed": 3, "lost": 3, "offline": 4}
@@ -95,13 +95,13 @@ class DeviceList(Vertical, can_focus=False):
         table: DataTable = DataTable(id="device-table", cursor_type="row", zebra_stripes=False)
         yield table
         yield Static("", id="device-empty", classes="empty-state")
+        yield Static("", id="device-detail")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_column("", key="state", width=15)
+        table.add_column("", key="state", width=14)
         table.add_column("DEVICE", key="name")
         table.add_column("HOST", key="host")
-        table.add_column("INFO", key="info")
         self._redraw()
 
     # -- state in -----------------------------------------------------------------------
@@ -150,23 +150,36 @@ class DeviceList(Vertical, can_focus=False):
         tags = " ".join(row.profile.tags) if row.profile else ""
         return f"{row.name} {row.host} {tags} {' '.join(row.addresses)}".lower()
 
-    def _info(self, row: DeviceRow) -> Text:
-        status = self._states.get(row.name) if row.profile else None
+    def _detail(self, row: DeviceRow | None) -> Text:
+        """Details of the highlighted device, with the last error and its hint in place."""
+        if row is None:
+            return Text("")
         variables = self.app.theme_variables
-        if status is not None and status.state in (ConnectionState.FAILED, ConnectionState.LOST) and status.message:
-            return Text(_safe(status.message, 60), style=variables.get("error", ""), end="")
+        muted = theme_color(variables, "foreground-muted")
+        text = Text(end="")
         parts = []
         if row.profile and row.profile.demo:
             parts.append("demo: this computer")
         elif row.model:
             parts.append(row.model)
-        if not row.profile:
-            parts.append("discovered, not saved")
-        if row.latency_ms is not None and row.reachable:
-            parts.append(f"{row.latency_ms:.0f} ms")
+        parts.append("saved" if row.profile else "discovered, not saved (s saves it)")
+        if row.profile and row.profile.user:
+            parts.append(f"user {_safe(row.profile.user, 32)}")
+        if row.reachable and row.latency_ms is not None:
+            parts.append(f"SSH answers in {row.latency_ms:.0f} ms")
+        elif row.reachable is False:
+            parts.append("SSH port not answering")
         if row.profile and row.profile.tags:
-            parts.append("#" + " #".join(row.profile.tags))
-        return Text(_safe(" · ".join(parts), 60), style=variables.get("foreground-muted", ""), end="")
+            parts.append("#" + " #".join(_safe(t, 20) for t in row.profile.tags))
+        text.append(" · ".join(parts), style=muted)
+        if row.addresses:
+            text.append("\n" + _safe(", ".join(row.addresses), 120), style=muted)
+        status = self._states.get(row.name) if row.profile else None
+        if status is not None and status.state in (ConnectionState.FAILED, ConnectionState.LOST) and status.message:
+            text.append("\n" + _safe(status.message, 200), style=theme_color(variables, "error"))
+            if status.hint:
+                text.append("\n→ " + _safe(status.hint, 200), style=theme_color(variables, "warning"))
+        return text
 
     def _redraw(self) -> None:
         table = self.query_one(DataTable)
@@ -177,11 +190,12 @@ class DeviceList(Vertical, can_focus=False):
         for row in self._shown:
             host = row.host if row.port == 22 else f"{row.host}:{row.port}"
             name = Text(_safe(row.name, 32), style="bold" if row.profile else "italic", end="")
-            table.add_row(state_text(self.state_of(row), variables), name, Text(_safe(host, 40), end=""), self._info(row), key=row.key)
+            table.add_row(state_text(self.state_of(row), variables), name, Text(_safe(host, 40), end=""), key=row.key)
         if previous is not None:
             index = next((i for i, r in enumerate(self._shown) if r.key == previous.key), None)
             if index is not None:
                 table.move_cursor(row=index, animate=False)
+        self.query_one("#device-detail", Static).update(self._detail(self.highlighted))
         empty = self.query_one("#device-empty", Static)
         empty.update(Text(self.empty_text if not self._shown else "", end=""))
         empty.display = not self._shown
@@ -257,4 +271,5 @@ class DeviceList(Vertical, can_focus=False):
     @on(DataTable.RowHighlighted, "#device-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
+        self.query_one("#device-detail", Static).update(self._detail(self.highlighted))
         self._post_for_highlighted(self.Highlighted)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from rich.text import Text
+from textual.color import Color, ColorParseError
 
 from spark_tui.core.models import ConnectionState, TunnelState
 
@@ -28,10 +29,24 @@ STATE_LOOK: Mapping[str, tuple[str, str, str]] = {
 }
 
 
+def theme_color(variables: Mapping[str, str], name: str) -> str:
+    """Theme variable ``name`` as a Rich colour: translucent values are blended onto the background.
+
+    Rich cannot draw ``#RRGGBBAA``, which themes use for muted text; ``""`` when unknown.
+    """
+    try:
+        color = Color.parse(variables[name])
+        if color.a < 1:
+            color = Color.parse(variables.get("background", "#000000")) + color
+        return color.hex6
+    except (KeyError, ColorParseError):
+        return ""
+
+
 def state_text(state: str, variables: Mapping[str, str], label: str | None = None) -> Text:
     """A coloured ``● label`` for ``state``, coloured from the app's theme ``variables``."""
     glyph, var, default_label = STATE_LOOK.get(state, ("?", "foreground", state))
-    return Text(f"{glyph} {label or default_label}", style=variables.get(var, ""), no_wrap=True, end="")
+    return Text(f"{glyph} {label or default_label}", style=theme_color(variables, var), no_wrap=True, end="")
 
 
 def human_bytes(count: float) -> str:

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from spark_tui.core.models import TunnelKind, TunnelState, TunnelStats
-from spark_tui.widgets.status_style import human_bytes, state_text
+from spark_tui.widgets.status_style import human_bytes, state_text, theme_color
 
 _ARROWS = {TunnelKind.LOCAL: "→", TunnelKind.REMOTE: "←", TunnelKind.DYNAMIC: "⇄"}
 
@@ -137,7 +137,7 @@ class TunnelList(Vertical, can_focus=False):
             Text(human_bytes(s.bytes_up), justify="right", end=""),
             Text(human_bytes(s.bytes_down), justify="right", end=""),
             Text(rate, end=""),
-            Text(note[:70], style=variables.get("error" if spec.exposed or s.state is TunnelState.FAILED else "foreground-muted", ""), end=""),
+            Text(note[:70], style=theme_color(variables, "error" if spec.exposed or s.state is TunnelState.FAILED else "foreground-muted"), end=""),
         )
 
     def _refresh_empty(self) -> None:
