@@ -67,33 +67,50 @@ def http_get(port: int, path: str) -> tuple[int, dict[str, str], str]:
 # --- the acceptance criterion: `spark-tui demo --serve` + OpenSSH ------------------------------
 
 
-def start_serve() -> tuple[subprocess.Popen, dict[str, str], queue.Queue[str]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "spark_tui", "demo", "--serve"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
+@pytest.fixture
+def serve():
+    """Start ``spark-tui demo --serve`` as a subprocess; returns (process, printed info, lines)."""
+    started: list[tuple[subprocess.Popen, threading.Thread]] = []
 
-    def pump() -> None:
-        for line in process.stdout:
-            lines.put(line)
-        lines.put("")  # end of output
+    def start() -> tuple[subprocess.Popen, dict[str, str], queue.Queue[str]]:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "spark_tui", "demo", "--serve"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        lines: queue.Queue[str] = queue.Queue()
 
-    threading.Thread(target=pump, daemon=True).start()
-    info: dict[str, str] = {}
-    deadline = time.monotonic() + 30
-    while "ssh" not in info:
-        try:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-        except queue.Empty:
+        def pump() -> None:
+            for line in process.stdout:
+                lines.put(line)
+            lines.put("")  # end of output
+
+        reader = threading.Thread(target=pump, daemon=True)
+        reader.start()
+        started.append((process, reader))
+        info: dict[str, str] = {}
+        deadline = time.monotonic() + 30
+        while "ssh" not in info:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail("demo --serve printed no ssh line in 30 s")
+            if line == "":
+                pytest.fail(f"demo --serve ended early: {process.stderr.read()}")
+            key, sep, value = line.partition(": ")
+            if sep:
+                info[key.strip()] = value.strip()
+        return process, info, lines
+
+    yield start
+    for process, reader in started:
+        if process.poll() is None:
             process.kill()
-            pytest.fail(f"demo --serve printed no ssh line; stderr: {process.stderr.read()}")
-        key, sep, value = line.partition(": ")
-        if sep:
-            info[key.strip()] = value.strip()
-    return process, info, lines
+            process.wait()
+        reader.join(10)
+        process.stdout.close()
+        process.stderr.close()
 
 
 def rest_of_output(lines: queue.Queue[str]) -> str:
@@ -103,8 +120,8 @@ def rest_of_output(lines: queue.Queue[str]) -> str:
     return "".join(text)
 
 
-def test_openssh_logs_in_to_demo_serve_with_the_printed_key_and_known_hosts_line(tmp_path):
-    process, info, _ = start_serve()
+def test_openssh_logs_in_to_demo_serve_with_the_printed_key_and_known_hosts_line(serve, tmp_path):
+    process, info, _ = serve()
     try:
         known_hosts = tmp_path / "known_hosts"
         known_hosts.write_text(info["known_hosts"] + "\n")
@@ -127,8 +144,8 @@ def test_openssh_logs_in_to_demo_serve_with_the_printed_key_and_known_hosts_line
     assert not Path(info["key"]).exists(), "the demo's throwaway folder is removed on exit"
 
 
-def test_demo_serve_stops_cleanly_on_sigterm():
-    process, info, lines = start_serve()
+def test_demo_serve_stops_cleanly_on_sigterm(serve):
+    process, info, lines = serve()
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=20) == 0
     assert "demo device stopped" in rest_of_output(lines)
