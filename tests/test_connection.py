@@ -14,7 +14,8 @@ import pytest
 
 from spark_tui.core.errors import ConnectError
 from spark_tui.core.models import ConnectionState, DeviceProfile
-from spark_tui.services.connection import ConnectionService, parse_jump
+from spark_tui.services.connection import ConnectionService
+from spark_tui.services.ssh_config import parse_jump
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -35,6 +35,7 @@ from spark_tui.services.known_hosts import (
     host_pattern,
     unknown_host_error,
 )
+from spark_tui.services.ssh_config import parse_jump
 
 FAST_CIPHER = "aes128-gcm@openssh.com"
 SETUP_KEY_HINT = "set up key login with: spark-tui device add NAME --host H --setup-key"
@@ -182,13 +183,15 @@ async def dial(
                 **auth,
             )
             return conn, check
-        except asyncssh.HostKeyNotVerifiable:
+        except asyncssh.HostKeyNotVerifiable as error:
             offered = check.offered_key
-            if offered is None or known_hosts.is_revoked(profile.host, profile.port, offered):
+            if offered is None:
+                raise ConnectError("host-key-changed", f"host key of {profile.host} refused: {error.reason}", "") from None
+            if known_hosts.is_revoked(profile.host, profile.port, offered):
                 raise ConnectError(
                     "host-key-changed",
-                    f"host key of {host_pattern(profile.host, profile.port)} is marked @revoked in {known_hosts.path}",
-                    "do not connect until you know why the device has that key",
+                    f"host key {fingerprint(offered)} of {host_pattern(profile.host, profile.port)} is revoked",
+                    f"it is marked @revoked in {known_hosts.path}; do not connect until you know why",
                 ) from None
             previous = trusted[0] if trusted else confirmed  # confirmed: it changed between our two handshakes
             if previous is not None:
@@ -214,28 +217,6 @@ async def dial(
             raise
         except (OSError, asyncssh.Error, asyncio.TimeoutError) as error:
             raise translate_error(error, profile) from None
-
-
-def parse_jump(jump: str) -> DeviceProfile:
-    """A ``[user@]host[:port]`` jump host as an ad-hoc profile named ``jump:<text>``.
-
-    Raises:
-        ConnectError: kind ``other`` when the port is not a number.
-    """
-    user, _, hostport = jump.rpartition("@")
-    host, port = hostport, 22
-    if hostport.startswith("["):  # [v6addr]:port
-        host, _, rest = hostport[1:].partition("]")
-        port_text = rest.lstrip(":")
-    elif hostport.count(":") == 1:
-        host, port_text = hostport.split(":")
-    else:
-        port_text = ""
-    if port_text:
-        if not port_text.isdigit():
-            raise ConnectError("other", f"jump host {jump!r} has a bad port", "write it as user@host:port")
-        port = int(port_text)
-    return DeviceProfile(name=f"jump:{jump}", host=host, user=user or None, port=port)
 
 
 class _Device:

@@ -18,7 +18,7 @@ from pathlib import Path
 import asyncssh
 from asyncssh.config import SSHClientConfig
 
-from spark_tui.core.errors import ConfigError
+from spark_tui.core.errors import ConfigError, ConnectError
 from spark_tui.core.models import DeviceProfile
 
 SYNC_TAG = "nvidia-sync"
@@ -135,3 +135,25 @@ def render_config(profiles: list[DeviceProfile], settings: ExportSettings) -> st
         lines.append("    StrictHostKeyChecking yes")
         lines.append("")
     return "\n".join(lines)
+
+
+def parse_jump(jump: str) -> DeviceProfile:
+    """A ``[user@]host[:port]`` jump host as an ad-hoc profile named ``jump:<text>``.
+
+    Raises:
+        ConnectError: kind ``other`` when the port is not a number.
+    """
+    user, _, hostport = jump.rpartition("@")
+    host, port = hostport, 22
+    if hostport.startswith("["):  # [v6addr]:port
+        host, _, rest = hostport[1:].partition("]")
+        port_text = rest.lstrip(":")
+    elif hostport.count(":") == 1:
+        host, port_text = hostport.split(":")
+    else:
+        port_text = ""
+    if port_text:
+        if not port_text.isdigit():
+            raise ConnectError("other", f"jump host {jump!r} has a bad port", "write it as user@host:port")
+        port = int(port_text)
+    return DeviceProfile(name=f"jump:{jump}", host=host, user=user or None, port=port)
