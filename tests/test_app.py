@@ -1,0 +1,156 @@
+"""The dashboard driven with Textual's Pilot, against a real profile file and a real sshd."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from spark_tui.app import Services, SparkApp
+from spark_tui.config import locations
+from spark_tui.config.store import ProfileStore
+from spark_tui.core.models import ConnectionState, DeviceProfile
+from spark_tui.screens.add_device import AddDeviceScreen
+from spark_tui.screens.host_key import HostKeyScreen
+from spark_tui.services.fleet import Fleet
+from spark_tui.widgets.device_list import DeviceList
+from spark_tui.widgets.fleet_grid import FleetGrid
+from spark_tui.widgets.shell_tabs import ShellTabs
+
+HEADER = "# my devices\n"
+
+
+def make_app(path: Path, **kwargs) -> SparkApp:
+    store = ProfileStore(path)
+    config = store.load()
+    fleet = Fleet(telemetry_interval=0.5, profiles=lambda name: app.config.device(name))
+    app = SparkApp(Services(store, fleet), config, **kwargs)
+    return app
+
+
+def sshd_profile(sshd, name: str = "lab") -> DeviceProfile:
+    return DeviceProfile(name=name, host=sshd.host, port=sshd.port, user=sshd.user, identity_file=str(sshd.client_key))
+
+
+async def wait_for(pilot, condition, timeout: float = 20.0, what: str = "condition") -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def shown_names(app: SparkApp) -> list[str]:
+    return [row.name for row in app.query_one(DeviceList)._shown]
+
+
+async def test_the_dashboard_lists_the_saved_devices(tmp_path):
+    path = tmp_path / "profiles.toml"
+    store = ProfileStore(path)
+    store.add_device(DeviceProfile(name="spark-1a2b", host="spark-1a2b.local", tags=("lab",)))
+    store.add_device(DeviceProfile(name="gx10-00ff", host="192.0.2.7"))
+    app = make_app(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert sorted(shown_names(app)) == ["gx10-00ff", "spark-1a2b"]
+
+
+async def test_the_filter_keeps_only_matching_devices_and_escape_clears_it(tmp_path):
+    path = tmp_path / "profiles.toml"
+    store = ProfileStore(path)
+    store.add_device(DeviceProfile(name="spark-1a2b", host="spark-1a2b.local", tags=("lab",)))
+    store.add_device(DeviceProfile(name="gx10-00ff", host="192.0.2.7"))
+    app = make_app(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("slash", "l", "a", "b")
+        await pilot.pause()
+        assert shown_names(app) == ["spark-1a2b"]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(shown_names(app)) == 2
+
+
+async def test_adding_a_device_by_hand_saves_it_and_keeps_the_users_comment(tmp_path):
+    path = tmp_path / "profiles.toml"
+    path.write_text(HEADER)
+    app = make_app(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, AddDeviceScreen)
+        await pilot.press(*"spark-00aa")
+        app.screen.query_one("#host").value = "spark-00aa.local"
+        app.screen.query_one("#host").focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, AddDeviceScreen), what="the dialog to close")
+        assert "spark-00aa" in shown_names(app)
+    text = path.read_text()
+    assert text.startswith(HEADER)
+    assert ProfileStore(path).load().device("spark-00aa").host == "spark-00aa.local"
+
+
+async def test_a_hand_edit_while_the_dashboard_runs_shows_up(tmp_path):
+    path = tmp_path / "profiles.toml"
+    path.write_text(HEADER)
+    app = make_app(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        with path.open("a") as f:
+            f.write('\n[devices.edited-by-hand]\nhost = "10.0.0.9"\n')
+        await wait_for(pilot, lambda: "edited-by-hand" in shown_names(app), timeout=5, what="the reload")
+
+
+async def test_enter_connects_then_telemetry_arrives_and_a_shell_runs_a_command(tmp_path, sshd):
+    path = tmp_path / "profiles.toml"
+    ProfileStore(path).add_device(sshd_profile(sshd))
+    shutil.copy(sshd.known_hosts, locations.known_hosts_path())
+    app = make_app(path)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app._states.get("lab") and app._states["lab"].state is ConnectionState.CONNECTED, what="connected")
+        await wait_for(pilot, lambda: app.query_one(FleetGrid).card("lab") is not None, what="a telemetry card")
+        card = app.query_one(FleetGrid).card("lab")
+        # CPU busy needs two readings of /proc/stat, so it is known from the second sample on.
+        await wait_for(pilot, lambda: card.latest.cpu is not None, what="a CPU reading")
+        assert 0 <= card.latest.cpu <= 100 and card.latest.mem_total > 0
+        await pilot.press("t")
+        tabs = app.query_one(ShellTabs)
+        await wait_for(pilot, lambda: app._sessions, what="a shell session")
+        tab = next(iter(app._sessions))
+        view = tabs.view(tab)
+        await pilot.press(*"echo hel''lo", "enter")
+
+        def shows_hello() -> bool:
+            return any(line.strip() == "hello" for line in view.terminal.display)
+
+        await wait_for(pilot, shows_hello, what="hello in the terminal")
+
+
+async def test_an_unknown_host_key_is_shown_and_trusted_only_after_yes(tmp_path, sshd):
+    path = tmp_path / "profiles.toml"
+    ProfileStore(path).add_device(sshd_profile(sshd))
+    app = make_app(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, HostKeyScreen), what="the host key question")
+        assert app.screen.fingerprint == sshd.fingerprint()
+        await pilot.press("y")
+        await wait_for(pilot, lambda: app._states.get("lab") and app._states["lab"].state is ConnectionState.CONNECTED, what="connected")
+    assert f"[{sshd.host}]:{sshd.port}" in locations.known_hosts_path().read_text()
+
+
+async def test_refusing_an_unknown_host_key_does_not_connect_or_store_it(tmp_path, sshd):
+    path = tmp_path / "profiles.toml"
+    ProfileStore(path).add_device(sshd_profile(sshd))
+    app = make_app(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, HostKeyScreen), what="the host key question")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app._states.get("lab") and app._states["lab"].state is ConnectionState.FAILED, what="failed")
+    known = locations.known_hosts_path()
+    assert not known.exists() or str(sshd.port) not in known.read_text()
