@@ -150,7 +150,7 @@ async def test_a_key_that_fails_to_verify_is_taken_back_from_the_device(sshd_fac
     try:
         with pytest.raises(ConnectError) as caught:
             await onboard(profile_for(server), server.password, confirm_host_key=trust, on_step=lambda s, t: None)
-        assert caught.value.message.startswith("verify:") and caught.value.kind == "auth"
+        assert caught.value.step == "verify" and caught.value.message.startswith("verify:") and caught.value.kind == "auth"
         assert authorized_keys(server).read_bytes().rstrip(b"\n") == OTHER_LINES
         assert list(locations.keys_dir().iterdir()) == []
     finally:

@@ -131,3 +131,18 @@ class InvalidProfile(SparkError):
 
 class ShellError(SparkError):
     """A shell session could not be opened on a device (refused channel or PTY)."""
+
+
+class OnboardingFailed(ConnectError):
+    """A step of key onboarding failed; nothing was kept.
+
+    Args:
+        step: The step that failed: ``connect``, ``host-key``, ``key``, ``install`` or ``verify``.
+        kind: The ``ConnectError`` kind of the underlying failure.
+        message: What went wrong (shown after ``"<step>: "``).
+        hint: What to do about it.
+    """
+
+    def __init__(self, step: str, kind: str, message: str, hint: str = "") -> None:
+        super().__init__(kind, f"{step}: {message}", hint)
+        self.step = step

@@ -22,7 +22,7 @@ from pathlib import Path
 import asyncssh
 
 from spark_tui.config import locations
-from spark_tui.core.errors import ConnectError, HostKeyChanged
+from spark_tui.core.errors import ConnectError, HostKeyChanged, OnboardingFailed
 from spark_tui.core.models import DeviceProfile
 from spark_tui.services.connection import dial, load_identity
 from spark_tui.services.known_hosts import ConfirmHostKey, KnownHosts, fingerprint, write_private_file
@@ -143,9 +143,7 @@ def _step_error(step: str, error: ConnectError) -> ConnectError:
     if isinstance(error, HostKeyChanged):
         return error
     hint = "check the user name and password" if error.kind == "auth" and step == "connect" else error.hint
-    wrapped = ConnectError(error.kind, f"{step}: {error.message}", hint)
-    wrapped.step = step  # type: ignore[attr-defined]
-    return wrapped
+    return OnboardingFailed(step, error.kind, error.message, hint)
 
 
 async def onboard(
@@ -175,7 +173,7 @@ async def onboard(
 
     Raises:
         HostKeyChanged: the device's host key differs from the one trusted before.
-        ConnectError: any step failed; the message starts with the step's id. Nothing is left
+        OnboardingFailed: any step failed (``.step`` names it; a ``ConnectError``). Nothing is left
             behind: a key generated now is deleted and a line installed now is removed.
     """
     store = KnownHosts(known_hosts or locations.known_hosts_path())
