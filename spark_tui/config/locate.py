@@ -14,7 +14,7 @@ import tomllib
 
 Path_ = tuple[str | int, ...]
 
-_BARE = re.compile(r"[A-Za-z0-9_-]+")
+_MAX_KEY_TEXT = 1024
 _KEY_PART = re.compile(r"""\s*(?:([A-Za-z0-9_-]+)|("(?:[^"\\]|\\.)*")|('[^']*'))\s*""")
 
 
@@ -116,10 +116,12 @@ def _split_assignment(stripped: str) -> tuple[str, str, str]:
 
 def _parse_key(text: str) -> Path_ | None:
     """Parse a (dotted) TOML key into its parts, or ``None`` when it is not one."""
+    if len(text) > _MAX_KEY_TEXT:  # not a key a profile file uses; don't spend time on it
+        return None
     parts: list[str] = []
-    rest = text
+    position = 0
     while True:
-        match = _KEY_PART.match(rest)
+        match = _KEY_PART.match(text, position)
         if not match or not match.group(0).strip():
             return None
         bare, basic, literal = match.groups()
@@ -132,9 +134,9 @@ def _parse_key(text: str) -> Path_ | None:
                 parts.append(tomllib.loads(f"k = {basic}")["k"])
             except tomllib.TOMLDecodeError:
                 return None
-        rest = rest[match.end() :]
-        if not rest:
+        position = match.end()
+        if position == len(text):
             return tuple(parts)
-        if not rest.startswith("."):
+        if text[position] != ".":
             return None
-        rest = rest[1:]
+        position += 1
