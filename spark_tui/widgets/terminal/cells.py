@@ -13,6 +13,7 @@ Attribute layout (bits)::
 
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 
 from wcwidth import wcwidth
@@ -69,6 +70,26 @@ def describe_color(packed: int) -> str | int | None:
 def char_width(char: str) -> int:
     """Columns ``char`` takes: 2 wide, 1 normal, 0 combining, -1 not printable."""
     return wcwidth(char)
+
+
+_UNSAFE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+@lru_cache(maxsize=4096)
+def shown_as(char: str) -> tuple[str, int]:
+    """What a non-ASCII character from the remote becomes on screen, and its width.
+
+    Format and control characters (bidi overrides, zero-width joiners, line separators) are
+    dropped (width -1), unassigned or private-use ones shown as U+FFFD, so nothing the
+    remote sends can reorder or hide what the outer terminal draws.
+    """
+    category = unicodedata.category(char)
+    if category in _UNSAFE:
+        return ("\ufffd", 1) if category in ("Cn", "Co") else ("", -1)
+    width = wcwidth(char)
+    if width < 0:
+        return ("", -1)
+    return (char, width)
 
 
 # DEC Special Graphics (ESC ( 0): what ncurses draws boxes with when it does not trust UTF-8.

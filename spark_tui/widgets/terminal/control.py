@@ -159,9 +159,13 @@ class ControlMixin:
         self.wrap_pending = False
 
 
+def _col(t) -> int:
+    """The column erase and edit commands act on: past the edge while a wrap is pending (as tmux)."""
+    return t.cols if t.wrap_pending else t.x
+
+
 def _ich(t, args, n):
-    t.wrap_pending = False
-    t.screen.insert_cells(t.y, t.x, n, t.attr)
+    t.screen.insert_cells(t.y, _col(t), n, t.attr)
 
 
 def _cuu(t, args, n):
@@ -223,7 +227,7 @@ def _ed(t, args, n):
     mode = args[0] if args else 0
     screen = t.screen
     if mode == 0:
-        screen.erase(t.y, t.x, t.cols, t.attr)
+        screen.erase(t.y, _col(t), t.cols, t.attr)
         screen.erase_rows(t.y + 1, t.rows, t.attr)
     elif mode == 1:
         screen.erase_rows(0, t.y, t.attr)
@@ -237,7 +241,7 @@ def _ed(t, args, n):
 def _el(t, args, n):
     mode = args[0] if args else 0
     if mode == 0:
-        t.screen.erase(t.y, t.x, t.cols, t.attr)
+        t.screen.erase(t.y, _col(t), t.cols, t.attr)
     elif mode == 1:
         t.screen.erase(t.y, 0, t.x + 1, t.attr)
     elif mode == 2:
@@ -268,8 +272,7 @@ def _scroll_region_up(t, top, n):
 
 
 def _dch(t, args, n):
-    t.wrap_pending = False
-    t.screen.delete_cells(t.y, t.x, n, t.attr)
+    t.screen.delete_cells(t.y, _col(t), n, t.attr)
 
 
 def _su(t, args, n):
@@ -282,8 +285,7 @@ def _sd(t, args, n):
 
 
 def _ech(t, args, n):
-    t.wrap_pending = False
-    t.screen.erase(t.y, t.x, t.x + n, t.attr)
+    t.screen.erase(t.y, _col(t), _col(t) + n, t.attr)
 
 
 def _rep(t, args, n):

@@ -16,7 +16,7 @@ import codecs
 import re
 from collections.abc import Callable
 
-from .cells import BG_MASK, DEC_GRAPHICS, Line, char_width, store_line
+from .cells import BG_MASK, DEC_GRAPHICS, Line, shown_as, store_line
 from .control import ControlMixin
 from .screen import Screen
 
@@ -26,8 +26,8 @@ _TOKEN = re.compile(
     r"\x1b\[([0-?]*)([ -/]*)([@-~])"  # 1 params, 2 intermediates, 3 final
     r"|\x1b\]([^\x07\x1b]*)(?:\x07|\x1b\\|(?=\x1b))"  # 4 OSC body
     r"|\x1b[P_^X][^\x07\x1b]*(?:\x07|\x1b\\|(?=\x1b))"  # DCS/APC/PM/SOS: dropped
-    r"|\x1b([ -/]*)([0-~])"  # 5 intermediates, 6 final
-    r"|(\x1b(?:\[[0-?]*[ -/]*|[\]P_^X][^\x07\x1b]*\x1b?|[ -/]*)\Z)"  # 7 unfinished
+    r"|(\x1b(?:\[[0-?]*[ -/]*|[\]P_^X][^\x07\x1b]*\x1b?|[ -/]*)\Z)"  # 5 unfinished
+    r"|\x1b([ -/]*)([0-~])"  # 6 intermediates, 7 final
     r"|[\x00-\x1f\x7f-\x9f]"  # a control character (or a stray ESC)
 )
 
@@ -193,12 +193,12 @@ class Terminal(ControlMixin):
                 # else: a DCS/APC/PM/SOS string: dropped
             elif index == 3:
                 self._csi(match.group(1), match.group(2), match.group(3))
-            elif index == 6:
-                self._esc(match.group(5), match.group(6))
+            elif index == 7:
+                self._esc(match.group(6), match.group(7))
             elif index == 4:
                 self._osc(match.group(4))
-            else:  # 7: unfinished sequence at the end of the chunk
-                held = match.group(7)
+            else:  # 5: unfinished sequence at the end of the chunk
+                held = match.group(5)
                 if len(held) > HOLD_LIMIT:
                     self._skip_string = True
                 else:
@@ -343,7 +343,7 @@ class Terminal(ControlMixin):
 
     def _print_wide(self, run: str) -> None:
         for char in run:
-            width = char_width(char)
+            char, width = shown_as(char)
             if width == 1:
                 self._print_ascii(char)  # same placement rules, any one-column character
             elif width == 2:
