@@ -36,10 +36,13 @@ def _confirmer(args, ctx):
 
     async def confirm(host: str, fingerprint: str) -> bool:
         if args.trust:
-            if args.trust.strip() != fingerprint:
+            expected = args.trust.strip()
+            if not expected.startswith("SHA256:"):
+                expected = f"SHA256:{expected}"
+            if expected != fingerprint:
                 raise ConnectError(
                     "host-key-unknown",
-                    f"{host} offered host key {fingerprint}, not the expected {args.trust.strip()}",
+                    f"{host} offered host key {fingerprint}, not the expected {expected}",
                     "check the fingerprint on the device with: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub",
                 )
             return True
