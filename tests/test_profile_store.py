@@ -477,3 +477,34 @@ def test_a_file_in_an_unusual_layout_is_edited_or_refused_but_never_written_wron
         assert [t.name for t in config.device("a").tunnels] == ["t", "u"]
         assert ProfileStore(path).load() == config
         assert "# inline" in path.read_text()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[devices.a]\nhost = "a"\n\n[settings]\ntheme = "spark-dark"\n\n[devices.b]\nhost = "b"\n',  # devices split by a table
+        '# no newline at the end\n[devices.a]\nhost = "a"',
+        '# windows line ends\r\n[devices.a]\r\nhost = "a"\r\n',
+        "# only a comment\n",
+        "",
+    ],
+)
+def test_layouts_people_write_by_hand_accept_every_kind_of_change(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "profiles.toml"
+    path.write_bytes(text.encode())
+    store = ProfileStore(path)
+    had_a = store.load().device("a") is not None
+
+    store.add_device(DeviceProfile("n", host="n", tunnels=(TunnelSpec("t", 1),)))
+    store.save_tunnel("n", TunnelSpec("u", 2))
+    if had_a:
+        store.save_tunnel("a", TunnelSpec("w", 3))
+    store.set_setting("theme", "spark-light")
+    config = store.remove_tunnel("n", "t")
+
+    assert ProfileStore(path).load() == config
+    assert [t.name for t in config.device("n").tunnels] == ["u"]
+    assert config.settings.theme == "spark-light"
+    first_line = text.splitlines()[0] if text else ""
+    if first_line.startswith("#"):
+        assert path.read_text().startswith(first_line)

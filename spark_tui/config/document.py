@@ -103,6 +103,9 @@ def _add_device(doc: TOMLDocument, profile: DeviceProfile) -> None:
     table = tomlkit.table()
     _merge(table, None, schema.device_to_plain(profile, with_tunnels=False), schema.DEVICE_DEFAULTS)
     devices = _devices(doc)
+    fragments = [v for k, v in doc.body if k is not None and k.key == "devices" and isinstance(v, Table)]
+    if len(fragments) > 1:  # [devices.x] tables on both sides of another table: add to the last group
+        devices = fragments[-1]
     _ensure_final_newline(doc)
     if doc.as_string().strip() and not doc.as_string().endswith("\n\n"):
         table.trivia.indent = "\n"
