@@ -324,3 +324,98 @@ async def test_a_device_that_cannot_be_reached_at_start_releases_the_port_and_ra
         probe.bind(("127.0.0.1", port))
     assert service.stats() == ()
     await service.close()
+
+
+# ---------------------------------------------------------------- the `spark-tui tunnel` command
+
+
+def _save_device(server, name: str = "dev", **extra):
+    from spark_tui.config import locations
+    from spark_tui.config.store import ProfileStore
+    from spark_tui.core.models import DeviceProfile
+    from spark_tui.services.known_hosts import KnownHosts
+
+    KnownHosts(locations.known_hosts_path()).add(server.host, server.port, asyncssh.read_public_key(f"{server.host_key}.pub"))
+    profile = DeviceProfile(name, server.host, user=server.user, port=server.port, identity_file=str(server.client_key), **extra)
+    ProfileStore(locations.config_path()).add_device(profile)
+    return profile
+
+
+async def _spark_tui(*argv: str):
+    import sys
+
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "spark_tui", *argv,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_the_tunnel_command_forwards_until_ctrl_c_and_logs_state_changes(sshd, web):
+    import signal
+
+    _save_device(sshd)
+    local = next_free_port(26000)
+    proc = await _spark_tui("tunnel", "dev", f"{web.port}:{local}")
+    try:
+        first = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        assert first.startswith(f"port-{web.port}: 127.0.0.1:{local} -> dev localhost:{web.port}")
+        up = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode()
+        assert up.strip() == f"port-{web.port}: up on 127.0.0.1:{local}"
+        assert await http_get(local) == b"hello"
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 15) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", local))  # released
+
+
+async def test_the_tunnel_command_exits_with_one_clear_line_when_the_port_is_taken(sshd, web):
+    _save_device(sshd)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        proc = await _spark_tui("tunnel", "dev", f"{web.port}:{taken}")
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 1
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and f"local port 127.0.0.1:{taken} is already in use" in lines[0]
+    assert "is free" in lines[0]
+
+
+async def test_the_tunnel_command_rejects_an_unknown_device_and_a_bad_port(sshd):
+    _save_device(sshd)
+    proc = await _spark_tui("tunnel", "nosuch", "8888")
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 1 and "no saved device named 'nosuch'" in err.decode()
+    proc = await _spark_tui("tunnel", "dev", "notaport")
+    _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 1 and "'notaport' is not a port" in err.decode() and "presets: dgx-dashboard" in err.decode()
+
+
+def test_port_arguments_mean_ports_presets_or_saved_tunnels():
+    from spark_tui.commands.tunnel import parse_forward
+    from spark_tui.core.models import DeviceProfile
+
+    saved = TunnelSpec("mine", 9999, 19999)
+    profile = DeviceProfile("dev", "h", tunnels=(saved,))
+    [jupyter] = parse_forward("8888", profile, "127.0.0.1")
+    assert (jupyter.name, jupyter.remote_port, jupyter.local_port, jupyter.browser_path) == ("jupyterlab", 8888, None, "/lab")
+    [custom] = parse_forward("7000:17000", profile, "0.0.0.0")
+    assert (custom.name, custom.effective_local_port, custom.exposed) == ("port-7000", 17000, True)
+    assert parse_forward("mine", profile, "127.0.0.1") == (saved,)
+    assert [s.remote_port for s in parse_forward("txt2kg", profile, "127.0.0.1")] == [3001, 8529, 11434]
+    with pytest.raises(TunnelError, match="out of range"):
+        parse_forward("70000", profile, "127.0.0.1")
+
+
+def test_the_status_line_shows_state_connections_bytes_and_rates():
+    from spark_tui.commands.tunnel import status_line
+    from spark_tui.core.models import TunnelStats
+
+    line = status_line((TunnelStats("dev", TunnelSpec("web", 80, 8080), TunnelState.UP, 8080, 2, 7, 1536, 3 * 1024 * 1024, 0, 2048.0),))
+    assert line == "web :8080 up 2/7 conn up 1.5 KiB (0 B/s) down 3.0 MiB (2.0 KiB/s)"
