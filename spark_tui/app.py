@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-import webbrowser
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from pathlib import Path
 
 from textual import on, work
@@ -34,8 +33,10 @@ from spark_tui.theming import WIDGETS_CSS, apply_theme, theme_names
 from spark_tui.widgets.device_list import DeviceList
 from spark_tui.widgets.fleet_grid import FleetGrid
 from spark_tui.widgets.shell_tabs import ShellTabs
-from spark_tui.widgets.terminal.view import TerminalView
 from spark_tui.widgets.tunnel_list import TunnelList
+
+if TYPE_CHECKING:
+    from spark_tui.widgets.terminal.view import TerminalView
 
 log = logging.getLogger(__name__)
 APP_CSS = Path(__file__).parent / "themes" / "app.tcss"
@@ -335,6 +336,8 @@ class SparkApp(App[None]):
             return
         url = f"http://127.0.0.1:{stats.local_port}{stats.spec.browser_path}"
         self.notify(f"Opening {url}")
+        import webbrowser  # only when asked: it costs a noticeable part of start-up
+
         webbrowser.open(url)
 
     @work(group="tunnels", exit_on_error=False)

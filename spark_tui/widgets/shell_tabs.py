@@ -8,6 +8,7 @@ ended or whose connection dropped keeps its scrollback and offers to reconnect.
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -17,7 +18,8 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static, TabbedContent, TabPane
 
-from spark_tui.widgets.terminal.view import TerminalView
+if TYPE_CHECKING:
+    from spark_tui.widgets.terminal.view import TerminalView
 
 _ids = itertools.count(1)
 
@@ -80,7 +82,7 @@ class ShellTabs(Vertical, can_focus=False):
     def view(self, tab: str) -> TerminalView | None:
         """The terminal of tab ``tab``."""
         found = self.query(f"#{tab}-term")
-        return found.first(TerminalView) if found else None
+        return found.first() if found else None  # type: ignore[return-value]
 
     @property
     def current_tab(self) -> str | None:
@@ -93,6 +95,9 @@ class ShellTabs(Vertical, can_focus=False):
 
     def open(self, device: str) -> str:
         """Add a tab for ``device`` and request its session. Returns the tab id."""
+        # The emulator loads with the first tab, so the dashboard's first paint never waits for it.
+        from spark_tui.widgets.terminal.view import TerminalView
+
         tab = f"shell-{next(_ids)}"
         self._device[tab] = device
         view = TerminalView(id=f"{tab}-term")
