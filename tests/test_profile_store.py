@@ -188,6 +188,7 @@ def test_removing_a_device_keeps_the_comment_above_the_next_one(profile_file: Pa
 
     text = profile_file.read_text()
     assert "spark-1a2b" not in text
+    assert "# The box under my desk." not in text  # it was written directly above the removed device
     assert "# The rack machine, reached through the bastion.\n[devices.rack]" in text
     assert "# dark, because the lab is dark" in text
     assert store.load().device("rack") is not None
@@ -204,7 +205,8 @@ def test_a_tunnel_is_added_replaced_and_removed_in_place(profile_file: Path) -> 
     assert [t.name for t in config.device("spark-1a2b").tunnels] == ["dashboard", "ollama"]
     assert config.device("spark-1a2b").tunnels[0].auto_start is False
     text = profile_file.read_text()
-    assert "jupyter" not in text and "# The rack machine" in text and "# bought 2025" in text
+    assert "jupyter" not in text and "Jupyter, started by hand" not in text
+    assert "# The rack machine" in text and "# bought 2025" in text
     assert ProfileStore(profile_file).load() == config
 
 

@@ -48,6 +48,7 @@ def apply_to_document(doc: TOMLDocument, theirs: Config, changes: Mapping[Entry,
     """Make ``changes`` (see ``entries``) in ``doc``, which currently holds ``theirs``."""
     removed = {e[1] for e, v in changes.items() if e[0] == "device" and v is ABSENT}
     for name in removed:
+        _drop_leading_comments(doc, _devices(doc)[name])
         _delete_keeping_trailer(_devices(doc), name)
     for entry, value in changes.items():
         if entry[0] == "device" and value is not ABSENT:
@@ -61,7 +62,7 @@ def apply_to_document(doc: TOMLDocument, theirs: Config, changes: Mapping[Entry,
         if entry[0] == "tunnel" and entry[1] not in removed:
             old_device = theirs.device(entry[1])
             old = next((t for t in old_device.tunnels if t.name == entry[2]), None) if old_device else None
-            _change_tunnel(_devices(doc)[entry[1]], entry[2], old, value)
+            _change_tunnel(doc, _devices(doc)[entry[1]], entry[2], old, value)
     for entry, value in changes.items():
         if entry[0] == "setting":
             table = _settings(doc)
@@ -112,7 +113,7 @@ def _add_device(doc: TOMLDocument, profile: DeviceProfile) -> None:
     devices[profile.name] = table
 
 
-def _change_tunnel(device: Any, name: str, old: TunnelSpec | None, new: Any) -> None:
+def _change_tunnel(doc: TOMLDocument, device: Any, name: str, old: TunnelSpec | None, new: Any) -> None:
     tunnels = device.get("tunnels") if "tunnels" in device else None
     index = None
     if tunnels is not None:
@@ -120,6 +121,7 @@ def _change_tunnel(device: Any, name: str, old: TunnelSpec | None, new: Any) -> 
     if new is ABSENT:
         if index is None:
             return
+        _drop_leading_comments(doc, tunnels[index])
         if len(tunnels) == 1:
             _delete_keeping_trailer(device, "tunnels")
         else:
@@ -228,6 +230,41 @@ def _delete_keeping_trailer(parent: Any, key: str) -> None:
     trailer = _without_leading_blank_lines(trailer)
     if trailer and slots:
         container.body[slots[-1]] = (None, Whitespace(trailer))
+
+
+def _drop_leading_comments(doc: TOMLDocument, target: Any) -> None:
+    """Remove the comment lines written directly above ``target``'s header (no blank line between).
+
+    By convention such a comment describes the table below it, so it goes when the table goes;
+    a comment separated by a blank line is left alone.
+    """
+    if not isinstance(target, Table):
+        return
+    seen: list[tuple[list[Any], int, Any]] = []
+    for body, index, item in _in_render_order(doc.body):
+        if item is target:
+            break
+        seen.append((body, index, item))
+    else:
+        return
+    for body, index, item in reversed(seen):
+        if isinstance(item, (Null, AoT)) or (isinstance(item, Table) and item.is_super_table()):
+            continue  # renders no text of its own
+        if isinstance(item, Table) or body[index][0] is not None or not isinstance(item, Comment):
+            return  # a header, a value or a blank line ends the comment block
+        body[index] = (None, Null())
+
+
+def _in_render_order(body: list[tuple[Any, Item]]) -> Any:
+    """Every (body, index, item) of a document, in the order its text is rendered."""
+    for index, (_, item) in enumerate(body):
+        yield body, index, item
+        if isinstance(item, Table):
+            yield from _in_render_order(item.value.body)
+        elif isinstance(item, AoT):
+            for table in item.body:
+                yield [], -1, table  # an array's tables are not (key, item) pairs; never edited here
+                yield from _in_render_order(table.value.body)
 
 
 def _delete_aot_element(tunnels: Any, index: int) -> None:
