@@ -329,6 +329,18 @@ async def test_the_demo_refuses_to_forward_beyond_loopback(demo):
             await conn.open_connection("192.0.2.1", 80)  # TEST-NET-1: refused before any packet
 
 
+async def test_a_remote_forward_on_the_demo_listens_on_loopback_only(demo):
+    async with connect(demo) as conn:
+        listener = await conn.forward_remote_port("127.0.0.1", 0, "127.0.0.1", demo.dashboard_port)
+        try:
+            status, _, body = await asyncio.to_thread(http_get, listener.get_port(), "/")
+        finally:
+            listener.close()
+        assert status == 200 and "DGX Dashboard" in body
+        with pytest.raises(asyncssh.ChannelListenError):
+            await conn.forward_remote_port("", 0, "127.0.0.1", demo.dashboard_port)  # all interfaces
+
+
 async def test_the_demo_is_advertised_over_mdns_on_loopback(demo):
     assert demo.mdns_instance.startswith("spark-demo"), demo.mdns_error
     zc = AsyncZeroconf(interfaces=["127.0.0.1"])

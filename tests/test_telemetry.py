@@ -282,6 +282,21 @@ async def test_a_host_without_nvidia_smi_has_samples_with_no_gpus(sshd):
     assert samples[-1].cpu is not None
 
 
+async def test_a_device_whose_only_shell_is_plain_sh_still_samples(demo, monkeypatch):
+    import spark_tui.services.telemetry as telemetry
+
+    # Skip the bash branch: dash has no `read -t`, so the script falls back to `sleep`.
+    monkeypatch.setattr(telemetry, "_LAUNCH", 'exec sh -c "$0" spark-tui-telemetry "$@"')
+    samples: list = []
+    async with connect_demo(demo) as conn:
+        sampler = TelemetrySampler(conn, "spark-demo", 0.2, samples.append)
+        await collect(sampler, samples, 4)
+        tree = descendants(sampler.remote_pid)
+        await sampler.stop()
+    assert len(samples) >= 4 and samples[-1].cpu is not None and samples[-1].gpus
+    assert tree, "the script and its nvidia-smi ran"
+
+
 async def test_a_dropped_connection_is_reported_once_and_sampling_stops(tmp_path):
     device = DemoDevice(tmp_path / "device", advertise=False)
     await device.start()

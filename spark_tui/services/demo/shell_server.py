@@ -175,7 +175,7 @@ class ShellSession(asyncssh.SSHServerSession):
         self._flush_input()
 
     def eof_received(self) -> bool:
-        if self._master is not None:
+        if self._term is not None:
             self._pending += b"\x04"  # a terminal's end of input is ^D
         else:
             self._input_eof = True
@@ -204,6 +204,10 @@ class ShellSession(asyncssh.SSHServerSession):
         self._can_write.set()
         if self._proc is not None and self._proc.returncode is None:
             self._tracker.spawn(self._hang_up(self._proc))
+        elif self._proc is not None:
+            # The command ended but may have left background jobs in its group: hang them up.
+            with contextlib.suppress(OSError):
+                os.killpg(self._proc.pid, signal.SIGHUP)
         self._close_master()
 
     # --- running the child --------------------------------------------------------------------
