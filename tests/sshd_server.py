@@ -3,11 +3,12 @@
 The daemon runs as root (needed for password logins of another user) with its own host key,
 its own port and ``UsePAM no``, so it neither reads nor changes the machine's real sshd set-up.
 Logins go to a throwaway local account, ``spark-tui-test``, created on first use with a random
-password chosen per run.
+password that then stays the same (kept root-only in /etc), so parallel runs agree on it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import secrets
@@ -40,6 +41,13 @@ def _run(*cmd: str) -> str:
     return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
 
 
+def _kill(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
 def _descendants(root: int) -> list[int]:
     """Every live process below ``root`` in the parent tree, read from /proc."""
     children: dict[int, list[int]] = {}
@@ -60,15 +68,32 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
-def ensure_test_user(password: str) -> pwd.struct_passwd:
-    """Create the throwaway login (if missing) and set its password for this run."""
-    try:
-        entry = pwd.getpwnam(TEST_USER)
-    except KeyError:
-        _run("useradd", "--create-home", "--shell", "/bin/bash", TEST_USER)
-        entry = pwd.getpwnam(TEST_USER)
-    subprocess.run(["chpasswd"], input=f"{TEST_USER}:{password}\n", text=True, check=True)
-    return entry
+PASSWORD_FILE = Path("/etc/spark-tui-test.password")  # root-only; the account is a throwaway
+
+
+def ensure_test_user() -> tuple[pwd.struct_passwd, str]:
+    """Create the throwaway login once, with a random password kept for every later run.
+
+    The password never changes after creation, so test runs in parallel processes cannot
+    invalidate each other's password logins.
+
+    Returns:
+        The account entry and its password.
+    """
+    with open(PASSWORD_FILE.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            entry = pwd.getpwnam(TEST_USER)
+        except KeyError:
+            _run("useradd", "--create-home", "--shell", "/bin/bash", TEST_USER)
+            entry = pwd.getpwnam(TEST_USER)
+            PASSWORD_FILE.unlink(missing_ok=True)
+        if not PASSWORD_FILE.exists():
+            password = "pw-" + secrets.token_urlsafe(12)
+            subprocess.run(["chpasswd"], input=f"{TEST_USER}:{password}\n", text=True, check=True)
+            PASSWORD_FILE.write_text(password)
+            PASSWORD_FILE.chmod(0o600)
+        return entry, PASSWORD_FILE.read_text().strip()
 
 
 @dataclass
@@ -85,7 +110,7 @@ class Sshd:
     """
 
     root: Path
-    password: str = field(default_factory=lambda: "pw-" + secrets.token_urlsafe(12))
+    password: str = ""
     port: int = field(default_factory=free_port)
     host: str = "127.0.0.1"
     user: str = TEST_USER
@@ -98,7 +123,7 @@ class Sshd:
         if os.geteuid() != 0:
             raise SshdUnavailable("the sshd fixture needs root (password logins of a test user); run the tests as root, as CI does")
         self.root.mkdir(parents=True, exist_ok=True)
-        self.entry = ensure_test_user(self.password)
+        self.entry, self.password = ensure_test_user()
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege-separation dir sshd insists on
         self.host_key = self.root / "ssh_host_ed25519_key"
         self.client_key = self.root / "client_ed25519"
@@ -198,8 +223,19 @@ Subsystem sftp internal-sftp
         if self.process is None:
             return
         # Connection handlers call setsid(), so they are not in the listener's process group:
-        # find them as descendants and end them with it.
-        self._signal_all(signal.SIGKILL)
+        # find them as descendants. Freeze the tree first (a stopped process cannot fork),
+        # until no new process appears, then kill every one of them.
+        root = self.process.pid
+        frozen: set[int] = set()
+        for _ in range(50):
+            found = {root, *_descendants(root)}
+            if found <= frozen:
+                break
+            for pid in found - frozen:
+                _kill(pid, signal.SIGSTOP)
+            frozen |= found
+        for pid in frozen:
+            _kill(pid, signal.SIGKILL)
         self.process.wait()
         self.process = None
 
@@ -225,10 +261,7 @@ Subsystem sftp internal-sftp
     def _signal_all(self, sig: int) -> None:
         assert self.process is not None
         for pid in [self.process.pid, *_descendants(self.process.pid)]:
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
+            _kill(pid, sig)
 
     def ssh_command(self, *remote: str, key: Path | None = None) -> list[str]:
         """An OpenSSH client command line that logs in with ``key`` (default: the client key)."""
