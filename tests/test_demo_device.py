@@ -162,6 +162,12 @@ async def test_a_pty_shell_reports_the_size_the_client_asked_for(demo):
     assert result.stdout.strip() == "30 100"
 
 
+async def test_an_absurd_terminal_size_is_clamped_not_fatal(demo):
+    async with connect(demo) as conn:
+        result = await conn.run("stty size", term_type="xterm", term_size=(2**31, 2**31))
+    assert result.stdout.strip() == "65535 65535"
+
+
 async def test_a_window_change_reaches_the_program_on_the_pty(demo):
     async with connect(demo) as conn:
         process = await conn.create_process(

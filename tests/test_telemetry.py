@@ -173,6 +173,13 @@ def test_a_gpu_that_stops_reporting_drops_out_of_the_samples():
     assert decoder.feed("@E", 7.5).gpus == ()
 
 
+def test_a_flood_of_gpu_indices_is_capped():
+    decoder = TelemetryDecoder("spark-1")
+    for index in range(5000):
+        decoder.feed(f"{index}, GPU, 1, 2, 3", 1.0)
+    assert len(decoder.feed("@E", 1.0).gpus) == 64
+
+
 def test_the_remote_script_survives_any_login_shell_quoting():
     assert "'" not in SCRIPT and "\\\\" not in SCRIPT
     command = telemetry_command(0.5, 3)

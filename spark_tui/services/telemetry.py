@@ -103,6 +103,7 @@ _LAUNCH = (
 )
 _MAX_LINE = 8192
 _MAX_DF_LINES = 16
+_MAX_GPUS = 64  # more distinct indices than any machine has: the rest is noise, not kept
 _STOP_GRACE = 1.0  # seconds the script gets to leave after stdin closes
 
 
@@ -159,7 +160,8 @@ class TelemetryDecoder:
             return self._tagged(tag, rest, now)
         gpu = parse_gpu_line(line)
         if gpu is not None:
-            self._gpus[gpu.index] = (gpu, now)
+            if gpu.index in self._gpus or len(self._gpus) < _MAX_GPUS:
+                self._gpus[gpu.index] = (gpu, now)
         elif self._df is not None and len(self._df) < _MAX_DF_LINES:
             self._df.append(line)
         return None

@@ -103,7 +103,8 @@ class DemoServer(asyncssh.SSHServer):
 
 
 def _set_window(fd: int, size: tuple[int, int, int, int]) -> None:
-    cols, rows, xpixels, ypixels = size
+    # The client sends 32-bit numbers; the kernel keeps 16-bit ones. Clamp, never trust.
+    cols, rows, xpixels, ypixels = (min(max(int(v), 0), 0xFFFF) for v in size)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows or 24, cols or 80, xpixels, ypixels))
 
 
