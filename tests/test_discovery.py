@@ -223,10 +223,30 @@ def test_no_callback_arrives_after_close(token):
     assert len(recorder.calls) == count
 
 
-def test_starting_twice_is_refused(browser):
+def test_starting_twice_or_after_close_is_refused(browser):
     service, _ = browser
     with pytest.raises(RuntimeError, match="already started"):
         service.start()
+    service.close()
+    with pytest.raises(RuntimeError, match="make a new one"):
+        service.start()
+
+
+def test_closing_from_inside_the_callback_does_not_deadlock(advertiser, token):
+    closed = threading.Event()
+
+    def on_change(snapshot) -> None:
+        if any(token in s.instance for s in snapshot):
+            service.close()
+            closed.set()
+
+    service = DiscoveryService(on_change, interfaces=[LOOPBACK])
+    service.start()
+    try:
+        advertiser.register_service(ssh_info(f"closer-{token}", "127.0.0.12"), cooperating_responders=True)
+        assert closed.wait(5.0)
+    finally:
+        service.close()
 
 
 # --- spark-tui discover, in-process on loopback ---------------------------------------------------

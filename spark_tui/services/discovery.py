@@ -164,6 +164,13 @@ def translate_from_cache(
     )
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 class _AnswerCounter(RecordUpdateListener):
     """Counts every record heard and refreshes last-seen times of known services."""
 
@@ -225,11 +232,11 @@ class DiscoveryService:
         """Open the multicast sockets and start browsing. Returns within milliseconds.
 
         Raises:
-            RuntimeError: When called twice.
+            RuntimeError: When called twice, or after :meth:`close`.
             OSError: When the sockets cannot be opened (for example an address that is not local).
         """
-        if self._zc is not None:
-            raise RuntimeError("DiscoveryService already started")
+        if self._zc is not None or self._closed:
+            raise RuntimeError("DiscoveryService already started (or closed); make a new one")
         self.started_at = time.time()
         self._zc = open_zeroconf(self.interfaces)
         loop = self._zc.loop
@@ -256,6 +263,13 @@ class DiscoveryService:
         zc, self._zc = self._zc, None
         if zc is None:
             return
+        if zc.loop is not None and _running_loop() is zc.loop:
+            # Called from inside on_change: zeroconf can't stop its own thread from within it.
+            threading.Thread(target=self._shut, args=(zc,), name="discovery-close", daemon=True).start()
+        else:
+            self._shut(zc)
+
+    def _shut(self, zc: Zeroconf) -> None:
         loop = zc.loop
         if loop is not None and loop.is_running():
             try:
