@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Input, Static
 
 from spark_tui.core.devices import DeviceRow, display_safe
 from spark_tui.core.models import ConnectionState, ConnectionStatus
-from spark_tui.widgets.status_style import state_text, theme_color
+from spark_tui.widgets.status_style import COMPACT_BELOW, state_text, theme_color
 
 SORTS = ("name", "state", "last seen")
 _STATE_ORDER = {"connected": 0, "connecting": 1, "reconnecting": 1, "online": 2, "failed": 3, "lost": 3, "offline": 4}
@@ -88,6 +88,7 @@ class DeviceList(Vertical, can_focus=False):
         self._rows: tuple[DeviceRow, ...] = ()
         self._states: Mapping[str, ConnectionStatus] = {}
         self._shown: list[DeviceRow] = []
+        self._compact = False
         self.empty_text = "No devices yet."
 
     def compose(self) -> ComposeResult:
@@ -98,11 +99,13 @@ class DeviceList(Vertical, can_focus=False):
         yield Static("", id="device-detail")
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_column("", key="state", width=14)
-        table.add_column("DEVICE", key="name")
-        table.add_column("HOST", key="host")
         self._redraw()
+
+    def on_resize(self) -> None:
+        compact = self.size.width < COMPACT_BELOW
+        if compact != self._compact:
+            self._compact = compact
+            self._redraw()
 
     # -- state in -----------------------------------------------------------------------
 
@@ -171,6 +174,8 @@ class DeviceList(Vertical, can_focus=False):
             parts.append("SSH port not answering")
         if row.profile and row.profile.tags:
             parts.append("#" + " #".join(_safe(t, 20) for t in row.profile.tags))
+        if self._compact:
+            parts.insert(0, self.state_of(row))
         text.append(" · ".join(parts), style=muted)
         if row.addresses:
             text.append("\n" + _safe(", ".join(row.addresses), 120), style=muted)
@@ -186,11 +191,14 @@ class DeviceList(Vertical, can_focus=False):
         previous = self.highlighted
         self._shown = self._visible()
         variables = self.app.theme_variables
-        table.clear()
+        table.clear(columns=True)
+        table.add_column("", key="state", width=1 if self._compact else 14)
+        table.add_column("DEVICE", key="name")
+        table.add_column("HOST", key="host")
         for row in self._shown:
             host = row.host if row.port == 22 else f"{row.host}:{row.port}"
             name = Text(_safe(row.name, 32), style="bold" if row.profile else "italic", end="")
-            table.add_row(state_text(self.state_of(row), variables), name, Text(_safe(host, 40), end=""), key=row.key)
+            table.add_row(state_text(self.state_of(row), variables, compact=self._compact), name, Text(_safe(host, 40), end=""), key=row.key)
         if previous is not None:
             index = next((i for i, r in enumerate(self._shown) if r.key == previous.key), None)
             if index is not None:

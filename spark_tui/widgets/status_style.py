@@ -43,10 +43,18 @@ def theme_color(variables: Mapping[str, str], name: str) -> str:
         return ""
 
 
-def state_text(state: str, variables: Mapping[str, str], label: str | None = None) -> Text:
-    """A coloured ``● label`` for ``state``, coloured from the app's theme ``variables``."""
+def state_text(state: str, variables: Mapping[str, str], label: str | None = None, *, compact: bool = False) -> Text:
+    """A coloured ``● label`` for ``state``, coloured from the app's theme ``variables``.
+
+    ``compact`` gives the glyph alone, for narrow terminals.
+    """
     glyph, var, default_label = STATE_LOOK.get(state, ("?", "foreground", state))
-    return Text(f"{glyph} {label or default_label}", style=theme_color(variables, var), no_wrap=True, end="")
+    text = glyph if compact else f"{glyph} {label or default_label}"
+    return Text(text, style=theme_color(variables, var), no_wrap=True, end="")
+
+
+COMPACT_BELOW = 60
+"""Lists narrower than this many cells show state glyphs without words and fewer columns."""
 
 
 def human_bytes(count: float) -> str:

@@ -13,9 +13,10 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from spark_tui.core.models import TunnelKind, TunnelState, TunnelStats
-from spark_tui.widgets.status_style import human_bytes, state_text, theme_color
+from spark_tui.widgets.status_style import COMPACT_BELOW, human_bytes, state_text, theme_color
 
 _ARROWS = {TunnelKind.LOCAL: "→", TunnelKind.REMOTE: "←", TunnelKind.DYNAMIC: "⇄"}
+_COLUMNS = (("", "state"), ("TUNNEL", "name"), ("LOCAL → DEVICE", "forward"), ("CONN", "conn"), ("TRAFFIC ↑/↓", "traffic"), ("NOW", "now"))
 
 
 def tunnel_key(stats: TunnelStats) -> str:
@@ -62,6 +63,7 @@ class TunnelList(Vertical, can_focus=False):
         super().__init__(id=id)
         self._stats: dict[str, TunnelStats] = {}
         self._order: list[str] = []
+        self._compact = False
 
     def compose(self) -> ComposeResult:
         yield DataTable(id="tunnel-table", cursor_type="row")
@@ -72,9 +74,25 @@ class TunnelList(Vertical, can_focus=False):
         )
 
     def on_mount(self) -> None:
+        self._rebuild()
+
+    def on_resize(self) -> None:
+        compact = self.size.width < COMPACT_BELOW
+        if compact != self._compact:
+            self._compact = compact
+            self._rebuild()
+
+    def _columns(self) -> tuple[tuple[str, str], ...]:
+        return _COLUMNS[:4] if self._compact else _COLUMNS
+
+    def _rebuild(self) -> None:
+        """Lay the table out again (columns depend on the width), keeping the rows."""
         table = self.query_one(DataTable)
-        for label, key in (("", "state"), ("TUNNEL", "name"), ("FORWARD", "forward"), ("CONN", "conn"), ("↑ SENT", "up"), ("↓ RECV", "down"), ("RATE", "rate"), ("NOTE", "note")):
+        table.clear(columns=True)
+        for label, key in self._columns():
             table.add_column(label, key=key)
+        for key in self._order:
+            table.add_row(*self._cells(self._stats[key]), key=key)
         self._refresh_empty()
 
     def show(self, stats: Iterable[TunnelStats]) -> None:
@@ -84,7 +102,7 @@ class TunnelList(Vertical, can_focus=False):
             key = tunnel_key(item)
             cells = self._cells(item)
             if key in self._stats:
-                for column, value in zip(("state", "name", "forward", "conn", "up", "down", "rate", "note"), cells):
+                for (_label, column), value in zip(self._columns(), cells):
                     table.update_cell(key, column, value)
             else:
                 table.add_row(*cells, key=key)
@@ -117,28 +135,33 @@ class TunnelList(Vertical, can_focus=False):
     def _cells(self, s: TunnelStats) -> tuple:
         variables = self.app.theme_variables
         spec = s.spec
-        arrow = _ARROWS[spec.kind]
+        local = str(s.local_port) if not spec.exposed else f"{spec.bind_address}:{s.local_port}"
+        remote = str(spec.remote_port) if spec.remote_host in ("localhost", "127.0.0.1") else f"{spec.remote_host}:{spec.remote_port}"
         if spec.kind is TunnelKind.DYNAMIC:
-            forward = f"{spec.bind_address}:{s.local_port} SOCKS"
+            forward = f"{local} SOCKS"
         elif spec.kind is TunnelKind.REMOTE:
-            forward = f"device:{spec.remote_port} {arrow} {spec.bind_address}:{s.local_port}"
+            forward = f"{local} ← device:{spec.remote_port}"
         else:
-            forward = f"{spec.bind_address}:{s.local_port} {arrow} {spec.remote_host}:{spec.remote_port}"
+            forward = f"{local} → {remote}"
         note = s.last_error if s.state in (TunnelState.FAILED, TunnelState.RECONNECTING) or s.last_error else ""
         if spec.exposed:
-            note = ("EXPOSED on " + spec.bind_address + ". " + note).strip()
-        rate = f"{human_bytes(s.rate_up)}/s ↑ {human_bytes(s.rate_down)}/s ↓" if s.state is TunnelState.UP else ""
-        name = Text(f"{s.device}/{spec.name}", end="")
-        return (
-            state_text(s.state.value, variables),
-            name,
+            note = f"EXPOSED on {spec.bind_address}. {note}".strip()
+        up = s.state is TunnelState.UP
+        muted = theme_color(variables, "foreground-muted")
+        cells = (
+            state_text(s.state.value, variables, compact=self._compact),
+            Text(spec.name if self._compact else f"{s.device}/{spec.name}", end=""),
             Text(forward, end=""),
             Text(str(s.connections), justify="right", end=""),
-            Text(human_bytes(s.bytes_up), justify="right", end=""),
-            Text(human_bytes(s.bytes_down), justify="right", end=""),
-            Text(rate, end=""),
-            Text(note[:70], style=theme_color(variables, "error" if spec.exposed or s.state is TunnelState.FAILED else "foreground-muted"), end=""),
+            Text(f"{human_bytes(s.bytes_up)} / {human_bytes(s.bytes_down)}", justify="right", end=""),
+            # Up: the download rate, then any warning; otherwise why it is not up.
+            Text(
+                " ".join(part for part in (f"↓ {human_bytes(s.rate_down)}/s" if up else "", note[:80]) if part),
+                style=theme_color(variables, "error") if spec.exposed or s.state is TunnelState.FAILED else (None if up else muted),
+                end="",
+            ),
         )
+        return cells[: len(self._columns())]
 
     def _refresh_empty(self) -> None:
         self.query_one("#tunnel-empty").display = not self._order
