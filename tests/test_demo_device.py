@@ -36,9 +36,11 @@ QUERY = f"nvidia-smi --query-gpu={','.join(GPU_QUERY_FIELDS)} --format=csv,nohea
 def demo(tmp_path_factory: pytest.TempPathFactory):
     """One demo device on its own thread and loop, shared by this module's read-only tests."""
     folder = tmp_path_factory.mktemp("demo")
-    with DemoDeviceThread(folder / "device") as device:
+    thread = DemoDeviceThread(folder / "device")
+    with thread as device:
         (folder / "known_hosts").write_text(device.known_hosts_line() + "\n")
         device.test_known_hosts = folder / "known_hosts"
+        device.test_thread = thread
         yield device
 
 
@@ -348,7 +350,8 @@ async def test_a_remote_forward_on_the_demo_listens_on_loopback_only(demo):
 
 
 async def test_the_demo_is_advertised_over_mdns_on_loopback(demo):
-    assert demo.mdns_instance.startswith("spark-demo"), demo.mdns_error
+    instance = await asyncio.to_thread(demo.test_thread.wait_advertised)
+    assert instance.startswith("spark-demo"), demo.mdns_error
     zc = AsyncZeroconf(interfaces=["127.0.0.1"])
     seen: asyncio.Queue[str] = asyncio.Queue()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import asyncssh
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spark_tui.core.errors import ConnectError, SparkError
@@ -96,6 +96,7 @@ def test_in_loop_output_the_latest_line_of_a_gpu_wins():
     assert len(gpus) == 1 and gpus[0].utilization == 99
 
 
+@settings(deadline=None)  # the machine is shared: time is not what this test is about
 @given(st.text(max_size=400))
 def test_the_parsers_never_raise_on_any_text(text):
     parse_gpu_csv(text)
@@ -108,6 +109,7 @@ def test_the_parsers_never_raise_on_any_text(text):
         decoder.feed(line, 1.0)
 
 
+@settings(deadline=None)
 @given(st.lists(st.one_of(st.integers(-10**20, 10**20).map(str), st.floats().map(str), st.sampled_from(["[N/A]", "", "ERR!", "1e999"])), min_size=5, max_size=9))
 def test_a_line_of_odd_numbers_gives_finite_values_or_none(fields):
     gpu = parse_gpu_line(", ".join(["0", "GPU"] + fields[2:]))
@@ -237,9 +239,9 @@ async def test_the_sampler_delivers_samples_whose_gpu_numbers_vary(demo):
     errors: list = []
     async with connect_demo(demo) as conn:
         sampler = TelemetrySampler(conn, "spark-demo", 0.25, samples.append, errors.append)
-        await collect(sampler, samples, 10)
+        await collect(sampler, samples, 14)
         await sampler.stop()
-    assert len(samples) >= 10 and errors == []
+    assert len(samples) >= 14 and errors == []
     later = samples[2:]
     assert all(s.device == "spark-demo" and s.cpu is not None and 0 <= s.cpu <= 100 for s in later)
     assert all(s.mem_total and 0 < s.mem_available <= s.mem_total for s in later)

@@ -71,6 +71,7 @@ async def _serve(folder: Path, out: TextIO) -> int:
         try:
             known_hosts = folder / "known_hosts"
             _write_private(known_hosts, device.known_hosts_line() + "\n")
+            await device.advertised()
             describe(device, known_hosts, out)
             await stopped.wait()
         finally:

@@ -6,6 +6,8 @@ python-zeroconf answers on every interface unless told otherwise; this one is bo
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 
 from zeroconf import IPVersion, ServiceInfo
@@ -34,6 +36,7 @@ class DemoAdvertisement:
         self.instance = ""
         self._zeroconf: AsyncZeroconf | None = None
         self._info: ServiceInfo | None = None
+        self._announcement: asyncio.Future | None = None
 
     async def start(self) -> str:
         """Register the service; returns the instance name registered.
@@ -53,20 +56,25 @@ class DemoAdvertisement:
         zc = AsyncZeroconf(interfaces=LOOPBACK_ONLY, ip_version=IPVersion.V4Only)
         try:
             # Probing (about a second) happens here; the announcement goes out in the background.
-            await zc.async_register_service(info, allow_name_change=True)
+            announcement = await zc.async_register_service(info, allow_name_change=True)
         except BaseException:
             await zc.async_close()
             raise
         self._zeroconf, self._info = zc, info
+        self._announcement = asyncio.ensure_future(announcement)
         self.instance = info.name
         return self.instance
 
     async def stop(self) -> None:
         """Say goodbye on the network and close the sockets."""
-        zc, info = self._zeroconf, self._info
-        self._zeroconf = self._info = None
+        zc, info, announcement = self._zeroconf, self._info, self._announcement
+        self._zeroconf = self._info = self._announcement = None
         if zc is None:
             return
+        if announcement is not None and not announcement.done():
+            announcement.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await announcement
         try:
             if info is not None:
                 goodbye = await zc.async_unregister_service(info)

@@ -18,6 +18,7 @@ Demo sessions run with ``HOME`` set to ``<workdir>/home``: key set-up done throu
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import getpass
 import logging
@@ -86,7 +87,8 @@ class DemoDevice:
         local_ports: Free local ports chosen for the profile's two tunnels (the remote port
             numbers are taken on this computer by the pages themselves).
         home: ``HOME`` of the demo's sessions.
-        mdns_instance: The advertised instance name, or ``""`` when not advertised.
+        mdns_instance: The advertised instance name; ``""`` until :meth:`advertised` returns,
+            or when not advertised.
         mdns_error: Why advertising failed, or ``""`` (the device works without it).
     """
 
@@ -113,6 +115,7 @@ class DemoDevice:
         self._tracker = SessionTracker()
         self._web: list[DemoWebService] = []
         self._advert: DemoAdvertisement | None = None
+        self._advert_task: asyncio.Task | None = None
 
     async def start(self) -> None:
         """Make keys, start the web pages, the SSH server and the advertisement.
@@ -162,13 +165,32 @@ class DemoDevice:
         )
         self.port = self._listener.sockets[0].getsockname()[1]
         if self.advertise:
-            self._advert = DemoAdvertisement(DEMO_NAME, self.port)
-            try:
-                self.mdns_instance = await self._advert.start()
-            except Exception as error:  # the demo still works without mDNS
-                self._advert = None
-                self.mdns_error = f"{type(error).__name__}: {error}"
-                log.warning("demo device not advertised over mDNS: %s", self.mdns_error)
+            # Probing for a unique name takes about a second: do it in the background, as a
+            # real device's Avahi would after boot. ``advertised()`` waits for it.
+            self._advert_task = asyncio.ensure_future(self._advertise())
+
+    async def _advertise(self) -> None:
+        advert = DemoAdvertisement(DEMO_NAME, self.port)
+        try:
+            self.mdns_instance = await advert.start()
+            self._advert = advert
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the demo still works without mDNS
+            self.mdns_error = f"{type(error).__name__}: {error}"
+            log.warning("demo device not advertised over mDNS: %s", self.mdns_error)
+
+    async def advertised(self) -> str:
+        """Wait until the mDNS advertisement is up (or failed, or is off).
+
+        Returns:
+            The instance name registered, or ``""`` (see ``mdns_error``).
+        """
+        task = self._advert_task
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(task)
+        return self.mdns_instance
 
     def _write_client_key(self) -> asyncssh.SSHKey:
         key = asyncssh.generate_private_key("ssh-ed25519", comment=f"spark-tui demo client {self.user}")
@@ -195,6 +217,11 @@ class DemoDevice:
 
         Safe to call more than once and after a failed :meth:`start`.
         """
+        task, self._advert_task = self._advert_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         advert, self._advert = self._advert, None
         if advert is not None:
             with contextlib.suppress(Exception):
@@ -287,6 +314,22 @@ class DemoDeviceThread:
             self._thread.join(5)
             raise self._error
         return self.device
+
+    def wait_advertised(self, timeout: float = 15.0) -> str:
+        """Block until the device's mDNS advertisement is up; returns its instance name or ``""``.
+
+        Raises:
+            TimeoutError: Not settled within ``timeout`` seconds.
+            RuntimeError: The device is not running.
+        """
+        if self.loop is None or not self.device.running:
+            raise RuntimeError("the demo device is not running")
+        future = asyncio.run_coroutine_threadsafe(self.device.advertised(), self.loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError as error:
+            future.cancel()
+            raise TimeoutError(f"no mDNS advertisement within {timeout:g} s") from error
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the device and its loop, and wait for the thread (at most ``timeout`` s)."""
