@@ -26,68 +26,44 @@ turns that into a ``ConfigError`` carrying the file, the line and the dotted fie
 
 from __future__ import annotations
 
-import difflib
-import ipaddress
 import math
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from spark_tui.config.fields import (
+    BINDING_RE,
+    CONTROL_RE,
+    HOST_RE,
+    JUMP_RE,
+    NAME_RE,
+    SERVICE_TYPE_RE,
+    SchemaProblem,
+    TAG_RE,
+    THEME_RE,
+    TUNNEL_NAME_RE,
+    USER_RE,
+    Where,
+    array,
+    boolean,
+    describe,
+    did_you_mean,
+    file_path,
+    ip_address,
+    local_address,
+    matching,
+    no_unknown_keys,
+    optional,
+    port_number,
+    port_rules,
+    string,
+    table_of,
+)
 from spark_tui.core.models import LOOPBACK, Config, DeviceProfile, PortRules, Settings, TunnelKind, TunnelSpec
-
-Where = tuple[str | int, ...]
 
 DEVICE_KEYS = ("host", "user", "port", "identity_file", "jump_host", "tags", "ports", "demo", "tunnels")
 TUNNEL_KEYS = ("name", "remote_port", "local_port", "remote_host", "bind_address", "kind", "auto_start", "browser_path")
 SETTING_KEYS = ("theme", "telemetry_interval", "discovery_interfaces", "discovery_types", "log_level")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
-TUNNEL_NAME_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,46}[A-Za-z0-9._-])?")
-TAG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
-HOST_RE = re.compile(r"[A-Za-z0-9_:\[][A-Za-z0-9_.:%\[\]-]{0,252}")
-USER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@$\\-]{0,63}")
-JUMP_RE = re.compile(r"[A-Za-z0-9_:\[][A-Za-z0-9_.:%@,\[\]-]{0,254}")
-THEME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,47}")
-BINDING_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,63}")
-SERVICE_TYPE_RE = re.compile(r"_[A-Za-z0-9-]{1,62}\._(tcp|udp)\.local\.")
-PORT_RULE_RE = re.compile(r"(\d{1,5})(?:-(\d{1,5}))?")
-BARE_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
-CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class SchemaProblem(Exception):
-    """One invalid value, located by its path in the TOML data.
-
-    Args:
-        where: Path of keys (and list indexes) to the offending value.
-        message: What is wrong.
-        hint: How to fix it.
-    """
-
-    def __init__(self, where: Where, message: str, hint: str = "") -> None:
-        super().__init__(message)
-        self.where = where
-        self.message = message
-        self.hint = hint
-
-    @property
-    def field(self) -> str:
-        """The dotted field name, e.g. ``devices.spark-1a2b.tunnels[0].remote_port``."""
-        return format_field(self.where)
-
-
-def format_field(where: Where) -> str:
-    """Render a path the way a person reads TOML: ``devices."my.box".tunnels[1].name``."""
-    out = ""
-    for part in where:
-        if isinstance(part, int):
-            out += f"[{part}]"
-            continue
-        key = part if BARE_KEY_RE.fullmatch(part) else '"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        out += ("." if out else "") + key
-    return out
-
 
 # --- file -> model ---------------------------------------------------------------------------
 
@@ -104,10 +80,10 @@ def parse_config(data: Mapping[str, Any]) -> Config:
     Raises:
         SchemaProblem: The first invalid value, in file order.
     """
-    _no_unknown_keys(data, ("settings", "devices"), ())
-    settings = parse_settings(_table(data.get("settings", {}), ("settings",)))
-    devices_data = _table(data.get("devices", {}), ("devices",))
-    devices = tuple(parse_device(name, _table(value, ("devices", name))) for name, value in devices_data.items())
+    no_unknown_keys(data, ("settings", "devices"), ())
+    settings = parse_settings(table_of(data.get("settings", {}), ("settings",)))
+    devices_data = table_of(data.get("devices", {}), ("devices",))
+    devices = tuple(parse_device(name, table_of(value, ("devices", name))) for name, value in devices_data.items())
     return Config(devices=devices, settings=settings)
 
 
@@ -117,9 +93,9 @@ def parse_settings(data: Mapping[str, Any]) -> Settings:
     Raises:
         SchemaProblem: An unknown key or an invalid value.
     """
-    _no_unknown_keys(data, (*SETTING_KEYS, "keys"), ("settings",))
+    no_unknown_keys(data, (*SETTING_KEYS, "keys"), ("settings",))
     values = {key: parse_setting(key, data[key]) for key in SETTING_KEYS if key in data}
-    keys_data = _table(data.get("keys", {}), ("settings", "keys"))
+    keys_data = table_of(data.get("keys", {}), ("settings", "keys"))
     keys = {}
     for binding, value in keys_data.items():
         keys[binding] = parse_binding(binding, value)
@@ -138,26 +114,26 @@ def parse_setting(key: str, value: Any) -> Any:
     """
     where: Where = ("settings", key)
     if key == "theme":
-        return _matching(value, where, THEME_RE, "a theme name such as \"spark-dark\"")
+        return matching(value, where, THEME_RE, "a theme name such as \"spark-dark\"")
     if key == "telemetry_interval":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SchemaProblem(where, f"must be a number of seconds, got {_describe(value)}", "e.g. telemetry_interval = 1.0")
+            raise SchemaProblem(where, f"must be a number of seconds, got {describe(value)}", "e.g. telemetry_interval = 1.0")
         if not math.isfinite(value) or not 0.1 <= value <= 3600:
             raise SchemaProblem(where, f"must be between 0.1 and 3600 seconds, got {value!r}", "e.g. telemetry_interval = 1.0")
         return float(value)
     if key == "discovery_interfaces":
-        return tuple(_ip_address(item, (*where, i)) for i, item in enumerate(_list(value, where)))
+        return tuple(ip_address(item, (*where, i)) for i, item in enumerate(array(value, where)))
     if key == "discovery_types":
         return tuple(
-            _matching(item, (*where, i), SERVICE_TYPE_RE, 'a DNS-SD type such as "_ssh._tcp.local."')
-            for i, item in enumerate(_list(value, where))
+            matching(item, (*where, i), SERVICE_TYPE_RE, 'a DNS-SD type such as "_ssh._tcp.local."')
+            for i, item in enumerate(array(value, where))
         )
     if key == "log_level":
-        text = _string(value, where)
+        text = string(value, where)
         if text.upper() not in LOG_LEVELS:
             raise SchemaProblem(where, f"unknown log level {text!r}", "use one of " + ", ".join(LOG_LEVELS))
         return text.upper()
-    raise SchemaProblem(where, f"unknown setting {key!r}", _did_you_mean(key, SETTING_KEYS))
+    raise SchemaProblem(where, f"unknown setting {key!r}", did_you_mean(key, SETTING_KEYS))
 
 
 def parse_binding(binding: str, value: Any) -> str:
@@ -167,7 +143,7 @@ def parse_binding(binding: str, value: Any) -> str:
         SchemaProblem: Invalid binding id or key list.
     """
     where: Where = ("settings", "keys", check_binding_id(binding))
-    text = _string(value, where)
+    text = string(value, where)
     parts = [part.strip() for part in text.split(",")]
     if not text.strip() or any(not part or " " in part or CONTROL_RE.search(part) for part in parts):
         raise SchemaProblem(where, f"invalid key list {text!r}", 'write keys like "enter" or "ctrl+q,q"')
@@ -193,33 +169,33 @@ def parse_device(name: str, data: Mapping[str, Any]) -> DeviceProfile:
     """
     where: Where = ("devices", name)
     check_name(name, where)
-    _no_unknown_keys(data, DEVICE_KEYS, where)
+    no_unknown_keys(data, DEVICE_KEYS, where)
     if "host" not in data:
         raise SchemaProblem(where, "missing host", f'add host = "{name}.local" (or the address) under [devices.{name}]')
-    tunnels_data = _list(data.get("tunnels", []), (*where, "tunnels"))
+    tunnels_data = array(data.get("tunnels", []), (*where, "tunnels"))
     tunnels = []
     seen: set[str] = set()
     for i, item in enumerate(tunnels_data):
-        spec = parse_tunnel(_table(item, (*where, "tunnels", i)), (*where, "tunnels", i))
+        spec = parse_tunnel(table_of(item, (*where, "tunnels", i)), (*where, "tunnels", i))
         if spec.name in seen:
             raise SchemaProblem((*where, "tunnels", i, "name"), f"a second tunnel is named {spec.name!r}", "tunnel names must differ within a device")
         seen.add(spec.name)
         tunnels.append(spec)
-    tags = tuple(_matching(t, (*where, "tags", i), TAG_RE, "a tag such as \"lab\"") for i, t in enumerate(_list(data.get("tags", []), (*where, "tags"))))
+    tags = tuple(matching(t, (*where, "tags", i), TAG_RE, "a tag such as \"lab\"") for i, t in enumerate(array(data.get("tags", []), (*where, "tags"))))
     duplicate = next((t for i, t in enumerate(tags) if t in tags[:i]), None)
     if duplicate is not None:
         raise SchemaProblem((*where, "tags"), f"tag {duplicate!r} is listed twice", "list each tag once")
     return DeviceProfile(
         name=name,
-        host=_matching(data["host"], (*where, "host"), HOST_RE, "a host name or address such as spark-1a2b.local"),
-        user=_optional(data, "user", where, lambda v, w: _matching(v, w, USER_RE, "a login name")),
-        port=_port(data.get("port", 22), (*where, "port")),
-        identity_file=_optional(data, "identity_file", where, _path),
-        jump_host=_optional(data, "jump_host", where, lambda v, w: _matching(v, w, JUMP_RE, "user@host:port or a device name")),
+        host=matching(data["host"], (*where, "host"), HOST_RE, "a host name or address such as spark-1a2b.local"),
+        user=optional(data, "user", where, lambda v, w: matching(v, w, USER_RE, "a login name")),
+        port=port_number(data.get("port", 22), (*where, "port")),
+        identity_file=optional(data, "identity_file", where, file_path),
+        jump_host=optional(data, "jump_host", where, lambda v, w: matching(v, w, JUMP_RE, "user@host:port or a device name")),
         tags=tags,
         tunnels=tuple(tunnels),
-        ports=_port_rules(data.get("ports", {}), (*where, "ports")),
-        demo=_bool(data.get("demo", False), (*where, "demo")),
+        ports=port_rules(data.get("ports", {}), (*where, "ports")),
+        demo=boolean(data.get("demo", False), (*where, "demo")),
     )
 
 
@@ -229,26 +205,26 @@ def parse_tunnel(data: Mapping[str, Any], where: Where) -> TunnelSpec:
     Raises:
         SchemaProblem: Unknown key or invalid value.
     """
-    _no_unknown_keys(data, TUNNEL_KEYS, where)
+    no_unknown_keys(data, TUNNEL_KEYS, where)
     for required in ("name", "remote_port"):
         if required not in data:
             raise SchemaProblem(where, f"tunnel is missing {required}", 'a tunnel needs at least name = "..." and remote_port = N')
-    kind_text = _string(data.get("kind", "local"), (*where, "kind"))
+    kind_text = string(data.get("kind", "local"), (*where, "kind"))
     try:
         kind = TunnelKind(kind_text)
     except ValueError:
         raise SchemaProblem((*where, "kind"), f"unknown tunnel kind {kind_text!r}", "use local, remote or dynamic") from None
-    browser_path = _optional(data, "browser_path", where, _string)
+    browser_path = optional(data, "browser_path", where, string)
     if browser_path is not None and (not browser_path.startswith("/") or CONTROL_RE.search(browser_path) or " " in browser_path or len(browser_path) > 2048):
         raise SchemaProblem((*where, "browser_path"), f"invalid browser path {browser_path!r}", 'a URL path starting with "/", e.g. "/lab"')
     return TunnelSpec(
-        name=_matching(data["name"], (*where, "name"), TUNNEL_NAME_RE, 'a short name such as "dashboard"'),
-        remote_port=_port(data["remote_port"], (*where, "remote_port")),
-        local_port=_optional(data, "local_port", where, _port),
-        remote_host=_matching(data.get("remote_host", "localhost"), (*where, "remote_host"), HOST_RE, "a host name, usually localhost"),
-        bind_address=_bind_address(data.get("bind_address", LOOPBACK), (*where, "bind_address")),
+        name=matching(data["name"], (*where, "name"), TUNNEL_NAME_RE, 'a short name such as "dashboard"'),
+        remote_port=port_number(data["remote_port"], (*where, "remote_port")),
+        local_port=optional(data, "local_port", where, port_number),
+        remote_host=matching(data.get("remote_host", "localhost"), (*where, "remote_host"), HOST_RE, "a host name, usually localhost"),
+        bind_address=local_address(data.get("bind_address", LOOPBACK), (*where, "bind_address")),
         kind=kind,
-        auto_start=_bool(data.get("auto_start", False), (*where, "auto_start")),
+        auto_start=boolean(data.get("auto_start", False), (*where, "auto_start")),
         browser_path=browser_path,
     )
 
@@ -347,120 +323,3 @@ def _present(plain: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in plain.items() if value is not None}
 
 
-# --- small validators ------------------------------------------------------------------------
-
-
-def _describe(value: Any) -> str:
-    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array", dict: "a table"}
-    for python_type, word in kind.items():
-        if type(value) is python_type:
-            return f"{word} ({_short(value)})" if python_type in (int, float, str, bool) else word
-    return f"a {type(value).__name__}"
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _table(value: Any, where: Where) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise SchemaProblem(where, f"must be a table, got {_describe(value)}", f"write it as [{format_field(where)}] with keys below it")
-    return value
-
-
-def _list(value: Any, where: Where) -> list[Any]:
-    if not isinstance(value, list):
-        raise SchemaProblem(where, f"must be an array, got {_describe(value)}", 'write it as [ ... ], e.g. ["lab"]')
-    return value
-
-
-def _string(value: Any, where: Where) -> str:
-    if not isinstance(value, str):
-        raise SchemaProblem(where, f"must be a string, got {_describe(value)}", 'put the value in double quotes: "..."')
-    return value
-
-
-def _matching(value: Any, where: Where, pattern: re.Pattern[str], example: str) -> str:
-    text = _string(value, where)
-    if not pattern.fullmatch(text):
-        raise SchemaProblem(where, f"invalid value {_short(text)}", f"expected {example}")
-    return text
-
-
-def _bool(value: Any, where: Where) -> bool:
-    if not isinstance(value, bool):
-        raise SchemaProblem(where, f"must be true or false, got {_describe(value)}", "write true or false without quotes")
-    return value
-
-
-def _port(value: Any, where: Where) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SchemaProblem(where, f"must be a port number, got {_describe(value)}", "write a number from 1 to 65535 without quotes")
-    if not 1 <= value <= 65535:
-        raise SchemaProblem(where, f"port {_short(value)} is out of range", "use a number from 1 to 65535")
-    return value
-
-
-def _path(value: Any, where: Where) -> str:
-    text = _string(value, where)
-    if not text or len(text) > 4096 or CONTROL_RE.search(text):
-        raise SchemaProblem(where, f"invalid file path {_short(text)}", 'e.g. "~/.ssh/id_ed25519"')
-    return text
-
-
-def _ip_address(value: Any, where: Where) -> str:
-    text = _string(value, where)
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        raise SchemaProblem(where, f"not an IP address: {_short(text)}", 'list interface addresses, e.g. ["192.168.1.20"]') from None
-    return text
-
-
-def _bind_address(value: Any, where: Where) -> str:
-    text = _string(value, where)
-    if text != "localhost":
-        try:
-            ipaddress.ip_address(text)
-        except ValueError:
-            raise SchemaProblem(where, f"not a local address: {_short(text)}", 'use "127.0.0.1" (default) or an address of this computer') from None
-    return text
-
-
-def _port_rules(value: Any, where: Where) -> PortRules:
-    data = _table(value, where)
-    _no_unknown_keys(data, ("allow", "deny"), where)
-    found: dict[str, tuple[str, ...]] = {}
-    for key in ("allow", "deny"):
-        entries = []
-        for i, item in enumerate(_list(data.get(key, []), (*where, key))):
-            entries.append(_port_rule(item, (*where, key, i)))
-        found[key] = tuple(entries)
-    return PortRules(**found)
-
-
-def _port_rule(value: Any, where: Where) -> str:
-    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else _string(value, where)
-    match = PORT_RULE_RE.fullmatch(text)
-    low, high = (int(match[1]), int(match[2] or match[1])) if match else (0, 0)
-    if not match or not (1 <= low <= high <= 65535):
-        raise SchemaProblem(where, f"invalid port rule {_short(text)}", 'write a port or a range: "8888" or "8000-8999"')
-    return text
-
-
-def _optional(data: Mapping[str, Any], key: str, where: Where, check: Any) -> Any:
-    return check(data[key], (*where, key)) if key in data else None
-
-
-def _no_unknown_keys(data: Mapping[str, Any], known: Iterable[str], where: Where) -> None:
-    known = tuple(known)
-    for key in data:
-        if key not in known:
-            raise SchemaProblem((*where, key), f"unknown key {key!r}", _did_you_mean(key, known))
-
-
-def _did_you_mean(key: str, known: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(key, known, n=1)
-    listing = "known keys: " + ", ".join(known)
-    return f"did you mean {close[0]!r}? {listing}" if close else f"remove it; {listing}"

@@ -17,36 +17,19 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
-import re
 import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import tomlkit
-from tomlkit.toml_document import TOMLDocument
-
 from spark_tui.config import disk, document, entries, schema
 from spark_tui.config.entries import ABSENT, Entry
-from spark_tui.config.locate import line_of, line_of_offset
+from spark_tui.config.fields import SchemaProblem, format_field
+from spark_tui.config.locate import line_of
+from spark_tui.config.reading import ProfileText, read_profile_file
 from spark_tui.core.errors import ConfigConflict, ConfigError, DeviceExists, DeviceNotFound, InvalidProfile, TunnelNotFound
 from spark_tui.core.models import Config, DeviceProfile, TunnelSpec
-
-MAX_BYTES = 1 << 20  # a profile file is a few kilobytes; refuse to parse anything absurd
-_TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
-
-
-@dataclasses.dataclass(frozen=True)
-class _Snapshot:
-    """The file as read once: its text, the editable document, the validated config."""
-
-    text: str
-    doc: TOMLDocument | None
-    config: Config
-    signature: disk.Signature | None
-
 
 class ProfileStore:
     """Reads and safely changes one profile file.
@@ -243,7 +226,7 @@ class ProfileStore:
         with disk.locked(store._real):
             if store._real.exists() and not overwrite:
                 raise ConfigError(str(store.path), "already exists", hint="pick a new path or pass overwrite=True")
-            empty = _Snapshot("", None, Config(), None)
+            empty = ProfileText("", None, Config(), None)
             nothing = entries.entries_of(Config())
             store._commit(empty, entries.three_way(nothing, nothing, target))
         return store
@@ -278,7 +261,7 @@ class ProfileStore:
                 raise self._conflict(snapshot, conflict.entry) from None
             return self._commit(snapshot, changes)
 
-    def _commit(self, snapshot: _Snapshot, changes: dict[Entry, Any]) -> Config:
+    def _commit(self, snapshot: ProfileText, changes: dict[Entry, Any]) -> Config:
         """Write ``changes`` into the file (under the lock) and remember the result."""
         expected = entries.apply_changes(snapshot.config, changes)
         if not changes and snapshot.signature is not None:
@@ -291,7 +274,7 @@ class ProfileStore:
         text = doc.as_string()
         try:
             written = schema.parse_config(tomllib.loads(text))
-        except (tomllib.TOMLDecodeError, schema.SchemaProblem) as error:
+        except (tomllib.TOMLDecodeError, SchemaProblem) as error:
             written = error
         if written != expected:
             raise self._error(
@@ -316,61 +299,13 @@ class ProfileStore:
         with stack:
             yield
 
-    def _read(self) -> _Snapshot:
-        """Read, parse and validate the file as it is now (never writes)."""
-        try:
-            with open(self.path, "rb") as handle:
-                signature = disk.signature_of(os.fstat(handle.fileno()))
-                data = handle.read(MAX_BYTES + 1)
-        except FileNotFoundError:
-            return _Snapshot("", None, Config(), None)
-        except IsADirectoryError:
-            raise self._error("is a folder, not a profile file", hint="pass the path of a .toml file with --config") from None
-        except OSError as error:
-            raise self._error(f"cannot read: {error.strerror or error}", hint="check the file's permissions") from None
-        if len(data) > MAX_BYTES:
-            raise self._error(f"larger than {MAX_BYTES} bytes; this is not a profile file", hint="check the --config path")
-        text = self._decode(data)
-        return _Snapshot(text, *self._parse(text), signature)
-
-    def _decode(self, data: bytes) -> str:
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise self._error(
-                "is not valid UTF-8 text", line=line_of_offset(data, error.start),
-                hint="save the file as UTF-8 (or remove the stray bytes on that line)",
-            ) from None
-        return text.removeprefix("\ufeff")
-
-    def _parse(self, text: str) -> tuple[TOMLDocument, Config]:
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            found = _TOML_POSITION.search(str(error))
-            line = int(found[1]) if found else text.count("\n") + 1
-            message = _TOML_POSITION.sub("", str(error)).strip()
-            raise self._error(f"not valid TOML: {message}", line=line, hint="fix the syntax on that line (https://toml.io)") from None
-        except (RecursionError, ValueError, MemoryError) as error:  # e.g. an integer of 5000 digits
-            kind = "nested too deeply" if isinstance(error, RecursionError) else "a value is too large"
-            raise self._error(f"not valid TOML: {kind}", hint="this does not look like a profile file") from None
-        try:
-            config = schema.parse_config(data)
-        except schema.SchemaProblem as problem:
-            raise self._error(problem.message, line=line_of(text, problem.where), field=problem.field, hint=problem.hint) from None
-        try:
-            doc = tomlkit.parse(text)
-            same = doc.unwrap() == data
-        except Exception:  # a third-party parser on untrusted text: any failure means "can't edit"  # noqa: BLE001
-            same = False
-        if not same:
-            raise self._error("spark-tui cannot edit this file's TOML safely", hint="rewrite it in plain [table] / key = value form")
-        return doc, config
+    def _read(self) -> ProfileText:
+        return read_profile_file(self.path)
 
     def _error(self, message: str, *, line: int | None = None, field: str | None = None, hint: str = "") -> ConfigError:
         return ConfigError(str(self.path), message, line=line, field=field, hint=hint)
 
-    def _conflict(self, snapshot: _Snapshot, entry: Entry) -> ConfigConflict:
+    def _conflict(self, snapshot: ProfileText, entry: Entry) -> ConfigConflict:
         if entry[0] == "device":
             where: tuple[str | int, ...] = ("devices", entry[1])
             what = f"device {entry[1]!r}"
@@ -387,7 +322,7 @@ class ProfileStore:
             str(self.path),
             f"{what} was changed in the file since spark-tui last read it; not overwriting that edit",
             line=line_of(snapshot.text, where),
-            field=schema.format_field(where),
+            field=format_field(where),
             hint="the file keeps your edit: reload it and make this change again, or undo the edit",
         )
 
@@ -395,7 +330,7 @@ class ProfileStore:
 def _checked(check: Callable[[], Any]) -> Any:
     try:
         return check()
-    except schema.SchemaProblem as problem:
+    except SchemaProblem as problem:
         raise InvalidProfile(problem.field, problem.message, problem.hint) from None
 
 

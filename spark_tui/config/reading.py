@@ -1,0 +1,98 @@
+"""Read a profile file into text, an editable TOML document and a validated ``Config``.
+
+Reading never writes. Every problem becomes a ``ConfigError`` naming the file and, when it can
+be found, the line and the field, with a hint; nothing else escapes, whatever the bytes.
+The text is parsed twice: by ``tomllib`` (strict TOML, with line numbers in its errors) for the
+values, and by ``tomlkit`` for the document that saves edit. The two must agree, so a save can
+never be based on a different reading of the file than the one that was validated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from pathlib import Path
+
+import tomlkit
+from tomlkit.toml_document import TOMLDocument
+
+from spark_tui.config import disk, schema
+from spark_tui.config.fields import SchemaProblem
+from spark_tui.config.locate import line_of, line_of_offset
+from spark_tui.core.errors import ConfigError
+from spark_tui.core.models import Config
+
+MAX_BYTES = 1 << 20  # a profile file is a few kilobytes; refuse to parse anything absurd
+_TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+@dataclasses.dataclass(frozen=True)
+class ProfileText:
+    """The file as read once.
+
+    Attributes:
+        text: Its text (``""`` when missing).
+        doc: The editable document, ``None`` when the file is missing.
+        config: What it holds, validated.
+        signature: Its stat signature when read, ``None`` when missing.
+    """
+
+    text: str
+    doc: TOMLDocument | None
+    config: Config
+    signature: disk.Signature | None
+
+
+def read_profile_file(path: Path) -> ProfileText:
+    """Read, parse and validate ``path`` as it is now. A missing file is an empty config.
+
+    Raises:
+        ConfigError: Unreadable, too large, not UTF-8, not TOML, or an invalid value.
+    """
+
+    def error(message: str, *, line: int | None = None, field: str | None = None, hint: str = "") -> ConfigError:
+        return ConfigError(str(path), message, line=line, field=field, hint=hint)
+
+    try:
+        with open(path, "rb") as handle:
+            signature = disk.signature_of(os.fstat(handle.fileno()))
+            data = handle.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        return ProfileText("", None, Config(), None)
+    except IsADirectoryError:
+        raise error("is a folder, not a profile file", hint="pass the path of a .toml file with --config") from None
+    except OSError as failure:
+        raise error(f"cannot read: {failure.strerror or failure}", hint="check the file's permissions") from None
+    if len(data) > MAX_BYTES:
+        raise error(f"larger than {MAX_BYTES} bytes; this is not a profile file", hint="check the --config path")
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as failure:
+        raise error(
+            "is not valid UTF-8 text", line=line_of_offset(data, failure.start),
+            hint="save the file as UTF-8 (or remove the stray bytes on that line)",
+        ) from None
+    try:
+        values = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as failure:
+        found = _TOML_POSITION.search(str(failure))
+        line = int(found[1]) if found else text.count("\n") + 1
+        message = _TOML_POSITION.sub("", str(failure)).strip()
+        raise error(f"not valid TOML: {message}", line=line, hint="fix the syntax on that line (https://toml.io)") from None
+    except (RecursionError, ValueError, MemoryError) as failure:  # e.g. an integer of 5000 digits
+        kind = "nested too deeply" if isinstance(failure, RecursionError) else "a value is too large"
+        raise error(f"not valid TOML: {kind}", hint="this does not look like a profile file") from None
+    try:
+        config = schema.parse_config(values)
+    except SchemaProblem as problem:
+        raise error(problem.message, line=line_of(text, problem.where), field=problem.field, hint=problem.hint) from None
+    try:
+        doc = tomlkit.parse(text)
+        same = doc.unwrap() == values
+    except Exception:  # a third-party parser on untrusted text: any failure means "cannot edit"  # noqa: BLE001
+        same = False
+    if not same:
+        raise error("spark-tui cannot edit this file's TOML safely", hint="rewrite it in plain [table] / key = value form")
+    return ProfileText(text, doc, config, signature)
