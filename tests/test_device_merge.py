@@ -203,3 +203,16 @@ def test_diagnostics_say_what_was_tried_and_what_to_do():
     assert "corporate" in text and "IPv6" in text and "3-4 minutes" in text
     assert "spark-tui device add NAME --host H" in text
     assert "all interfaces" in diagnostics_text(DiscoveryStats(), 1.0)
+
+
+def test_a_service_on_loopback_is_the_saved_profile_with_the_same_port_only():
+    from spark_tui.core.devices import merge_devices
+    from spark_tui.core.models import DeviceProfile, DiscoveredService
+
+    demo = DeviceProfile(name="spark-demo", host="127.0.0.1", port=40022, demo=True)
+    other = DeviceProfile(name="other", host="127.0.0.1", port=2222)
+    advertised = DiscoveredService("spark-demo._ssh._tcp.local.", "_ssh._tcp.local.", "spark-demo.local.", ("127.0.0.1",), 40022)
+    rows = merge_devices([demo, other], [advertised], now=1.0)
+    by_name = {row.name: row for row in rows}
+    assert set(by_name) == {"spark-demo", "other"}
+    assert by_name["spark-demo"].advertised and not by_name["other"].advertised

@@ -239,9 +239,12 @@ def _profile_for(
     hosts = {_host_of(s) for s in group}
     addresses = {a for s in group for a in map(_identity_address, s.addresses) if a}
     free = [p for p in profiles if p.name not in taken]
+    # Loopback says nothing about identity, except together with the port: the demo device,
+    # and anything else served on this computer, is exactly 127.0.0.1:PORT.
+    endpoints = {(a, s.port) for s in group for a in s.addresses}
     for profile in free:
         wanted = canonical_host(profile.host)
-        if wanted in hosts or (_identity_address(wanted) or "") in addresses:
+        if wanted in hosts or (_identity_address(wanted) or "") in addresses or (wanted, profile.port) in endpoints:
             return profile
     # An Avahi rename of the saved name (profile spark1.local, advertised spark1-30.local).
     bases = {rename_base(h) for h in hosts}
