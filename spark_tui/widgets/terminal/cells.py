@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
+from itertools import groupby
 
 from wcwidth import wcwidth
 
@@ -151,6 +152,10 @@ class Line:
 StoredLine = tuple
 
 
+# Attribute layouts seen recently -> their runs: program output repeats a few layouts a lot.
+_runs_seen: dict[tuple[int, ...], tuple[tuple[int, int], ...]] = {}
+
+
 def store_line(line: Line) -> StoredLine:
     """Compact ``line`` for the scrollback (a joined string and run-length attributes)."""
     chars = line.chars
@@ -161,15 +166,13 @@ def store_line(line: Line) -> StoredLine:
     if attrs.count(first) == len(attrs):
         runs: tuple[tuple[int, int], ...] = ((first, len(attrs)),)
     else:
-        out = []
-        start = 0
-        current = first
-        for index, attr in enumerate(attrs):
-            if attr != current:
-                out.append((current, index - start))
-                current, start = attr, index
-        out.append((current, len(attrs) - start))
-        runs = tuple(out)
+        key = tuple(attrs)
+        runs = _runs_seen.get(key)
+        if runs is None:
+            runs = tuple([(attr, len(list(group))) for attr, group in groupby(key)])
+            if len(_runs_seen) >= 4096:
+                _runs_seen.clear()
+            _runs_seen[key] = runs
     return (cells, runs, line.wrapped)
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from .cells import BG_MASK, DEC_GRAPHICS, Line, shown_as, store_line
 from .control import ControlMixin
+from .sgr import apply_sgr
 from .screen import Screen
 
 # One token: a CSI, an OSC, a string sequence to ignore, an ESC sequence, an unfinished
@@ -28,6 +29,7 @@ _TOKEN = re.compile(
     r"|\x1b[P_^X][^\x07\x1b]*(?:\x07|\x1b\\|(?=\x1b))"  # DCS/APC/PM/SOS: dropped
     r"|(\x1b(?:\[[0-?]*[ -/]*|[\]P_^X][^\x07\x1b]*\x1b?|[ -/]*)\Z)"  # 5 unfinished
     r"|\x1b([ -/]*)([0-~])"  # 6 intermediates, 7 final
+    r"|(\r\n)"  # 8 the commonest pair, handled at once
     r"|[\x00-\x1f\x7f-\x9f]"  # a control character (or a stray ESC)
 )
 
@@ -181,7 +183,21 @@ class Terminal(ControlMixin):
                 self._print(text[pos:start])
             pos = match.end()
             index = match.lastindex
-            if index is None:
+            if index == 3:
+                if match.group(3) == "m" and not match.group(2):
+                    params = match.group(1)
+                    if not params or params[0] not in "<=>?":
+                        self.attr = apply_sgr(self.attr, params)
+                        continue
+                self._csi(match.group(1), match.group(2), match.group(3))
+            elif index == 8:
+                self.x = 0
+                self.wrap_pending = False
+                if self.y == self.bottom:
+                    self.screen.scroll_up(self.top, self.bottom, 1, self.attr)
+                elif self.y < self.rows - 1:
+                    self.y += 1
+            elif index is None:
                 char = match.group()
                 if char == "\n" or char == "\x0b" or char == "\x0c":
                     self._linefeed()
@@ -191,8 +207,6 @@ class Terminal(ControlMixin):
                 elif len(char) == 1:
                     self._control(char)
                 # else: a DCS/APC/PM/SOS string: dropped
-            elif index == 3:
-                self._csi(match.group(1), match.group(2), match.group(3))
             elif index == 7:
                 self._esc(match.group(6), match.group(7))
             elif index == 4:
@@ -296,11 +310,26 @@ class Terminal(ControlMixin):
     def _print(self, run: str) -> None:
         if self.charsets[self.shift_out] == "0":
             run = run.translate(DEC_GRAPHICS)
+        self.last_char = run[-1]
         if run.isascii():
+            x = self.x
+            end = x + len(run)
+            if end < self.cols and not self.wrap_pending and not self.insert_mode:
+                # Fits on the line: one slice assignment (the common case).
+                line = self.screen.lines[self.y]
+                chars = line.chars
+                if chars[x] == "" and x:
+                    chars[x - 1] = " "
+                if chars[end] == "":
+                    chars[end] = " "
+                chars[x:end] = run
+                line.attrs[x:end] = [self.attr] * len(run)
+                line.cache = None
+                self.x = end
+                return
             self._print_ascii(run)
         else:
             self._print_wide(run)
-        self.last_char = run[-1]
 
     def _print_ascii(self, run: str) -> None:
         cols = self.cols

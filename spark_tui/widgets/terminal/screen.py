@@ -40,12 +40,19 @@ class Screen:
 
         Rows leaving the top of the whole screen go to the scrollback.
         """
-        count = min(count, bottom - top + 1)
-        if count <= 0:
-            return
         lines = self.lines
         blank = attr & BG_MASK
         cols = self.cols
+        if count == 1 and top == 0 and bottom == self.rows - 1:  # the common case: one line feed
+            line = lines.pop(0)
+            if self.history is not None:
+                self.history.append(store_line(line))
+                self.pushed += 1
+            lines.append(Line([" "] * cols, [blank] * cols))
+            return
+        count = min(count, bottom - top + 1)
+        if count <= 0:
+            return
         if top == 0 and bottom == self.rows - 1 and self.history is not None:
             history = self.history
             for line in lines[:count]:
