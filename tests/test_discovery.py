@@ -7,6 +7,7 @@ loopback at the same time never confuse these assertions.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import socket
 import threading
@@ -159,6 +160,38 @@ def test_a_service_without_addresses_is_listed_with_none(browser, advertiser, to
     advertiser.register_service(ssh_info(f"noaddr-{token}"), cooperating_responders=True)
     (found,) = recorder.wait_for(lambda mine: len(mine) == 1)
     assert found.addresses == () and found.port == 22 and found.server == f"noaddr-{token}.local."
+
+
+def test_an_ipv6_only_device_is_listed_with_its_ipv6_addresses(browser, advertiser, token):
+    _, recorder = browser
+    info = ServiceInfo(
+        SSH,
+        f"v6only-{token}.{SSH}",
+        addresses=[ipaddress.ip_address("fd18::5").packed, ipaddress.ip_address("fe80::5").packed],
+        port=22,
+        server=f"v6only-{token}.local.",
+    )
+    advertiser.register_service(info, cooperating_responders=True)
+    (found,) = recorder.wait_for(lambda mine: len(mine) == 1 and len(mine[0].addresses) == 2)
+    assert set(found.addresses) == {"fd18::5", "fe80::5"}
+    (row,) = merge_devices([], (found,), {}, time.time())
+    assert row.addresses == ("fd18::5", "fe80::5") and row.probe_target == ("fd18::5", 22)
+
+
+def test_a_repeated_unchanged_answer_refreshes_last_seen_without_a_callback(browser, advertiser, token):
+    service, recorder = browser
+    label, server = f"same-{token}", f"same-{token}.local."
+    send_raw_answer(advertiser, label, server, addresses=("127.0.0.13",))
+    (first,) = recorder.wait_for(lambda mine: len(mine) == 1)
+    time.sleep(0.3)
+    calls = len(recorder.calls)
+    # (zeroconf drops a byte-identical packet within 1 s, so the refresh carries a new TTL)
+    send_raw_answer(advertiser, label, server, addresses=("127.0.0.13",), ttl=119)
+    time.sleep(0.4)
+    (again,) = [s for s in service.snapshot() if token in s.instance]
+    assert again == first  # same service ...
+    assert again.last_seen >= first.last_seen + 0.3  # ... heard again ...
+    assert len(recorder.calls) == calls  # ... and the UI is not bothered
 
 
 def test_a_service_flapping_every_100_ms_does_not_flood_the_callback(browser, advertiser, token):
