@@ -5,6 +5,7 @@ renames it over the profile (``os.replace`` is atomic on POSIX) and fsyncs the f
 rename itself survives a power cut. A reader therefore sees the old file or the new one, never
 a mix, whenever the writer dies. Writers serialise their read-modify-write on an exclusive
 ``fcntl.flock`` of a sibling ``<file>.lock``; the kernel drops the lock when a process dies.
+(Without ``fcntl``, on Windows, saves stay atomic but concurrent writers are not serialised.)
 """
 
 from __future__ import annotations
@@ -88,7 +89,10 @@ def write_atomically(path: Path, data: bytes) -> Signature:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=TEMP_SUFFIX)
     try:
-        os.fchmod(fd, PRIVATE)
+        if hasattr(os, "fchmod"):  # mkstemp already creates 0600; say it anyway, before any byte
+            os.fchmod(fd, PRIVATE)
+        else:  # pragma: no cover - Windows
+            os.chmod(temp, PRIVATE)
         with os.fdopen(fd, "wb", closefd=False) as handle:
             handle.write(data)
             handle.flush()

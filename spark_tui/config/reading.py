@@ -2,9 +2,9 @@
 
 Reading never writes. Every problem becomes a ``ConfigError`` naming the file and, when it can
 be found, the line and the field, with a hint; nothing else escapes, whatever the bytes.
-The text is parsed twice: by ``tomllib`` (strict TOML, with line numbers in its errors) for the
-values, and by ``tomlkit`` for the document that saves edit. The two must agree, so a save can
-never be based on a different reading of the file than the one that was validated.
+The text is parsed by ``tomllib`` (strict TOML, with line numbers in its errors) for the values
+and, before a save, also by ``tomlkit`` for the document the save edits. The two must agree, so
+a save is never based on a different reading of the file than the one that was validated.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class ProfileText:
 
     Attributes:
         text: Its text (``""`` when missing).
-        doc: The editable document, ``None`` when the file is missing.
+        doc: The editable document; ``None`` when the file is missing or not read for editing.
         config: What it holds, validated.
         signature: Its stat signature when read, ``None`` when missing.
     """
@@ -45,11 +45,17 @@ class ProfileText:
     signature: disk.Signature | None
 
 
-def read_profile_file(path: Path) -> ProfileText:
+def read_profile_file(path: Path, *, editable: bool = False) -> ProfileText:
     """Read, parse and validate ``path`` as it is now. A missing file is an empty config.
 
+    Args:
+        path: The profile file.
+        editable: Also build the ``tomlkit`` document a save edits. It costs several times
+            the rest of the read, so plain loads skip it.
+
     Raises:
-        ConfigError: Unreadable, too large, not UTF-8, not TOML, or an invalid value.
+        ConfigError: Unreadable, too large, not UTF-8, not TOML, or an invalid value; with
+            ``editable``, also a file whose TOML ``tomlkit`` reads differently.
     """
 
     def error(message: str, *, line: int | None = None, field: str | None = None, hint: str = "") -> ConfigError:
@@ -88,6 +94,8 @@ def read_profile_file(path: Path) -> ProfileText:
         config = schema.parse_config(values)
     except SchemaProblem as problem:
         raise error(problem.message, line=line_of(text, problem.where), field=problem.field, hint=problem.hint) from None
+    if not editable:
+        return ProfileText(text, None, config, signature)
     try:
         doc = tomlkit.parse(text)
         same = doc.unwrap() == values

@@ -252,7 +252,7 @@ class ProfileStore:
 
     def _change(self, change: Callable[[Config, Config], dict[Entry, Any]]) -> Config:
         with self._lock():
-            snapshot = self._read()
+            snapshot = self._read(editable=True)
             base = self._seen if self._seen is not None else snapshot.config
             target = change(snapshot.config, base)
             try:
@@ -269,6 +269,8 @@ class ProfileStore:
                 os.chmod(self._real, disk.PRIVATE)  # "0600 after every save", even a no-op one
             self._remember(expected, snapshot.signature)
             return expected
+        if snapshot.doc is None and snapshot.signature is not None:  # never rebuild an existing file
+            raise RuntimeError("profile file was not read for editing")
         doc = snapshot.doc if snapshot.doc is not None else document.new_document()
         document.apply_to_document(doc, snapshot.config, changes)
         text = doc.as_string()
@@ -299,8 +301,8 @@ class ProfileStore:
         with stack:
             yield
 
-    def _read(self) -> ProfileText:
-        return read_profile_file(self.path)
+    def _read(self, *, editable: bool = False) -> ProfileText:
+        return read_profile_file(self.path, editable=editable)
 
     def _error(self, message: str, *, line: int | None = None, field: str | None = None, hint: str = "") -> ConfigError:
         return ConfigError(str(self.path), message, line=line, field=field, hint=hint)
