@@ -70,8 +70,8 @@ class ShellSession:
         on_exit: ExitCallback | None = None,
         command: str | None = None,
         env: dict[str, str] | None = None,
-        max_pending: int = 256 * 1024,
-        window: int = 256 * 1024,
+        max_pending: int = 64 * 1024,
+        window: int = 128 * 1024,
     ) -> None:
         self._conn = conn
         self.cols = cols
