@@ -131,6 +131,7 @@ class DemoDevice:
 
     async def _start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.workdir, 0o700)  # it holds a private key
         host_key = asyncssh.generate_private_key("ssh-ed25519", comment="spark-demo host key")
         self.host_public_key = " ".join(host_key.export_public_key("openssh").decode().split()[:2])
         self.host_key_fingerprint = host_key.get_fingerprint("sha256")
