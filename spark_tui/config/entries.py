@@ -20,6 +20,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from spark_tui.config.schema import SETTING_KEYS
 from spark_tui.core.models import Config, DeviceProfile, TunnelSpec
 
 Entry = tuple[str, ...]
@@ -48,7 +49,7 @@ def entries_of(config: Config) -> dict[Entry, Any]:
         found[("device", device.name)] = dataclasses.replace(device, tunnels=())
         for tunnel in device.tunnels:
             found[("tunnel", device.name, tunnel.name)] = tunnel
-    for key in ("theme", "telemetry_interval", "discovery_interfaces", "discovery_types", "log_level"):
+    for key in SETTING_KEYS:
         found[("setting", key)] = getattr(config.settings, key)
     for binding, keys in config.settings.keys.items():
         found[("key", binding)] = keys
