@@ -128,6 +128,10 @@ async def test_enter_connects_then_telemetry_arrives_and_a_shell_runs_a_command(
             return any(line.strip() == "hello" for line in view.terminal.display)
 
         await wait_for(pilot, shows_hello, what="hello in the terminal")
+        # The shell was opened at the size the pane shows, not at a default 80x24.
+        await pilot.press(*"stty size", "enter")
+        expected = f"{view.size.height} {view.size.width}"
+        await wait_for(pilot, lambda: any(line.strip() == expected for line in view.terminal.display), what=f"stty size {expected}")
 
 
 async def test_an_unknown_host_key_is_shown_and_trusted_only_after_yes(tmp_path, sshd):

@@ -107,11 +107,15 @@ class ShellTabs(Vertical, can_focus=False):
         self.call_after_refresh(self._request, tab)
         return tab
 
-    def _request(self, tab: str) -> None:
+    def _request(self, tab: str, tries: int = 50) -> None:
         view = self.view(tab)
         if view is None:
             return
-        cols, rows = view.terminal.cols, view.terminal.rows
+        if not view.size.area and tries:
+            # Not laid out yet: the shell must start at the size it will be shown at.
+            self.set_timer(0.02, lambda: self._request(tab, tries - 1))
+            return
+        cols, rows = (view.size.width, view.size.height) if view.size.area else (view.terminal.cols, view.terminal.rows)
         self._ended.discard(tab)
         view.focus()
         self.post_message(self.SessionRequested(tab, self._device[tab], cols, rows))

@@ -1,0 +1,148 @@
+"""spark-tui tried as a new user would: the real program in a real terminal (tmux), keys typed,
+the screen read back. Uses the built-in demo device and the real sshd; all on loopback."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+SPARK_TUI = str(Path(sys.executable).parent / "spark-tui")
+
+
+class Terminal:
+    """A tmux server of our own (its own socket) running one program in one pane."""
+
+    def __init__(self, command: str, env: dict[str, str], cols: int = 140, rows: int = 42) -> None:
+        if not shutil.which("tmux"):
+            pytest.fail("tmux is needed for the end-to-end tests: apt-get install -y tmux", pytrace=False)
+        self.socket = f"spark-e2e-{os.getpid()}-{time.monotonic_ns()}"
+        self.env = env
+        self._tmux("new-session", "-d", "-s", "t", "-x", str(cols), "-y", str(rows), command)
+
+    def _tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, env=self.env, timeout=20).stdout
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p", "-t", "t")
+
+    def keys(self, *keys: str) -> None:
+        self._tmux("send-keys", "-t", "t", *keys)
+
+    def type(self, text: str) -> None:
+        self._tmux("send-keys", "-t", "t", "-l", text)
+
+    def resize(self, cols: int, rows: int) -> None:
+        self._tmux("resize-window", "-t", "t", "-x", str(cols), "-y", str(rows))
+
+    def wait_for(self, test: str | Callable[[str], object], timeout: float = 30.0) -> str:
+        """Wait until the screen contains ``test`` (or ``test(screen)`` is true); return the screen."""
+        deadline = time.monotonic() + timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if (test in screen) if isinstance(test, str) else test(screen):
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"screen never showed {test!r}; last screen:\n{screen}")
+
+    def close(self) -> None:
+        self._tmux("kill-server")
+
+
+@pytest.fixture
+def terminal_env(tmp_path) -> dict[str, str]:
+    home = tmp_path / "xdg"
+    return dict(
+        os.environ,
+        TERM="xterm-256color",
+        XDG_CONFIG_HOME=str(home / "config"),
+        XDG_DATA_HOME=str(home / "data"),
+        XDG_STATE_HOME=str(home / "state"),
+    )
+
+
+@pytest.fixture
+def demo(terminal_env):
+    term = Terminal(f"{SPARK_TUI} demo", terminal_env)
+    yield term
+    term.close()
+
+
+def shell_lines(screen: str) -> list[str]:
+    """The lines of the Shell pane (the terminal starts after the pane's left border)."""
+    return [m.group(1).rstrip() for m in re.finditer(r"│ ([^│]*)│$", screen, re.M)]
+
+
+def stty_sizes(screen: str) -> list[tuple[int, int]]:
+    return [(int(m.group(1)), int(m.group(2))) for line in shell_lines(screen) if (m := re.fullmatch(r"(\d+) (\d+)", line))]
+
+
+def test_the_demo_spark_appears_by_discovery_connects_and_shows_live_telemetry(demo):
+    # The demo device is advertised over mDNS on loopback: its row turns "online" by discovery.
+    demo.wait_for("online · demo: this computer")
+    demo.keys("Enter")
+    demo.wait_for("connected · demo: this computer")
+    first = demo.wait_for(lambda s: re.search(r"GPU 0\s+\d+%", s))
+    gpu = re.search(r"GPU 0\s+(\d+%\s+\d+°\s+\d+W)", first).group(1)
+    # The nvidia-smi stand-in varies its numbers: the card must update on screen.
+    demo.wait_for(lambda s: (m := re.search(r"GPU 0\s+(\d+%\s+\d+°\s+\d+W)", s)) and m.group(1) != gpu, timeout=20)
+
+
+def test_a_shell_tab_runs_a_command_and_follows_the_terminal_size(demo):
+    demo.wait_for("spark-demo")
+    demo.keys("Enter")
+    demo.wait_for("connected · demo")
+    demo.keys("t")
+    demo.wait_for(lambda s: any(line.endswith(("$", "#")) for line in shell_lines(s)))
+    demo.type("echo hel''lo")
+    demo.keys("Enter")
+    demo.wait_for(lambda s: "hello" in shell_lines(s))
+    demo.type("stty size")
+    demo.keys("Enter")
+    before = demo.wait_for(lambda s: stty_sizes(s))
+    demo.resize(180, 50)
+    time.sleep(1.0)
+    demo.type("clear; stty size")
+    demo.keys("Enter")
+    after = demo.wait_for(lambda s: stty_sizes(s) and stty_sizes(s)[-1] != stty_sizes(before)[-1])
+    (rows0, cols0), (rows1, cols1) = stty_sizes(before)[-1], stty_sizes(after)[-1]
+    assert rows1 > rows0 and cols1 > cols0
+
+
+def test_the_command_palette_connects_to_a_device(demo):
+    demo.wait_for("spark-demo")
+    demo.keys("C-p")
+    demo.wait_for("Search for commands")
+    demo.type("connect to spark-demo")
+    demo.wait_for("Connect to spark-demo")
+    demo.keys("Enter")
+    demo.wait_for("connected · demo")
+
+
+def test_a_key_rebound_in_the_profile_file_works_after_a_restart(tmp_path, terminal_env):
+    from spark_tui.config.store import ProfileStore
+
+    config = tmp_path / "profiles.toml"
+    store = ProfileStore(config)
+    store.set_setting("discovery_interfaces", ["127.0.0.1"])  # network rule: loopback only
+    store.set_key("app.help", "f1")
+    command = f"{SPARK_TUI} --config {config}"
+    term = Terminal(command, terminal_env)
+    try:
+        term.wait_for("Devices")
+        term.keys("?")
+        time.sleep(1.0)
+        assert "Binding id" not in term.screen() and "app.help" not in term.screen()
+        term.keys("F1")
+        screen = term.wait_for("app.help")
+        assert "f1" in screen
+    finally:
+        term.close()
