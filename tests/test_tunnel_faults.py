@@ -199,3 +199,34 @@ async def test_a_remote_tunnel_is_opened_again_on_the_device_after_a_restart(ssh
         assert await http_get(device_port) == b"hello"
     finally:
         await service.close()
+
+
+async def test_the_tunnel_command_logs_the_outage_and_the_recovery_through_the_shared_connection(sshd_factory, web):
+    import signal
+
+    from tests.test_tunnels import _save_device, _spark_tui
+
+    server = sshd_factory()
+    _save_device(server)
+    local = next_free_port(27000)
+    proc = await _spark_tui("tunnel", "dev", f"{web.port}:{local}")
+
+    async def line() -> str:
+        return (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().strip()
+
+    try:
+        assert (await line()).startswith(f"port-{web.port}: 127.0.0.1:{local}")
+        assert await line() == f"port-{web.port}: up on 127.0.0.1:{local}"
+        await settle(local)
+        server.stop()
+        assert (await line()).startswith(f"port-{web.port}: reconnecting on 127.0.0.1:{local} (connection to the device lost")
+        server.start()
+        while not (text := await line()).startswith(f"port-{web.port}: up"):
+            assert "reconnecting" in text  # only retry notes in between
+        assert await http_get(local) == b"hello"
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 15) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

@@ -79,6 +79,7 @@ class LocalEnd(asyncio.Protocol):
         self.chan: asyncssh.SSHTCPChannel | None = None
         self.closed = False
         self._eof = False
+        self._early: list[bytes] = []
 
     @property
     def peer(self) -> tuple[str, int]:
@@ -102,13 +103,29 @@ class LocalEnd(asyncio.Protocol):
         if self.closed:
             chan.close()
             return
+        if self._early:
+            early, self._early = b"".join(self._early), []
+            chan.write(early)
+            if self.counting:
+                self.traffic.up += len(early)
         if self._eof:
             chan.write_eof()
         self.transport.resume_reading()  # type: ignore[union-attr]
 
     def data_received(self, data: bytes) -> None:  # noqa: D102
-        self.chan.write(data)  # type: ignore[union-attr]
+        try:
+            self.chan.write(data)  # type: ignore[union-attr]
+        except AttributeError:  # no channel yet: the loop read before pause_reading took hold
+            if self.chan is not None:
+                raise
+            self._hold(data)
+            return
         self.traffic.up += len(data)
+
+    def _hold(self, data: bytes) -> None:
+        """Keep bytes that arrived before the channel opened (sent on attach)."""
+        self._early.append(data)
+        self.transport.pause_reading()  # type: ignore[union-attr]
 
     def eof_received(self) -> bool:  # noqa: D102
         self._eof = True
@@ -145,7 +162,12 @@ class QuietLocalEnd(LocalEnd):
     counting = False
 
     def data_received(self, data: bytes) -> None:  # noqa: D102
-        self.chan.write(data)  # type: ignore[union-attr]
+        try:
+            self.chan.write(data)  # type: ignore[union-attr]
+        except AttributeError:
+            if self.chan is not None:
+                raise
+            self._hold(data)
 
 
 class ChannelEnd(asyncssh.SSHTCPSession):

@@ -204,12 +204,23 @@ class TunnelService:
             conn = await self._connect()
             self._adopt(conn)
             self._supervisor = asyncio.create_task(self._supervise(), name=f"tunnels:{self.device}")
+            self._supervisor.add_done_callback(self._supervisor_ended)
             return conn
 
     def _adopt(self, conn: asyncssh.SSHClientConnection) -> None:
         self._conn = conn
         self._connected_at = time.monotonic()
         self._link.set()
+
+    def _supervisor_ended(self, task: asyncio.Task) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        log.error("%s: tunnel supervisor crashed", self.device, exc_info=task.exception())
+        if self._supervisor is task:
+            self._supervisor = None
+        for tunnel in self._live():
+            tunnel.state = TunnelState.FAILED
+            tunnel.last_error = f"internal error: {task.exception()}"
 
     async def _supervise(self) -> None:
         """Wait for the link to drop, then reconnect with backoff, for ever (until cancelled)."""
@@ -235,6 +246,8 @@ class TunnelService:
                 await asyncio.sleep(self.backoff)
                 try:
                     conn = await self._connect()
+                    if conn.is_closed():
+                        raise asyncssh.ConnectionLost("the connection closed as it opened")
                 except (OSError, asyncssh.Error, SparkError, asyncio.TimeoutError) as error:
                     message = f"reconnect failed: {error}"
                     for tunnel in self._live():
@@ -249,6 +262,8 @@ class TunnelService:
                 except SparkError as error:
                     tunnel.state = TunnelState.FAILED
                     tunnel.last_error = str(error)
+                except (OSError, asyncssh.Error) as error:
+                    tunnel.last_error = f"could not restore: {error}"  # the link dropped again
 
     async def _bring_up(self, tunnel: _Tunnel, conn: asyncssh.SSHClientConnection) -> None:
         if tunnel.spec.kind is TunnelKind.REMOTE:
