@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header
 
-from spark_tui.core.devices import DeviceRow, merge_devices
+from spark_tui.core.devices import DeviceRow, diagnostics_text, merge_devices
 from spark_tui.core.errors import SparkError
 from spark_tui.core.models import Config, ConnectionState, ConnectionStatus, DeviceProfile, TunnelSpec, TunnelState
 from spark_tui.events import ConnectionChanged, DiscoveryChanged, PortsDetected, ProbesChanged, TelemetryArrived, TunnelsChanged
@@ -75,14 +75,13 @@ class SparkApp(App[None]):
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Close tunnels and shells, then quit"),
     ]
 
-    def __init__(self, services: Services, config: Config, *, open_shell: str | None = None, diagnostics: str = "") -> None:
+    def __init__(self, services: Services, config: Config, *, open_shell: str | None = None) -> None:
         super().__init__()
         self.services = services
         self.config = config
         self._open_shell_on = open_shell
         self._discovery: Any = None
         self._prober: Any = None
-        self._diagnostics = diagnostics
         self._discovered: tuple = ()
         self._probes: dict = {}
         self._states: dict[str, ConnectionStatus] = {}
@@ -218,13 +217,19 @@ class SparkApp(App[None]):
         return merge_devices(self.config.devices, self._discovered, self._probes, time.time(), seen=seen)
 
     def _refresh_devices(self) -> None:
-        empty = self._diagnostics or "No saved devices and nothing found on the network yet. Press a to add one by host name or IP."
-        self.query_one(DeviceList).show(self._rows(), self._states, empty)
+        rows = self._rows()
+        empty = "No saved devices and nothing found on the network yet."
+        if not rows and self._discovery is not None:
+            stats = self._discovery.stats()
+            empty = diagnostics_text(stats, time.time() - stats.started_at)
+        self.query_one(DeviceList).show(rows, self._states, empty + "\n\nPress a to add a device by host name or IP.")
 
     def _probe_targets(self) -> dict[str, tuple[str, int]]:
         return {row.key: row.probe_target for row in self._rows()}
 
     def _watch_profile_file(self) -> None:
+        if not self.config.devices and not self._discovered:
+            self._refresh_devices()  # the diagnostics count seconds and answers
         try:
             config = self.services.store.reload_if_changed()  # type: ignore[attr-defined]
         except SparkError as error:

@@ -158,3 +158,24 @@ async def test_refusing_an_unknown_host_key_does_not_connect_or_store_it(tmp_pat
         await wait_for(pilot, lambda: app._states.get("lab") and app._states["lab"].state is ConnectionState.FAILED, what="failed")
     known = locations.known_hosts_path()
     assert not known.exists() or str(sshd.port) not in known.read_text()
+
+
+async def test_when_nothing_is_found_the_devices_pane_says_what_was_tried(tmp_path):
+    from spark_tui.services.discovery import DiscoveryService
+
+    path = tmp_path / "profiles.toml"
+    store = ProfileStore(path)
+    # A service type nobody advertises, on loopback only: discovery runs for real and hears nothing.
+    quiet = "_spark-tui-nothing._tcp.local."
+
+    def discovery(on_change):
+        return DiscoveryService(on_change, interfaces=("127.0.0.1",), service_types=(quiet,))
+
+    app = SparkApp(Services(store, Fleet(), discovery=discovery), store.load())
+    async with app.run_test(size=(120, 40)) as pilot:
+        def empty_text() -> str:
+            return str(app.query_one("#device-empty").render())
+
+        await wait_for(pilot, lambda: "127.0.0.1" in empty_text(), timeout=10, what="the diagnostics")
+        text = empty_text()
+        assert quiet in text and "mDNS" in text and "Press a to add" in text
