@@ -164,3 +164,25 @@ async def test_clicks_are_reported_to_the_remote_when_it_asked_for_the_mouse():
         await pilot.click(view, offset=(3, 2))
         await pilot.pause()
         assert inputs(seen) == b"\x1b[<0;4;3M\x1b[<0;4;3m"
+
+
+async def test_keys_bound_by_the_app_still_go_to_the_remote_while_the_terminal_has_focus():
+    ran = []
+
+    class BoundApp(TerminalApp):
+        BINDINGS = [("q", "quit_now", "Quit"), ("t", "open_shell", "Shell")]
+
+        def action_quit_now(self) -> None:
+            ran.append("quit")
+
+        def action_open_shell(self) -> None:
+            ran.append("shell")
+
+    seen = []
+    app = BoundApp()
+    async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
+        app.query_one(TerminalView).focus()
+        await pilot.press("q", "t")
+        await pilot.pause()
+        assert inputs(seen) == b"qt"
+        assert ran == []

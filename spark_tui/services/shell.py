@@ -21,8 +21,8 @@ from spark_tui.core.errors import ShellError
 
 log = logging.getLogger(__name__)
 
-OutputCallback = Callable[[bytes], "None | Awaitable[None]"]
-ExitCallback = Callable[["int | None"], None]
+OutputCallback = Callable[[bytes], Awaitable[None] | None]
+ExitCallback = Callable[[int | None], None]
 
 DEFAULT_ENV = {"LANG": "C.UTF-8"}
 

@@ -1,0 +1,226 @@
+"""Writing text into the grid: the hot path of the emulator.
+
+A mixin of :class:`emulator.Terminal`. Printable runs are written with one slice assignment
+per line; runs of whole lines separated by CR LF (a log flood) take a bulk path that stores
+lines scrolling straight into the history without building a :class:`Line` for them.
+"""
+
+from __future__ import annotations
+
+from .cells import BG_MASK, DEC_GRAPHICS, Line, shown_as, store_line
+
+
+class TextMixin:
+    """Printing, line feeds and scrolling for :class:`Terminal` (see there for the state)."""
+
+    def _feed_lines(self, parts: list[str]) -> None:
+        """Write printable ASCII lines separated by CR LF (``parts`` as from ``split``).
+
+        The common case of a flood (cursor on the bottom row of a full-screen scroll region)
+        is done in bulk: lines that scroll straight off are stored without ever becoming
+        :class:`Line` objects.
+        """
+        last = len(parts) - 1
+        index = 0
+        if parts[0]:
+            self._print(parts[0])
+        while index < last:
+            if (
+                self.y == self.bottom == self.rows - 1
+                and self.top == 0
+                and self.autowrap
+                and not self.insert_mode
+                and self.charsets[self.shift_out] == "B"
+            ):
+                self._bulk_lines(parts[index + 1 :])
+                return
+            index += 1
+            self.x = 0
+            self._linefeed()
+            if parts[index]:
+                self._print(parts[index])
+
+    def _bulk_lines(self, parts: list[str]) -> None:
+        """Each part: CR LF (scrolling) then the part's text at column 0, wrapping long ones."""
+        cols = self.cols
+        rows = self.rows
+        attr = self.attr
+        blank = attr & BG_MASK
+        screen = self.screen
+        # Split each part into rows; a row is (text, wrapped).
+        new_rows: list[tuple[str, bool]] = []
+        for part in parts:
+            if len(part) <= cols:
+                new_rows.append((part, False))
+            else:
+                for start in range(0, len(part), cols):
+                    new_rows.append((part[start : start + cols], start + cols < len(part)))
+        count = len(new_rows)
+        lines = screen.lines
+        history = screen.history
+        if history is not None:
+            for line in lines[: min(count, rows)]:
+                history.append(store_line(line))
+            screen.pushed += count
+        if count > rows:
+            if history is not None:
+                same = attr == blank
+                for text, wrapped in new_rows[: count - rows]:
+                    size = len(text)
+                    if same or size == cols:
+                        runs = ((attr, cols),)
+                    elif size == 0:
+                        runs = ((blank, cols),)
+                    else:
+                        runs = ((attr, size), (blank, cols - size))
+                    history.append((text + " " * (cols - size), runs, wrapped))
+            new_rows = new_rows[count - rows :]
+            del lines[:]
+        else:
+            del lines[:count]
+        for text, wrapped in new_rows:
+            size = len(text)
+            line = Line(list(text) + [" "] * (cols - size), [attr] * size + [blank] * (cols - size), wrapped)
+            lines.append(line)
+        size = len(new_rows[-1][0])
+        self.wrap_pending = size == cols
+        self.x = cols - 1 if size == cols else size
+        self.last_char = next((text[-1] for text, _ in reversed(new_rows) if text), self.last_char)
+
+    # -- text ----------------------------------------------------------------------------
+
+    def _print(self, run: str) -> None:
+        if self.charsets[self.shift_out] == "0":
+            run = run.translate(DEC_GRAPHICS)
+        self.last_char = run[-1]
+        if run.isascii():
+            x = self.x
+            end = x + len(run)
+            if end < self.cols and not self.wrap_pending and not self.insert_mode:
+                # Fits on the line: one slice assignment (the common case).
+                line = self.screen.lines[self.y]
+                chars = line.chars
+                if chars[x] == "" and x:
+                    chars[x - 1] = " "
+                if chars[end] == "":
+                    chars[end] = " "
+                chars[x:end] = run
+                line.attrs[x:end] = [self.attr] * len(run)
+                line.cache = None
+                self.x = end
+                return
+            self._print_ascii(run)
+        else:
+            self._print_wide(run)
+
+    def _print_ascii(self, run: str) -> None:
+        cols = self.cols
+        lines = self.screen.lines
+        attr = self.attr
+        total = len(run)
+        pos = 0
+        while pos < total:
+            if self.wrap_pending:
+                self.wrap_pending = False
+                lines[self.y].wrapped = True
+                self.x = 0
+                self._index()
+            x = self.x
+            space = cols - x
+            if not self.autowrap and total - pos > space:
+                chunk = run[pos : pos + space - 1] + run[-1]
+                pos = total
+            else:
+                chunk = run[pos : pos + space]
+                pos += len(chunk)
+            count = len(chunk)
+            line = lines[self.y]
+            chars = line.chars
+            if self.insert_mode:
+                self.screen.insert_cells(self.y, x, count, self.attr)
+            end = x + count
+            if chars[x] == "" and x:
+                chars[x - 1] = " "
+            if end < cols and chars[end] == "":
+                chars[end] = " "
+            chars[x:end] = chunk
+            line.attrs[x:end] = [attr] * count
+            line.cache = None
+            if end >= cols:
+                self.x = cols - 1
+                self.wrap_pending = self.autowrap
+            else:
+                self.x = end
+
+    def _print_wide(self, run: str) -> None:
+        for char in run:
+            char, width = shown_as(char)
+            if width == 1:
+                self._print_ascii(char)  # same placement rules, any one-column character
+            elif width == 2:
+                self._put_wide(char)
+            elif width == 0:
+                self._combine(char)
+
+    def _put_wide(self, char: str) -> None:
+        cols = self.cols
+        if cols < 2:
+            return
+        lines = self.screen.lines
+        if self.wrap_pending or self.x >= cols - 1:
+            if self.autowrap:
+                if not self.wrap_pending:
+                    self.screen.erase(self.y, self.x, cols, self.attr)
+                self.wrap_pending = False
+                lines[self.y].wrapped = True
+                self.x = 0
+                self._index()
+            else:
+                self.x = cols - 2
+        x = self.x
+        line = lines[self.y]
+        chars = line.chars
+        if chars[x] == "" and x:
+            chars[x - 1] = " "
+        if x + 2 < cols and chars[x + 2] == "":
+            chars[x + 2] = " "
+        chars[x] = char
+        chars[x + 1] = ""
+        line.attrs[x] = line.attrs[x + 1] = self.attr
+        line.cache = None
+        if x + 2 >= cols:
+            self.x = cols - 1
+            self.wrap_pending = self.autowrap
+        else:
+            self.x = x + 2
+
+    def _combine(self, char: str) -> None:
+        x = self.x if self.wrap_pending else self.x - 1
+        if x < 0:
+            return
+        line = self.screen.lines[self.y]
+        if line.chars[x] == "" and x > 0:
+            x -= 1
+        line.chars[x] += char
+        line.cache = None
+
+    # -- line feeds and scrolling ----------------------------------------------------------
+
+    def _linefeed(self) -> None:
+        self.wrap_pending = False
+        self._index()
+        if self.newline_mode:
+            self.x = 0
+
+    def _index(self) -> None:
+        if self.y == self.bottom:
+            self.screen.scroll_up(self.top, self.bottom, 1, self.attr)
+        elif self.y < self.rows - 1:
+            self.y += 1
+
+    def _reverse_index(self) -> None:
+        self.wrap_pending = False
+        if self.y == self.top:
+            self.screen.scroll_down(self.top, self.bottom, 1, self.attr)
+        elif self.y > 0:
+            self.y -= 1
