@@ -98,7 +98,7 @@ def tunnel_main(sshd_root: str, port: int, user: str, count: bool, remotes: list
     import asyncssh
 
     from spark_tui.core.models import TunnelSpec
-    from spark_tui.services.forwarding import BatchedTCP
+    from spark_tui.services.batched_tcp import BatchedTCP
     from spark_tui.services.tunnels import TunnelService
 
     root = Path(sshd_root)

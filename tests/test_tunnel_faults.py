@@ -9,7 +9,7 @@ import time
 import pytest
 
 from spark_tui.core.models import TunnelKind, TunnelSpec, TunnelState
-from spark_tui.services import tunnels as tunnels_module
+from spark_tui.services import tunnel_link
 from spark_tui.services.forwarding import next_free_port
 from spark_tui.services.tunnels import TunnelService
 from tests.test_tunnels import MB, WebService, connector, http_get
@@ -119,7 +119,7 @@ async def test_a_connection_made_while_the_device_stays_down_is_closed_cleanly_a
 
 
 async def test_reconnect_attempts_back_off_doubling_up_to_the_cap(sshd_factory, web, monkeypatch):
-    monkeypatch.setattr(tunnels_module, "BACKOFF_CAP", 2.0)
+    monkeypatch.setattr(tunnel_link, "BACKOFF_CAP", 2.0)
     server = sshd_factory()
     attempts: list[float] = []
     real = connector(server)
@@ -144,7 +144,7 @@ async def test_reconnect_attempts_back_off_doubling_up_to_the_cap(sshd_factory, 
 
 
 async def test_a_connection_that_was_stable_resets_the_backoff(sshd_factory, web, monkeypatch):
-    monkeypatch.setattr(tunnels_module, "STABLE_AFTER", 1.0)
+    monkeypatch.setattr(tunnel_link, "STABLE_AFTER", 1.0)
     server = sshd_factory()
     attempts: list[float] = []
     real = connector(server)
@@ -156,7 +156,7 @@ async def test_a_connection_that_was_stable_resets_the_backoff(sshd_factory, web
     service = TunnelService(counted, "stable", owns_connection=True)
     try:
         await settle((await service.start(TunnelSpec("web", web.port, 0))).local_port)
-        service.backoff = 4.0  # as after a few failed attempts
+        service.link.backoff = 4.0  # as after a few failed attempts
         await asyncio.sleep(1.2)  # longer than STABLE_AFTER
         server.restart()
         dropped = time.monotonic()

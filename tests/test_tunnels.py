@@ -12,7 +12,8 @@ import pytest
 
 from spark_tui.core.errors import PortInUse, TunnelError
 from spark_tui.core.models import TunnelKind, TunnelSpec, TunnelState
-from spark_tui.services.forwarding import BatchedTCP, next_free_port
+from spark_tui.services.batched_tcp import BatchedTCP
+from spark_tui.services.forwarding import next_free_port
 from spark_tui.services.tunnels import TunnelService
 
 MB = 1024 * 1024
@@ -140,6 +141,25 @@ async def test_a_long_streaming_transfer_arrives_whole_and_is_counted_both_ways(
     assert final.bytes_up == request_bytes + len(b"POST /upload HTTP/1.0\r\nContent-Length: %d\r\n\r\n" % len(upload)) + len(upload)
     assert final.bytes_down == len(b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % size) + size + len(reply)
     assert final.total_connections == 2 and final.connections == 0
+
+
+async def test_a_connection_with_batched_writes_carries_commands_and_streams_intact(sshd, web):
+    connect = connector(sshd, tunnel=BatchedTCP())
+    conn = await connect()
+    assert (await conn.run("echo batched", check=True)).stdout == "batched\n"
+    conn.close()
+    service = TunnelService(connect, "batched", owns_connection=True)
+    try:
+        stats = await service.start(TunnelSpec("stream", web.port, 0))
+        body = await http_get(stats.local_port, f"/stream/{16 * MB}", timeout=30)
+        assert body == pattern(MB) * 16
+        upload = bytes(reversed(pattern(MB))) * 8
+        reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
+        writer.write(b"POST /upload HTTP/1.0\r\nContent-Length: %d\r\n\r\n" % len(upload) + upload)
+        assert (await asyncio.wait_for(reader.read(), 30)).endswith(hashlib.sha256(upload).hexdigest().encode())
+        writer.close()
+    finally:
+        await service.close()
 
 
 async def test_a_taken_local_port_is_refused_before_starting_and_the_next_free_port_is_suggested(tunnels, web):

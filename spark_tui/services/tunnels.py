@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import asyncssh
@@ -32,18 +32,11 @@ from spark_tui.services.forwarding import (
     open_channel,
 )
 from spark_tui.services.socks import SocksEnd
+from spark_tui.services.tunnel_link import Connect, DeviceLink
 
 log = logging.getLogger(__name__)
 
-Connect = Callable[[], Awaitable[asyncssh.SSHClientConnection]]
 StatsCallback = Callable[[tuple[TunnelStats, ...]], None]
-
-BACKOFF_FIRST = 0.5
-"""Seconds before the first reconnect attempt."""
-BACKOFF_CAP = 30.0
-"""Longest wait between reconnect attempts."""
-STABLE_AFTER = 60.0
-"""A connection that lived this long resets the backoff when it drops."""
 
 
 @dataclass
@@ -90,22 +83,25 @@ class TunnelService:
         owns_connection: bool = False,
     ) -> None:
         self._owns_connection = owns_connection
-        self._connect = connect
         self.device = device
         self._on_stats = on_stats
         self._interval = stats_interval
         self._count = count_bytes
         self._link_wait = link_wait
         self._tunnels: dict[str, _Tunnel] = {}
-        self._conn: asyncssh.SSHClientConnection | None = None
-        self._link = asyncio.Event()
-        self._connect_lock = asyncio.Lock()
-        self._supervisor: asyncio.Task | None = None
+        self.link = DeviceLink(
+            connect,
+            device,
+            wanted=lambda: bool(self._live()),
+            on_lost=self._link_lost,
+            on_retry_failed=self._note_error,
+            on_restored=self._link_restored,
+            on_crash=self._link_crashed,
+        )
         self._ticker: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
         self._published: tuple | None = None
         self._closed = False
-        self.backoff = BACKOFF_FIRST
 
     # ----------------------------------------------------------------- public API
 
@@ -139,7 +135,7 @@ class TunnelService:
         self._tunnels[spec.name] = tunnel
         self._ensure_ticker()
         try:
-            conn = await self._ensure_connection()
+            conn = await self.link.ensure()
         except BaseException:
             await self._drop(tunnel)
             raise
@@ -168,7 +164,7 @@ class TunnelService:
         self._closed = True
         for tunnel in list(self._tunnels.values()):
             await self._drop(tunnel, keep=True)
-        await self._stop_supervisor()
+        await self.link.close(self._owns_connection)
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -177,10 +173,6 @@ class TunnelService:
         self._publish(force=True)
         for task in list(self._tasks):
             task.cancel()
-        if self._conn is not None and self._owns_connection:
-            self._conn.close()
-        self._conn = None
-        self._link.clear()
 
     def stats(self) -> tuple[TunnelStats, ...]:
         """A snapshot of every tunnel started so far (stopped ones included), in start order."""
@@ -190,93 +182,41 @@ class TunnelService:
     @property
     def connected(self) -> bool:
         """True while the link to the device is up."""
-        return self._link.is_set()
+        return self.link.up
 
     # ----------------------------------------------------------------- connection
 
-    async def _ensure_connection(self) -> asyncssh.SSHClientConnection | None:
-        """The live connection; connects on first use. ``None`` while reconnecting."""
-        async with self._connect_lock:
-            if self._conn is not None:
-                return self._conn if self._link.is_set() else None
-            if self._supervisor is not None:
-                return None  # the reconnect loop is at work
-            conn = await self._connect()
-            self._adopt(conn)
-            self._supervisor = asyncio.create_task(self._supervise(), name=f"tunnels:{self.device}")
-            self._supervisor.add_done_callback(self._supervisor_ended)
-            return conn
+    def _link_lost(self, reason: str) -> None:
+        for tunnel in self._live():
+            tunnel.state = TunnelState.RECONNECTING
+            tunnel.up_since = 0.0
+            tunnel.last_error = reason
+            tunnel.remote_listener = None
 
-    def _adopt(self, conn: asyncssh.SSHClientConnection) -> None:
-        self._conn = conn
-        self._connected_at = time.monotonic()
-        self._link.set()
+    def _note_error(self, message: str) -> None:
+        for tunnel in self._live():
+            tunnel.last_error = message
 
-    def _supervisor_ended(self, task: asyncio.Task) -> None:
-        if task.cancelled() or task.exception() is None:
-            return
-        log.error("%s: tunnel supervisor crashed", self.device, exc_info=task.exception())
-        if self._supervisor is task:
-            self._supervisor = None
+    async def _link_restored(self, conn: asyncssh.SSHClientConnection) -> None:
+        for tunnel in self._live():
+            try:
+                await self._bring_up(tunnel, conn)
+            except SparkError as error:
+                tunnel.state = TunnelState.FAILED
+                tunnel.last_error = str(error)
+            except (OSError, asyncssh.Error) as error:
+                tunnel.last_error = f"could not restore: {error}"  # the link dropped again
+
+    def _link_crashed(self, error: BaseException) -> None:
         for tunnel in self._live():
             tunnel.state = TunnelState.FAILED
-            tunnel.last_error = f"internal error: {task.exception()}"
-
-    async def _supervise(self) -> None:
-        """Wait for the link to drop, then reconnect with backoff, for ever (until cancelled)."""
-        while True:
-            conn = self._conn
-            assert conn is not None
-            await conn.wait_closed()
-            self._link.clear()
-            self._conn = None
-            if not self._live():
-                self._supervisor = None  # nothing to restore; the next start() connects afresh
-                return
-            if time.monotonic() - self._connected_at >= STABLE_AFTER:
-                self.backoff = BACKOFF_FIRST
-            reason = "connection to the device lost"
-            log.info("%s: %s; reconnecting", self.device, reason)
-            for tunnel in self._live():
-                tunnel.state = TunnelState.RECONNECTING
-                tunnel.up_since = 0.0
-                tunnel.last_error = reason
-                tunnel.remote_listener = None
-            while True:
-                await asyncio.sleep(self.backoff)
-                try:
-                    conn = await self._connect()
-                    if conn.is_closed():
-                        raise asyncssh.ConnectionLost("the connection closed as it opened")
-                except (OSError, asyncssh.Error, SparkError, asyncio.TimeoutError) as error:
-                    message = f"reconnect failed: {error}"
-                    for tunnel in self._live():
-                        tunnel.last_error = message
-                    self.backoff = min(self.backoff * 2, BACKOFF_CAP)
-                    continue
-                break
-            self._adopt(conn)
-            for tunnel in self._live():
-                try:
-                    await self._bring_up(tunnel, conn)
-                except SparkError as error:
-                    tunnel.state = TunnelState.FAILED
-                    tunnel.last_error = str(error)
-                except (OSError, asyncssh.Error) as error:
-                    tunnel.last_error = f"could not restore: {error}"  # the link dropped again
+            tunnel.last_error = f"internal error: {error}"
 
     async def _bring_up(self, tunnel: _Tunnel, conn: asyncssh.SSHClientConnection) -> None:
         if tunnel.spec.kind is TunnelKind.REMOTE:
             tunnel.remote_listener = await self._listen_remotely(tunnel, conn)
         tunnel.state = TunnelState.UP
         tunnel.up_since = time.monotonic()
-
-    async def _stop_supervisor(self) -> None:
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._supervisor
-            self._supervisor = None
 
     def _live(self) -> list[_Tunnel]:
         return [t for t in self._tunnels.values() if t.state not in (TunnelState.STOPPED, TunnelState.FAILED)]
@@ -302,15 +242,9 @@ class TunnelService:
             host, port = local.target  # type: ignore[misc]
         else:
             host, port = tunnel.spec.remote_host, tunnel.spec.remote_port
-        conn = self._conn if self._link.is_set() else None
-        if conn is None:
-            try:
-                await asyncio.wait_for(self._link.wait(), self._link_wait)
-            except asyncio.TimeoutError:
-                tunnel.last_error = f"a connection waited {self._link_wait:g}s for the device and was closed"
-                self._refuse(local)
-                return
-            conn = self._conn
+        conn = self.link.conn or await self.link.wait_up(self._link_wait)
+        if conn is None and not local.closed:
+            tunnel.last_error = f"a connection waited {self._link_wait:g}s for the device and was closed"
         if local.closed or conn is None:
             self._refuse(local)
             return
