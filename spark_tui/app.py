@@ -20,7 +20,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header
 
-from spark_tui.core.devices import DeviceRow, diagnostics_text, merge_devices
+from spark_tui.core.device_listing import diagnostics_text
+from spark_tui.core.devices import DeviceRow, merge_devices
 from spark_tui.core.errors import SparkError
 from spark_tui.core.models import Config, ConnectionState, ConnectionStatus, DeviceProfile, TunnelSpec, TunnelState
 from spark_tui.events import ConnectionChanged, DiscoveryChanged, PortsDetected, ProbesChanged, TelemetryArrived, TunnelsChanged

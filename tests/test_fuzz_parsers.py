@@ -38,6 +38,11 @@ from spark_tui.services import discovery
 from spark_tui.services.telemetry import TelemetryDecoder
 from spark_tui.widgets.terminal.emulator import HOLD_LIMIT, Terminal
 
+try:  # display_safe moved next to the other listing helpers
+    from spark_tui.core.device_listing import display_safe
+except ImportError:  # pragma: no cover - before that move
+    from spark_tui.core.devices import display_safe
+
 DEFAULT_EXAMPLES = 150
 SLOW_EXAMPLES = 3000
 MAX_COMBINING_PER_CELL = 32

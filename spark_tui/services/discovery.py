@@ -33,7 +33,8 @@ from zeroconf import (
 from zeroconf.const import _CLASS_IN, _TYPE_A, _TYPE_AAAA, _TYPE_SRV, _TYPE_TXT
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo
 
-from spark_tui.core.devices import DiscoveryStats, canonical_host
+from spark_tui.core.device_listing import DiscoveryStats
+from spark_tui.core.devices import canonical_host
 from spark_tui.core.models import DiscoveredService
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
 
-from spark_tui.core.devices import DeviceRow, display_safe
+from spark_tui.core.device_listing import display_safe, filter_rows, sort_rows
+from spark_tui.core.devices import DeviceRow
 from spark_tui.core.models import ConnectionState, ConnectionStatus
 from spark_tui.widgets.status_style import COMPACT_BELOW, state_text, theme_color
 
@@ -138,20 +139,11 @@ class DeviceList(Vertical, can_focus=False):
     # -- drawing ------------------------------------------------------------------------
 
     def _visible(self) -> list[DeviceRow]:
-        needle = self.filter_text.lower().strip()
-        rows = [r for r in self._rows if not needle or needle in self._haystack(r)]
+        rows = filter_rows(self._rows, self.filter_text)
         if self.sort_by == "state":
-            rows.sort(key=lambda r: (_STATE_ORDER.get(self.state_of(r), 5), r.name.lower()))
-        elif self.sort_by == "last seen":
-            rows.sort(key=lambda r: (-(r.last_seen or 0), r.name.lower()))
-        else:
-            rows.sort(key=lambda r: r.name.lower())
-        return rows
-
-    @staticmethod
-    def _haystack(row: DeviceRow) -> str:
-        tags = " ".join(row.profile.tags) if row.profile else ""
-        return f"{row.name} {row.host} {tags} {' '.join(row.addresses)}".lower()
+            # Connected devices first: the connection state is the app's, on top of discovery's.
+            return sorted(sort_rows(rows, "state"), key=lambda r: _STATE_ORDER.get(self.state_of(r), 5))
+        return sort_rows(rows, "last_seen" if self.sort_by == "last seen" else "name")
 
     def _detail(self, row: DeviceRow | None) -> Text:
         """Details of the highlighted device, with the last error and its hint in place."""
