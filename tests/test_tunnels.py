@@ -254,7 +254,7 @@ async def _socks5_get(proxy_port: int, host: bytes, port: int) -> bytes:
 
 
 async def test_a_dynamic_tunnel_is_a_socks_proxy_that_exits_at_the_device(tunnels, web):
-    stats = await tunnels.start(TunnelSpec("socks", 1, 0, kind=TunnelKind.DYNAMIC))
+    stats = await tunnels.start(TunnelSpec("socks", 0, 0, kind=TunnelKind.DYNAMIC))  # -D: no remote port
     assert (await _socks5_get(stats.local_port, b"localhost", web.port)).endswith(b"hello")
     # SOCKS4a too (curl --socks4a), with the name resolved at the device.
     reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
@@ -323,6 +323,14 @@ async def test_stopping_a_tunnel_frees_its_port_and_closes_its_open_connections(
         probe.bind(("127.0.0.1", stats.local_port))  # nobody listens there any more
     again = await tunnels.start(TunnelSpec("web", web.port, stats.local_port))
     assert again.local_port == stats.local_port and await http_get(again.local_port) == b"hello"
+
+
+async def test_a_local_tunnel_without_a_valid_remote_port_is_refused_before_binding(tunnels):
+    with pytest.raises(TunnelError, match="ports must be 1-65535"):
+        await tunnels.start(TunnelSpec("bad", 0, 0))
+    with pytest.raises(TunnelError, match="ports must be 1-65535"):
+        await tunnels.start(TunnelSpec("bad", 80, 70000))
+    assert tunnels.stats() == ()
 
 
 async def test_starting_a_running_tunnel_twice_is_refused(tunnels, web):

@@ -126,8 +126,9 @@ class TunnelService:
         old = self._tunnels.get(spec.name)
         if old is not None and old.state is not TunnelState.STOPPED:
             raise TunnelError(f"tunnel {spec.name!r} is already running", "stop it first or pick another name")
-        if not (0 < spec.remote_port < 65536) or not (0 <= spec.effective_local_port < 65536):
-            raise TunnelError(f"tunnel {spec.name!r}: ports must be 1-65535")
+        remote_ok = spec.kind is TunnelKind.DYNAMIC or 0 < spec.remote_port < 65536  # -D has no remote port
+        if not remote_ok or not (0 <= spec.effective_local_port < 65536):
+            raise TunnelError(f"tunnel {spec.name!r}: ports must be 1-65535", "check the tunnel's ports")
         tunnel = _Tunnel(spec, local_port=spec.effective_local_port)
         if spec.kind is not TunnelKind.REMOTE:
             tunnel.server = await listen_locally(spec.bind_address, tunnel.local_port, self._factory(tunnel))
