@@ -22,16 +22,19 @@ from .text import TextMixin
 from .sgr import apply_sgr
 from .screen import Screen
 
-# One token: a CSI, an OSC, a string sequence to ignore, an ESC sequence, an unfinished
-# sequence at the very end (held for the next chunk), or a single control character.
+# One token: a run of text, a CSI, CR LF, an OSC, a string sequence to drop, an unfinished
+# sequence at the very end (held for the next chunk), an ESC sequence, or a control character.
+# ``findall`` hands all of a chunk's tokens over in one call; exactly one group is non-empty
+# per token (CSI: the final; OSC: its body with the leading "]").
 _TOKEN = re.compile(
-    r"\x1b\[([0-?]*)([ -/]*)([@-~])"  # 1 params, 2 intermediates, 3 final
-    r"|\x1b\]([^\x07\x1b]*)(?:\x07|\x1b\\|(?=\x1b))"  # 4 OSC body
-    r"|\x1b[P_^X][^\x07\x1b]*(?:\x07|\x1b\\|(?=\x1b))"  # DCS/APC/PM/SOS: dropped
-    r"|(\x1b(?:\[[0-?]*[ -/]*|[\]P_^X][^\x07\x1b]*\x1b?|[ -/]*)\Z)"  # 5 unfinished
-    r"|\x1b([ -/]*)([0-~])"  # 6 intermediates, 7 final
-    r"|(\r\n)"  # 8 the commonest pair, handled at once
-    r"|[\x00-\x1f\x7f-\x9f]"  # a control character (or a stray ESC)
+    r"([^\x00-\x1f\x7f-\x9f]+)"  # 1 text
+    r"|\x1b\[([0-?]*)([ -/]*)([@-~])"  # 2 params, 3 intermediates, 4 final
+    r"|(\r\n)"  # 5 the commonest pair, handled at once
+    r"|\x1b(\][^\x07\x1b]*)(?:\x07|\x1b\\|(?=\x1b))"  # 6 OSC
+    r"|(\x1b[P_^X][^\x07\x1b]*(?:\x07|\x1b\\|(?=\x1b)))"  # 7 DCS/APC/PM/SOS: dropped
+    r"|(\x1b(?:\[[0-?]*[ -/]*|[\]P_^X][^\x07\x1b]*\x1b?|[ -/]*)\Z)"  # 8 unfinished
+    r"|\x1b([ -/]*)([0-~])"  # 9 intermediates, 10 final
+    r"|([\x00-\x1f\x7f-\x9f])"  # 11 a control character (or a stray ESC)
 )
 
 # Anything but printable text and CR LF pairs: where the bulk line path must stop.
@@ -177,49 +180,39 @@ class Terminal(TextMixin, ControlMixin):
             if cut > 2 and text[:cut].isascii():
                 self._feed_lines(text[:cut].split("\r\n"))
                 text = text[cut:]
-        pos = 0
-        for match in _TOKEN.finditer(text):
-            start = match.start()
-            if start > pos:
-                self._print(text[pos:start])
-            pos = match.end()
-            index = match.lastindex
-            if index == 3:
-                if match.group(3) == "m" and not match.group(2):
-                    params = match.group(1)
-                    if not params or params[0] not in "<=>?":
-                        self.attr = apply_sgr(self.attr, params)
-                        continue
-                self._csi(match.group(1), match.group(2), match.group(3))
-            elif index == 8:
+        for run, params, inter, final, crlf, osc, _dcs, partial, esc_inter, esc_final, char in _TOKEN.findall(text):
+            if run:
+                self._print(run)
+            elif final:
+                if final == "m" and not inter and (not params or params[0] not in "<=>?"):
+                    self.attr = apply_sgr(self.attr, params)
+                else:
+                    self._csi(params, inter, final)
+            elif crlf:
                 self.x = 0
                 self.wrap_pending = False
                 if self.y == self.bottom:
                     self.screen.scroll_up(self.top, self.bottom, 1, self.attr)
                 elif self.y < self.rows - 1:
                     self.y += 1
-            elif index is None:
-                char = match.group()
+            elif char:
                 if char == "\n" or char == "\x0b" or char == "\x0c":
                     self._linefeed()
                 elif char == "\r":
                     self.x = 0
                     self.wrap_pending = False
-                elif len(char) == 1:
+                else:
                     self._control(char)
-                # else: a DCS/APC/PM/SOS string: dropped
-            elif index == 7:
-                self._esc(match.group(6), match.group(7))
-            elif index == 4:
-                self._osc(match.group(4))
-            else:  # 5: unfinished sequence at the end of the chunk
-                held = match.group(5)
-                if len(held) > HOLD_LIMIT:
+            elif esc_final:
+                self._esc(esc_inter, esc_final)
+            elif osc:
+                self._osc(osc[1:])
+            elif partial:
+                if len(partial) > HOLD_LIMIT:
                     self._skip_string = True
                 else:
-                    self._hold = held
-        if pos < len(text):
-            self._print(text[pos:])
+                    self._hold = partial
+            # else: a DCS/APC/PM/SOS string: dropped
 
     def _skip_rest_of_string(self, text: str) -> str:
         """Drop the tail of an over-long string sequence up to its terminator."""
