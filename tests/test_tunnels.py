@@ -162,6 +162,51 @@ async def test_a_connection_with_batched_writes_carries_commands_and_streams_int
         await service.close()
 
 
+async def test_a_client_that_stops_reading_holds_back_the_device_instead_of_filling_memory(tunnels, web):
+    stats = await tunnels.start(TunnelSpec("stream", web.port, 0))
+    reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port, limit=MB)
+    writer.write(f"GET /stream/{400 * MB} HTTP/1.0\r\n\r\n".encode())
+    await reader.read(1)
+    await asyncio.sleep(2.0)  # the client reads nothing more; the device wants to send 400 MB
+    stalled = tunnels.stats()[0].bytes_down
+    await asyncio.sleep(0.5)
+    assert tunnels.stats()[0].bytes_down == stalled  # nothing moves while nobody reads
+    assert stalled < 24 * MB  # socket buffers + one SSH window + our 1 MB high-water mark, not 400 MB
+    got = 1
+    while got < 64 * MB:  # and it flows again as soon as the client reads
+        got += len(await asyncio.wait_for(reader.read(MB), 10))
+    writer.close()
+
+
+async def test_a_device_service_that_stops_reading_holds_back_the_local_client(tunnels):
+    async def never_reads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(30)
+        writer.close()
+
+    stuck = await asyncio.start_server(never_reads, "127.0.0.1", 0)
+    try:
+        stats = await tunnels.start(TunnelSpec("upload", stuck.sockets[0].getsockname()[1], 0))
+        reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
+        block = b"u" * MB
+        sent = 0
+
+        async def push() -> None:
+            nonlocal sent
+            while True:
+                writer.write(block)
+                await writer.drain()
+                sent += len(block)
+
+        pusher = asyncio.create_task(push())
+        await asyncio.sleep(2.5)
+        pusher.cancel()
+        up = tunnels.stats()[0].bytes_up
+        assert up < 24 * MB and sent < 32 * MB  # back-pressure reached the client: it had to wait
+        writer.transport.abort()
+    finally:
+        stuck.close()
+
+
 async def test_a_taken_local_port_is_refused_before_starting_and_the_next_free_port_is_suggested(tunnels, web):
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
