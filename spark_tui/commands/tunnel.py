@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import signal
 from collections.abc import Sequence
 
@@ -99,7 +100,8 @@ class StatusPrinter:
 
     def __call__(self, stats: tuple[TunnelStats, ...]) -> None:
         if self.tty:
-            self.out.write("\r\x1b[2K" + status_line(stats))
+            width = shutil.get_terminal_size((120, 24)).columns
+            self.out.write("\r\x1b[2K" + status_line(stats)[: max(width - 1, 20)])
             self.out.flush()
             return
         for stat in stats:
