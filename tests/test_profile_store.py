@@ -510,3 +510,17 @@ def test_layouts_people_write_by_hand_accept_every_kind_of_change(tmp_path: Path
     first_line = text.splitlines()[0] if text else ""
     if first_line.startswith("#"):
         assert path.read_text().startswith(first_line)
+
+
+def test_a_dynamic_tunnel_is_saved_by_its_local_socks_port_alone(profile_file: Path) -> None:
+    store = ProfileStore(profile_file)
+
+    config = store.save_tunnel("rack", TunnelSpec("socks", 0, local_port=1080, kind=TunnelKind.DYNAMIC))
+
+    assert config.device("rack").tunnels == (TunnelSpec("socks", 0, local_port=1080, kind=TunnelKind.DYNAMIC),)
+    assert 'name = "socks"\nlocal_port = 1080\nkind = "dynamic"\n' in profile_file.read_text()
+    assert ProfileStore(profile_file).load() == config
+    with pytest.raises(InvalidProfile):
+        store.save_tunnel("rack", TunnelSpec("socks", 0, kind=TunnelKind.DYNAMIC))  # no SOCKS port at all
+    with pytest.raises(InvalidProfile):
+        store.save_tunnel("rack", TunnelSpec("web", 0))  # a local tunnel needs its remote port

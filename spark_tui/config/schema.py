@@ -14,7 +14,8 @@ The schema, by table (defaults in brackets; a default is not written back to the
     ``tags`` (list of str), ``ports`` (``{ allow = ["8000-9000"], deny = ["22"] }``),
     ``demo`` (bool [false]).
 ``[[devices.NAME.tunnels]]``
-    ``name`` and ``remote_port`` (required), ``local_port`` [= remote_port], ``remote_host``
+    ``name`` and ``remote_port`` (required; a ``dynamic`` SOCKS tunnel may give only
+    ``local_port``, its remote port is then 0), ``local_port`` [= remote_port], ``remote_host``
     ["localhost"], ``bind_address`` ["127.0.0.1"], ``kind`` (local | remote | dynamic [local]),
     ``auto_start`` [false], ``browser_path`` (starts with "/").
 
@@ -206,20 +207,24 @@ def parse_tunnel(data: Mapping[str, Any], where: Where) -> TunnelSpec:
         SchemaProblem: Unknown key or invalid value.
     """
     no_unknown_keys(data, TUNNEL_KEYS, where)
-    for required in ("name", "remote_port"):
-        if required not in data:
-            raise SchemaProblem(where, f"tunnel is missing {required}", 'a tunnel needs at least name = "..." and remote_port = N')
     kind_text = string(data.get("kind", "local"), (*where, "kind"))
     try:
         kind = TunnelKind(kind_text)
     except ValueError:
         raise SchemaProblem((*where, "kind"), f"unknown tunnel kind {kind_text!r}", "use local, remote or dynamic") from None
+    if "name" not in data:
+        raise SchemaProblem(where, "tunnel is missing name", 'a tunnel needs at least name = "..." and remote_port = N')
+    # A dynamic (SOCKS) tunnel has no remote port (0 in the model); its port is local_port.
+    if kind is TunnelKind.DYNAMIC and "local_port" not in data and "remote_port" not in data:
+        raise SchemaProblem(where, "dynamic tunnel is missing local_port", "give the SOCKS port: local_port = 1080")
+    if kind is not TunnelKind.DYNAMIC and "remote_port" not in data:
+        raise SchemaProblem(where, "tunnel is missing remote_port", 'a tunnel needs at least name = "..." and remote_port = N')
     browser_path = optional(data, "browser_path", where, string)
     if browser_path is not None and (not browser_path.startswith("/") or CONTROL_RE.search(browser_path) or " " in browser_path or len(browser_path) > 2048):
         raise SchemaProblem((*where, "browser_path"), f"invalid browser path {browser_path!r}", 'a URL path starting with "/", e.g. "/lab"')
     return TunnelSpec(
         name=matching(data["name"], (*where, "name"), TUNNEL_NAME_RE, 'a short name such as "dashboard"'),
-        remote_port=port_number(data["remote_port"], (*where, "remote_port")),
+        remote_port=port_number(data["remote_port"], (*where, "remote_port")) if "remote_port" in data else 0,
         local_port=optional(data, "local_port", where, port_number),
         remote_host=matching(data.get("remote_host", "localhost"), (*where, "remote_host"), HOST_RE, "a host name, usually localhost"),
         bind_address=local_address(data.get("bind_address", LOOPBACK), (*where, "bind_address")),
@@ -268,7 +273,7 @@ def tunnel_to_plain(spec: TunnelSpec) -> dict[str, Any]:
     """Every field of a tunnel as plain TOML values (``None`` = absent), in file order."""
     return {
         "name": spec.name,
-        "remote_port": spec.remote_port,
+        "remote_port": None if TunnelKind(spec.kind) is TunnelKind.DYNAMIC and spec.remote_port == 0 else spec.remote_port,
         "local_port": spec.local_port,
         "remote_host": spec.remote_host,
         "bind_address": spec.bind_address,
