@@ -263,6 +263,15 @@ async def test_the_listener_binds_loopback_only_by_default(tunnels, web):
     assert v6 == []
 
 
+async def test_a_tunnel_can_listen_on_ipv6_loopback_when_asked(tunnels, web):
+    stats = await tunnels.start(TunnelSpec("web6", web.port, 0, bind_address="::1"))
+    assert not stats.spec.exposed
+    reader, writer = await asyncio.open_connection("::1", stats.local_port)
+    writer.write(b"GET /hello HTTP/1.0\r\n\r\n")
+    assert (await asyncio.wait_for(reader.read(), 10)).endswith(b"hello")
+    writer.close()
+
+
 async def test_an_unbindable_address_is_a_clear_tunnel_error(tunnels, web):
     with pytest.raises(TunnelError, match="cannot listen on 192.0.2.1"):
         await tunnels.start(TunnelSpec("web", web.port, 0, bind_address="192.0.2.1"))
