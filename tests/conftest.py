@@ -11,6 +11,21 @@ import pytest
 from tests.sshd_server import Sshd, SshdUnavailable
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true", help="also run the long variants (marked slow)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Long variants (``@pytest.mark.slow``) are opt-in: deselected unless --run-slow or
+    SPARK_TUI_RUN_SLOW=1. Their short siblings always run."""
+    if config.getoption("--run-slow") or os.environ.get("SPARK_TUI_RUN_SLOW"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
 @pytest.fixture(autouse=True)
 def isolated_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point every folder spark-tui may write (config, data, state) at the test's tmp_path."""

@@ -10,8 +10,10 @@ import spark_tui
 
 
 def modules_under(package: str) -> list[str]:
+    """Every module of ``package``, subpackages included (``services.demo.device``)."""
     path = [f"{spark_tui.__path__[0]}/{package.split('.', 1)[1].replace('.', '/')}"]
-    return [package] + [f"{package}.{m.name}" for m in pkgutil.walk_packages(path) if not m.name.startswith("_")]
+    found = pkgutil.walk_packages(path, prefix=f"{package}.")
+    return [package] + [m.name for m in found if not m.name.rsplit(".", 1)[1].startswith("_")]
 
 
 def imported_after(module: str) -> set[str]:

@@ -194,7 +194,13 @@ class Fleet:
         if device.sampler is None:
             from spark_tui.services.telemetry import TelemetrySampler
 
-            device.sampler = TelemetrySampler(conn, name, self.telemetry_interval, self._on_event)
+            def sampler_failed(error: Exception, device: _Device = device) -> None:
+                # The stream ended without the link going down (the script was killed on the
+                # device): forget it so the next connect or reconnect starts a fresh one.
+                log.warning("telemetry on %s stopped: %s", name, error)
+                device.sampler = None
+
+            device.sampler = TelemetrySampler(conn, name, self.telemetry_interval, self._on_event, on_error=sampler_failed)
             await _best_effort(device.sampler.start(), f"telemetry on {name}")
         if device.port_watch is None:
             try:
