@@ -328,6 +328,27 @@ async def test_a_socks_request_for_a_dead_port_gets_a_refusal_reply(tunnels):
     assert tunnels.stats()[0].last_error == f"remote port {dead} refused: nothing listening on the device"
 
 
+async def test_socks_clients_asking_for_auth_or_bind_are_refused_and_ipv6_targets_work(tunnels, web):
+    stats = await tunnels.start(TunnelSpec("socks", 0, 0, kind=TunnelKind.DYNAMIC))
+    reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
+    writer.write(b"\x05\x01\x02")  # only username/password offered
+    assert await asyncio.wait_for(reader.read(), 5) == b"\x05\xff"
+    writer.close()
+    reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
+    writer.write(b"\x05\x01\x00" + b"\x05\x02\x00\x01\x7f\x00\x00\x01" + struct.pack("!H", web.port))  # BIND
+    assert await asyncio.wait_for(reader.read(), 5) == b"\x05\x00" + b"\x05\x07\x00\x01" + bytes(6)
+    writer.close()
+    v6 = await asyncio.start_server(lambda r, w: (w.write(b"six"), w.close()), "::1", 0)
+    try:
+        port = v6.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
+        writer.write(b"\x05\x01\x00" + b"\x05\x01\x00\x04" + socket.inet_pton(socket.AF_INET6, "::1") + struct.pack("!H", port))
+        assert await asyncio.wait_for(reader.read(), 10) == b"\x05\x00" + b"\x05\x00\x00\x01" + bytes(6) + b"six"
+        writer.close()
+    finally:
+        v6.close()
+
+
 async def test_a_client_that_is_not_socks_is_dropped(tunnels):
     stats = await tunnels.start(TunnelSpec("socks", 1, 0, kind=TunnelKind.DYNAMIC))
     reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
