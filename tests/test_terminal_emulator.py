@@ -131,9 +131,12 @@ def test_any_chunking_of_a_stream_draws_the_same_screen(name, sizes):
     assert (pieces.x, pieces.y) == (whole.x, whole.y)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
-    st.lists(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=50), min_size=1, max_size=60),
+    st.one_of(
+        st.lists(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=50), min_size=1, max_size=60),
+        st.lists(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=16), min_size=1, max_size=60),
+    ),
     st.sampled_from([b"", b"\x1b[44m", b"\x1b[1;31m"]),
 )
 def test_the_bulk_line_path_draws_exactly_what_the_general_path_draws(lines, sgr):

@@ -18,9 +18,9 @@ from collections.abc import Callable
 
 from .cells import BG_MASK, Line
 from .control import ControlMixin
-from .text import TextMixin
-from .sgr import apply_sgr
 from .screen import Screen
+from .sgr import apply_sgr
+from .text import TextMixin
 
 # One token: a run of text, a CSI, CR LF, an OSC, a string sequence to drop, an unfinished
 # sequence at the very end (held for the next chunk), an ESC sequence, or a control character.
@@ -37,8 +37,15 @@ _TOKEN = re.compile(
     r"|([\x00-\x1f\x7f-\x9f])"  # 11 a control character (or a stray ESC)
 )
 
-# Anything but printable text and CR LF pairs: where the bulk line path must stop.
-_NOT_PLAIN = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)|(?<!\r)\n")
+# Control characters other than CR and LF: where the bulk line path must stop. (A plain
+# character class: the regex engine scans for it at C speed.)
+_CONTROL = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _only_crlf_pairs(text: str) -> bool:
+    """True when every CR in ``text`` is followed by LF and every LF preceded by CR."""
+    pairs = text.count("\r\n")
+    return pairs == text.count("\r") == text.count("\n")
 
 HOLD_LIMIT = 65536  # an unfinished string sequence longer than this is dropped
 TITLE_LIMIT = 120
@@ -170,15 +177,16 @@ class Terminal(TextMixin, ControlMixin):
             text = self._skip_rest_of_string(text)
             if not text:
                 return
-        plain_end = _NOT_PLAIN.search(text)
-        if plain_end is None:
-            if text.isascii():
+        control = _CONTROL.search(text)
+        if control is None:
+            if text.isascii() and _only_crlf_pairs(text):
                 self._feed_lines(text.split("\r\n"))
                 return
-        elif plain_end.start() > 256:
-            cut = text.rfind("\r\n", 0, plain_end.start()) + 2
-            if cut > 2 and text[:cut].isascii():
-                self._feed_lines(text[:cut].split("\r\n"))
+        elif control.start() > 256:
+            cut = text.rfind("\r\n", 0, control.start()) + 2
+            head = text[:cut]
+            if cut > 2 and head.isascii() and _only_crlf_pairs(head):
+                self._feed_lines(head.split("\r\n"))
                 text = text[cut:]
         for run, params, inter, final, crlf, osc, _dcs, partial, esc_inter, esc_final, char in _TOKEN.findall(text):
             if run:

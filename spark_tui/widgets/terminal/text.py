@@ -7,6 +7,8 @@ lines scrolling straight into the history without building a :class:`Line` for t
 
 from __future__ import annotations
 
+from itertools import repeat
+
 from .cells import BG_MASK, DEC_GRAPHICS, Line, shown_as, store_line
 
 
@@ -47,6 +49,19 @@ class TextMixin:
         attr = self.attr
         blank = attr & BG_MASK
         screen = self.screen
+        history = screen.history
+        if history is not None and attr == blank and len(parts) > rows and max(map(len, parts)) <= cols:
+            # The flood's steady state: no line wraps and one attribute fills every cell, so the
+            # lines that scroll straight into the history are stored with C-level iteration.
+            straight = len(parts) - rows
+            for line in screen.lines:
+                history.append(store_line(line))
+            history.extend(zip(map(str.ljust, parts[:straight], repeat(cols)), repeat(((attr, cols),)), repeat(False)))
+            screen.pushed += len(parts)
+            parts = parts[straight:]
+            screen.lines[:] = [Line(list(text.ljust(cols)), [attr] * cols) for text in parts]
+            self._finish_bulk([(text, False) for text in parts])
+            return
         # Split each part into rows; a row is (text, wrapped).
         new_rows: list[tuple[str, bool]] = []
         for part in parts:
@@ -57,7 +72,6 @@ class TextMixin:
                     new_rows.append((part[start : start + cols], start + cols < len(part)))
         count = len(new_rows)
         lines = screen.lines
-        history = screen.history
         if history is not None:
             for line in lines[: min(count, rows)]:
                 history.append(store_line(line))
@@ -82,6 +96,11 @@ class TextMixin:
             size = len(text)
             line = Line(list(text) + [" "] * (cols - size), [attr] * size + [blank] * (cols - size), wrapped)
             lines.append(line)
+        self._finish_bulk(new_rows)
+
+    def _finish_bulk(self, new_rows: list[tuple[str, bool]]) -> None:
+        """Cursor after the last written row; remember the last printed character."""
+        cols = self.cols
         size = len(new_rows[-1][0])
         self.wrap_pending = size == cols
         self.x = cols - 1 if size == cols else size
