@@ -408,6 +408,20 @@ async def test_a_local_tunnel_without_a_valid_remote_port_is_refused_before_bind
     assert tunnels.stats() == ()
 
 
+async def test_starting_several_tunnels_reports_each_ones_outcome_without_stopping_at_a_failure(tunnels, web):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        first, second, third = await tunnels.start_all(
+            [TunnelSpec("a", web.port, 0), TunnelSpec("b", web.port, taken), TunnelSpec("c", web.port, 0)]
+        )
+    assert first.state is TunnelState.UP and third.state is TunnelState.UP
+    assert isinstance(second, PortInUse) and second.port == taken
+    assert [s.spec.name for s in tunnels.stats()] == ["a", "c"]
+    assert await http_get(third.local_port) == b"hello"
+
+
 async def test_starting_a_running_tunnel_twice_is_refused(tunnels, web):
     await tunnels.start(TunnelSpec("web", web.port, 0))
     with pytest.raises(TunnelError, match="already running"):

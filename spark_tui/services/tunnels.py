@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import asyncssh
@@ -149,6 +149,24 @@ class TunnelService:
                 await self._drop(tunnel)
                 raise
         return self._snapshot(tunnel, time.monotonic())
+
+    async def start_all(self, specs: Iterable[TunnelSpec]) -> tuple[TunnelStats | SparkError, ...]:
+        """Start several tunnels (a profile's ``auto_start`` ones, a preset bundle), one by one.
+
+        One tunnel failing does not stop the others: its place in the result holds the error.
+
+        Returns:
+            Per spec, in order, its stats or the :class:`SparkError` that stopped it.
+        """
+        results: list[TunnelStats | SparkError] = []
+        for spec in specs:
+            try:
+                results.append(await self.start(spec))
+            except SparkError as error:
+                results.append(error)
+            except (OSError, asyncssh.Error) as error:
+                results.append(TunnelError(f"tunnel {spec.name!r} could not start: {error}"))
+        return tuple(results)
 
     async def stop(self, name: str) -> None:
         """Stop a tunnel: close its listener and its open connections. Unknown names are ignored."""
