@@ -188,12 +188,36 @@ class Terminal(TextMixin, ControlMixin):
             if cut > 2 and head.isascii() and _only_crlf_pairs(head):
                 self._feed_lines(head.split("\r\n"))
                 text = text[cut:]
+        cols = self.cols
         for run, params, inter, final, crlf, osc, _dcs, partial, esc_inter, esc_final, char in _TOKEN.findall(text):
             if run:
-                self._print(run)
+                x = self.x
+                end = x + len(run)
+                if end < cols and not self.wrap_pending and not self.insert_mode and run.isascii() and self.charsets[self.shift_out] == "B":
+                    # The text fits on the line: one slice assignment (inlined _print).
+                    line = self.screen.lines[self.y]
+                    chars = line.chars
+                    if chars[x] == "" and x:
+                        chars[x - 1] = " "
+                    if chars[end] == "":
+                        chars[end] = " "
+                    chars[x:end] = run
+                    line.attrs[x:end] = [self.attr] * len(run)
+                    line.cache = None
+                    self.x = end
+                    self.last_char = run[-1]
+                else:
+                    self._print(run)
             elif final:
-                if final == "m" and not inter and (not params or params[0] not in "<=>?"):
+                if inter or (params and params[0] in "<=>?"):
+                    self._csi(params, inter, final)
+                elif final == "m":
                     self.attr = apply_sgr(self.attr, params)
+                elif final == "H" and not self.origin:  # cursor position, the TUI staple
+                    row, _, col = params.partition(";")
+                    self.y = min(max(int(row), 1), self.rows) - 1 if row.isdigit() else 0
+                    self.x = min(max(int(col), 1), cols) - 1 if col.isdigit() else 0
+                    self.wrap_pending = False
                 else:
                     self._csi(params, inter, final)
             elif crlf:
