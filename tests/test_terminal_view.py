@@ -186,3 +186,20 @@ async def test_keys_bound_by_the_app_still_go_to_the_remote_while_the_terminal_h
         await pilot.pause()
         assert inputs(seen) == b"qt"
         assert ran == []
+
+
+async def test_the_cursor_is_drawn_where_the_remote_put_it_in_the_shape_it_asked_for():
+    app = TerminalApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(TerminalView)
+        view.focus()
+        view.feed(b"ab\x1b[1;2H")
+        await pilot.pause()
+        cell = [seg for seg in view.render_line(0) if seg.text == "b"]
+        assert cell and cell[0].style.reverse
+        view.feed(b"\x1b[4 q")
+        cell = [seg for seg in view.render_line(0) if seg.text == "b"]
+        assert cell and cell[0].style.underline and not cell[0].style.reverse
+        view.feed(b"\x1b[?25l")
+        cell = [seg for seg in view.render_line(0) if "b" in seg.text]
+        assert not (cell[0].style and (cell[0].style.underline or cell[0].style.reverse))

@@ -283,7 +283,10 @@ class TerminalView(Widget, can_focus=True):
         if line is not None and back.offset == 0 and y == term.y and term.cursor_visible:
             x = min(term.x, term.cols - 1)
             wide = x + 1 < term.cols and line.chars[x + 1] == ""
-            strip = highlight(strip, x, x + 1 + wide, _CURSOR if self.has_focus else _CURSOR_UNFOCUSED)
+            # DECSCUSR 3/4 ask for an underline cursor; a cell cannot show a bar, so 5/6 and the
+            # block shapes are drawn as a block. Unfocused: an underline, whatever the shape.
+            shape = _CURSOR_UNFOCUSED if not self.has_focus or term.cursor_shape in (3, 4) else _CURSOR
+            strip = highlight(strip, x, x + 1 + wide, shape)
         for start, end in back.search_spans(y):
             strip = highlight(strip, start, end, _MATCH)
         span = back.selection_span(y)
