@@ -295,3 +295,15 @@ def test_shrinking_the_screen_keeps_the_cursor_line_and_moves_the_top_into_histo
     assert [stored[0].rstrip() for stored in term.history] == ["1", "2"]
     assert (term.x, term.y) == (1, 2)
     assert all(len(line.chars) == 8 for line in term.lines)
+
+
+def test_the_emulator_and_the_shell_service_load_without_textual():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, spark_tui.widgets.terminal.emulator, spark_tui.widgets.terminal.keys, spark_tui.services.shell;"
+        "print('textual' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
