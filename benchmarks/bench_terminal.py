@@ -97,7 +97,10 @@ def whole_path(data: bytes) -> tuple[float, float, int]:
 
 def pyte_rate(data: bytes, history: bool) -> str:
     """Stock pyte's parse rate (MB/s) on ``data``, or ``"fails"`` when it raises."""
-    import pyte
+    try:
+        import pyte
+    except ImportError:
+        return "n/a"
 
     screen = pyte.HistoryScreen(COLS, ROWS, history=10_000) if history else pyte.Screen(COLS, ROWS)
     stream = pyte.ByteStream(screen)
