@@ -85,3 +85,15 @@ def test_a_selection_trims_trailing_blanks_and_survives_scrolling():
     back.follow()
     text = back.select_end(19, 1 - 2)  # the same text, now two rows higher
     assert text == "alpha\nbeta"
+
+
+def test_a_full_screen_program_starting_while_scrolled_back_shows_its_screen():
+    term, back = setup(100)
+    back.scroll(20)
+    term.feed(b"\x1b[?1049h\x1b[Hvim here")
+    back.follow()
+    assert back.offset == 0
+    assert shown(back, 0) == "vim here"
+    term.feed(b"\x1b[?1049l")
+    back.follow()
+    assert shown(back, 0) == "line 96"

@@ -43,6 +43,7 @@ class Scrollback:
         self.query = ""
         self._match: int | None = None  # absolute row of the current match
         self._pushed = 0
+        self._screen = terminal.screen
         self._anchor: tuple[int, int] | None = None  # selection start (abs row, col)
         self._head: tuple[int, int] | None = None  # selection end
 
@@ -78,8 +79,17 @@ class Scrollback:
     # -- scrolling ---------------------------------------------------------------------------
 
     def follow(self) -> None:
-        """Call after feeding output: keep a scrolled-back view on the same text."""
-        pushed = self.terminal.screen.pushed
+        """Call after feeding output: keep a scrolled-back view on the same text.
+
+        When the remote switches between the main and the alternate screen, the view goes
+        back to the live screen and any selection is dropped (its rows belonged to the other one).
+        """
+        screen = self.terminal.screen
+        if screen is not self._screen:
+            self._screen = screen
+            self.to_bottom()
+            self.clear_selection()
+        pushed = screen.pushed
         if self.offset:
             self.offset = min(self.offset + pushed - self._pushed, self._history_len())
         self._pushed = pushed
