@@ -160,3 +160,20 @@ async def test_a_refused_session_raises_a_shell_error_with_a_hint(asyncssh_serve
             await session.start()
     assert "refused" in caught.value.message
     assert caught.value.hint
+
+
+async def test_a_dropped_connection_ends_the_shell_with_no_exit_status(sshd_factory):
+    server = sshd_factory()
+    conn = await _connect(server)
+    try:
+        shell = Shell(conn)
+        await shell.session.start()
+        shell.session.write(b"echo up\r")
+        await _until(lambda: "up" in shell.screen(), what="the shell")
+        server.stop()  # every sshd process killed: a real outage
+        status = await asyncio.wait_for(shell.session.wait_closed(), 20)
+    finally:
+        conn.abort()
+    assert status is None
+    assert shell.exits == [None]
+    assert shell.session.ended
