@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import socket
 import struct
+import time
 
 import asyncssh
 import pytest
@@ -374,10 +375,12 @@ async def test_500_concurrent_short_connections_through_one_tunnel_all_succeed(s
 
 async def test_stats_are_published_at_a_steady_rate_and_not_while_nothing_changes(tunnels, web):
     stats = await tunnels.start(TunnelSpec("stream", web.port, 0))
+    started = time.monotonic()
     await http_get(stats.local_port, f"/stream/{8 * MB}", timeout=30)
     await asyncio.sleep(0.5)
     busy = len(tunnels.published)
-    assert 1 <= busy <= 12  # a few per 0.1 s tick, never one per packet (there were hundreds)
+    ticks = (time.monotonic() - started) / 0.1
+    assert 1 <= busy <= ticks + 2  # at most one per 0.1 s tick, never one per packet (hundreds)
     assert any(s[0].rate_down > 0 for s in tunnels.published)
     assert tunnels.published[-1][0].rate_down == 0.0
     await asyncio.sleep(0.5)
