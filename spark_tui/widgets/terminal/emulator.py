@@ -24,17 +24,18 @@ from .text import TextMixin
 
 # One token: a run of text, a CSI, CR LF, an OSC, a string sequence to drop, an unfinished
 # sequence at the very end (held for the next chunk), an ESC sequence, or a control character.
-# ``findall`` hands all of a chunk's tokens over in one call; exactly one group is non-empty
-# per token (CSI: the final; OSC: its body with the leading "]").
+# ``findall`` hands all of a chunk's tokens over in one call; one group tells the kind of each
+# (SGR: its params with the leading "["; CSI: the final; OSC: its body with the leading "]").
 _TOKEN = re.compile(
-    r"([^\x00-\x1f\x7f-\x9f]+)"  # 1 text
-    r"|\x1b\[([0-?]*)([ -/]*)([@-~])"  # 2 params, 3 intermediates, 4 final
-    r"|(\r\n)"  # 5 the commonest pair, handled at once
-    r"|\x1b(\][^\x07\x1b]*)(?:\x07|\x1b\\|(?=\x1b))"  # 6 OSC
-    r"|(\x1b[P_^X][^\x07\x1b]*(?:\x07|\x1b\\|(?=\x1b)))"  # 7 DCS/APC/PM/SOS: dropped
-    r"|(\x1b(?:\[[0-?]*[ -/]*|[\]P_^X][^\x07\x1b]*\x1b?|[ -/]*)\Z)"  # 8 unfinished
-    r"|\x1b([ -/]*)([0-~])"  # 9 intermediates, 10 final
-    r"|([\x00-\x1f\x7f-\x9f])"  # 11 a control character (or a stray ESC)
+    r"([^\x00-\x1f\x7f-\x9f]+)"  # text
+    r"|\x1b(\[[0-9;:]*)m([^\x00-\x1f\x7f-\x9f]*)"  # SGR ("[" + params) and the text after it
+    r"|\x1b\[([0-?]*)([ -/]*)([@-~])"  # CSI: params, intermediates, final
+    r"|(\r\n)"  # the commonest pair, handled at once
+    r"|\x1b(\][^\x07\x1b]*)(?:\x07|\x1b\\|(?=\x1b))"  # OSC
+    r"|(\x1b[P_^X][^\x07\x1b]*(?:\x07|\x1b\\|(?=\x1b)))"  # DCS/APC/PM/SOS: dropped
+    r"|(\x1b(?:\[[0-?]*[ -/]*|[\]P_^X][^\x07\x1b]*\x1b?|[ -/]*)\Z)"  # unfinished
+    r"|\x1b([ -/]*)([0-~])"  # ESC: intermediates, final
+    r"|([\x00-\x1f\x7f-\x9f])"  # a control character (or a stray ESC)
 )
 
 # Control characters other than CR and LF: where the bulk line path must stop. (A plain
@@ -189,7 +190,14 @@ class Terminal(TextMixin, ControlMixin):
                 self._feed_lines(head.split("\r\n"))
                 text = text[cut:]
         cols = self.cols
-        for run, params, inter, final, crlf, osc, _dcs, partial, esc_inter, esc_final, char in _TOKEN.findall(text):
+        for run, sgr, sgr_run, params, inter, final, crlf, osc, _dcs, partial, esc_inter, esc_final, char in _TOKEN.findall(
+            text
+        ):
+            if sgr:  # colour then text: the commonest pair in coloured output, one token
+                self.attr = apply_sgr(self.attr, sgr[1:])
+                if not sgr_run:
+                    continue
+                run = sgr_run
             if run:
                 x = self.x
                 end = x + len(run)
