@@ -7,12 +7,13 @@ lives in the services; drawing lives in the widgets.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -20,11 +21,26 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header
 
+from spark_tui.app_shells import ShellRouting
+from spark_tui.app_tunnels import TunnelRouting
 from spark_tui.core.device_listing import diagnostics_text
 from spark_tui.core.devices import DeviceRow, merge_devices
 from spark_tui.core.errors import SparkError
-from spark_tui.core.models import Config, ConnectionState, ConnectionStatus, DeviceProfile, TunnelSpec, TunnelState
-from spark_tui.events import ConnectionChanged, DiscoveryChanged, PortsDetected, ProbesChanged, TelemetryArrived, TunnelsChanged
+from spark_tui.core.models import (
+    Config,
+    ConnectionState,
+    ConnectionStatus,
+    DeviceProfile,
+    TunnelState,
+)
+from spark_tui.events import (
+    ConnectionChanged,
+    DiscoveryChanged,
+    PortsDetected,
+    ProbesChanged,
+    TelemetryArrived,
+    TunnelsChanged,
+)
 from spark_tui.palette import PaletteActions, SparkCommands, build_commands
 from spark_tui.screens.add_device import AddDeviceScreen
 from spark_tui.screens.confirm import ConfirmScreen
@@ -37,7 +53,7 @@ from spark_tui.widgets.shell_tabs import ShellTabs
 from spark_tui.widgets.tunnel_list import TunnelList
 
 if TYPE_CHECKING:
-    from spark_tui.widgets.terminal.view import TerminalView
+    pass
 
 log = logging.getLogger(__name__)
 APP_CSS = Path(__file__).parent / "themes" / "app.tcss"
@@ -60,7 +76,7 @@ class Services:
     prober: Callable[[Callable], Any] | None = None
 
 
-class SparkApp(App[None]):
+class SparkApp(TunnelRouting, ShellRouting, App[None]):
     """spark-tui's dashboard: Devices, Tunnels and Shell panes, all from the keyboard."""
 
     TITLE = "spark-tui"
@@ -292,7 +308,7 @@ class SparkApp(App[None]):
         if await self.push_screen_wait(ConfirmScreen("Forget device", f"Forget {name}? Its saved tunnels go too. The key stays installed on the device.")):
             await self.services.fleet.disconnect(name)
             try:
-                self._set_config(self.services.store.remove_device(name))  # type: ignore[attr-defined]
+                self._set_config(await asyncio.to_thread(self.services.store.remove_device, name))
             except SparkError as error:
                 self.notify(str(error), severity="error")
 
@@ -326,111 +342,6 @@ class SparkApp(App[None]):
     async def _confirm_host_key(self, host: str, fingerprint: str) -> bool:
         return bool(await self.push_screen_wait(HostKeyScreen(host, fingerprint)))
 
-    # -- tunnels -------------------------------------------------------------------------
-
-    def on_tunnel_list_toggle_requested(self, message: TunnelList.ToggleRequested) -> None:
-        stats = message.stats
-        if stats.state in (TunnelState.STOPPED, TunnelState.FAILED):
-            self.start_tunnel(stats.device, stats.spec)
-        else:
-            self.run_worker(self.services.fleet.stop_tunnel(stats.device, stats.spec.name), group="tunnels", exit_on_error=False)
-
-    def on_tunnel_list_browse_requested(self, message: TunnelList.BrowseRequested) -> None:
-        stats = message.stats
-        if stats.spec.browser_path is None:
-            self.notify(f"{stats.spec.name} is not a web app (no browser path saved)", severity="warning")
-            return
-        url = f"http://127.0.0.1:{stats.local_port}{stats.spec.browser_path}"
-        self.notify(f"Opening {url}")
-        import webbrowser  # only when asked: it costs a noticeable part of start-up
-
-        webbrowser.open(url)
-
-    @work(group="tunnels", exit_on_error=False)
-    async def start_tunnel(self, device: str, spec: TunnelSpec) -> None:
-        """Start ``spec`` on ``device``, connecting first if needed."""
-        profile = self.profile(device)
-        if profile is None:
-            return
-        try:
-            await self.services.fleet.start_tunnel(profile, spec)
-        except SparkError as error:
-            self.notify(f"{error.message}\n{error.hint}".strip(), title=f"Tunnel {spec.name} not started", severity="error", timeout=8)
-
-    @work(group="dialogs", exit_on_error=False)
-    async def on_tunnel_list_new_requested(self) -> None:
-        from spark_tui.screens.new_tunnel import NewTunnelScreen
-
-        row = self._selected
-        if row is None or row.profile is None:
-            self.notify("Select a saved device in the Devices pane first", severity="warning")
-            return
-        choice = await self.push_screen_wait(NewTunnelScreen(row.name, self._ports.get(row.name, ())))
-        if not choice:
-            return
-        specs, remember = choice
-        for spec in specs:
-            if remember:
-                try:
-                    self._set_config(self.services.store.save_tunnel(row.name, spec))  # type: ignore[attr-defined]
-                except SparkError as error:
-                    self.notify(str(error), severity="error")
-            self.start_tunnel(row.name, spec)
-
-    # -- shells --------------------------------------------------------------------------
-
-    def action_open_shell(self, name: str | None = None) -> None:
-        device = name or (self._selected.name if self._selected and self._selected.profile else None)
-        if device is None:
-            self.notify("Select a saved device first", severity="warning")
-            return
-        self.query_one(ShellTabs).open(device)
-
-    @on(ShellTabs.SessionRequested)
-    def _open_session(self, message: ShellTabs.SessionRequested) -> None:
-        self._run_shell(message)
-
-    @work(group="shells", exit_on_error=False)
-    async def _run_shell(self, message: ShellTabs.SessionRequested) -> None:
-        profile = self.profile(message.device)
-        tabs = self.query_one(ShellTabs)
-        if profile is None:
-            tabs.failed(message.tab, f"No saved device called {message.device}")
-            return
-        tab = message.tab
-
-        def ended(status: int | None) -> None:
-            self._sessions.pop(tab, None)
-            tabs.exited(tab, status)
-
-        try:
-            self._sessions[tab] = await self.services.fleet.open_shell(
-                profile, cols=message.cols, rows=message.rows, on_output=lambda data: tabs.feed(tab, data), on_exit=ended
-            )
-        except SparkError as error:
-            tabs.failed(tab, f"{error.message} {error.hint}".strip())
-
-    def on_terminal_view_input(self, message: TerminalView.Input) -> None:
-        tab = message.control.id.removesuffix("-term")
-        session = self._sessions.get(tab)
-        if session is not None:
-            session.write(message.data)
-        elif message.data == b"\r":
-            self.query_one(ShellTabs).reconnect(tab)
-
-    def on_terminal_view_resized(self, message: TerminalView.Resized) -> None:
-        session = self._sessions.get(message.control.id.removesuffix("-term"))
-        if session is not None:
-            session.resize(message.cols, message.rows)
-
-    def on_terminal_view_leave_requested(self) -> None:
-        self.query_one("#device-table").focus()
-
-    def on_shell_tabs_close_requested(self, message: ShellTabs.CloseRequested) -> None:
-        session = self._sessions.pop(message.tab, None)
-        if session is not None:
-            self.run_worker(session.close(), group="shells", exit_on_error=False)
-
     # -- app-wide keys ---------------------------------------------------------------------
 
     def action_focus_pane(self, target: str) -> None:
@@ -447,10 +358,16 @@ class SparkApp(App[None]):
     def switch_theme(self, name: str) -> None:
         """Switch theme now and remember it in the profile file."""
         apply_theme(self, name)
+        self._remember_theme(name)
+
+    @work(thread=True, group="settings", exclusive=True, exit_on_error=False)
+    def _remember_theme(self, name: str) -> None:
         try:
-            self.config = self.services.store.set_setting("theme", name)  # type: ignore[attr-defined]
+            config = self.services.store.set_setting("theme", name)
         except SparkError as error:
-            self.notify(f"Theme not remembered: {error}", severity="warning")
+            self.call_from_thread(self.notify, f"Theme not remembered: {error}", severity="warning")
+            return
+        self.call_from_thread(self._set_config, config)
 
     def palette_commands(self) -> Sequence:
         """Commands for the palette, fresh on every keystroke."""

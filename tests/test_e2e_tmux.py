@@ -140,9 +140,8 @@ def test_a_key_rebound_in_the_profile_file_works_after_a_restart(tmp_path, termi
         term.wait_for("Devices")
         term.keys("?")
         time.sleep(1.0)
-        assert "Binding id" not in term.screen() and "app.help" not in term.screen()
+        assert "Binding id" not in term.screen()  # ? no longer opens the keys screen
         term.keys("F1")
-        screen = term.wait_for("app.help")
-        assert "f1" in screen
+        term.wait_for("Binding id")
     finally:
         term.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -44,4 +45,4 @@ async def add_device(
             on_step=lambda _step, text: on_step(text),
         )
     on_step("saving the profile")
-    return store.add_device(profile)
+    return await asyncio.to_thread(store.add_device, profile)

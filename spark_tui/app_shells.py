@@ -1,0 +1,70 @@
+"""The app's shell routing: shell tabs ask for sessions, the Fleet opens them, bytes flow."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import work
+
+from spark_tui.core.errors import SparkError
+from spark_tui.widgets.shell_tabs import ShellTabs
+
+if TYPE_CHECKING:
+    from spark_tui.widgets.terminal.view import TerminalView
+
+
+class ShellRouting:
+    """Mixed into SparkApp: shell tabs <-> ShellSession (needs ``services``, ``profile``)."""
+
+    def action_open_shell(self, name: str | None = None) -> None:
+        device = name or (self._selected.name if self._selected and self._selected.profile else None)
+        if device is None:
+            self.notify("Select a saved device first", severity="warning")
+            return
+        self.query_one(ShellTabs).open(device)
+
+    # Named handlers, not @on: Textual collects @on handlers only from MessagePump subclasses.
+    def on_shell_tabs_session_requested(self, message: ShellTabs.SessionRequested) -> None:
+        self._run_shell(message)
+
+    @work(group="shells", exit_on_error=False)
+    async def _run_shell(self, message: ShellTabs.SessionRequested) -> None:
+        profile = self.profile(message.device)
+        tabs = self.query_one(ShellTabs)
+        if profile is None:
+            tabs.failed(message.tab, f"No saved device called {message.device}")
+            return
+        tab = message.tab
+
+        def ended(status: int | None) -> None:
+            self._sessions.pop(tab, None)
+            tabs.exited(tab, status)
+
+        try:
+            self._sessions[tab] = await self.services.fleet.open_shell(
+                profile, cols=message.cols, rows=message.rows, on_output=lambda data: tabs.feed(tab, data), on_exit=ended
+            )
+        except SparkError as error:
+            tabs.failed(tab, f"{error.message} {error.hint}".strip())
+
+    def on_terminal_view_input(self, message: TerminalView.Input) -> None:
+        tab = message.control.id.removesuffix("-term")
+        session = self._sessions.get(tab)
+        if session is not None:
+            session.write(message.data)
+        elif message.data == b"\r":
+            self.query_one(ShellTabs).reconnect(tab)
+
+    def on_terminal_view_resized(self, message: TerminalView.Resized) -> None:
+        session = self._sessions.get(message.control.id.removesuffix("-term"))
+        if session is not None:
+            session.resize(message.cols, message.rows)
+
+    def on_terminal_view_leave_requested(self) -> None:
+        self.query_one("#device-table").focus()
+
+    def on_shell_tabs_close_requested(self, message: ShellTabs.CloseRequested) -> None:
+        session = self._sessions.pop(message.tab, None)
+        if session is not None:
+            self.run_worker(session.close(), group="shells", exit_on_error=False)
+
