@@ -209,7 +209,11 @@ class TerminalView(Widget, can_focus=True):
             return False
         if not press and term.mouse_tracking == 9:
             return True
-        data = encode_mouse(button, event.x, event.y, press=press, motion=motion, sgr=term.mouse_sgr, alt=event.meta, ctrl=event.ctrl)
+        where = event.get_content_offset(self)
+        if where is None:  # on a border or padding: not a cell
+            return True
+        col, row = min(where.x, term.cols - 1), min(where.y, term.rows - 1)
+        data = encode_mouse(button, col, row, press=press, motion=motion, sgr=term.mouse_sgr, alt=event.meta, ctrl=event.ctrl)
         if data:
             self._send(data)
         return True
@@ -221,15 +225,17 @@ class TerminalView(Widget, can_focus=True):
     def on_mouse_down(self, event: events.MouseDown) -> None:
         if self._report_mouse(event, self._button(event), press=True):
             return
-        if event.button == 1:
-            self.scrollback.select_start(event.x, event.y)
+        where = event.get_content_offset(self)
+        if event.button == 1 and where is not None:
+            self.scrollback.select_start(where.x, where.y)
             self._selecting = True
             self.capture_mouse()
             self.refresh()
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
         if self._selecting:
-            self.scrollback.select_extend(event.x, event.y)
+            where = event.get_content_offset_capture(self)
+            self.scrollback.select_extend(max(0, where.x), max(0, where.y))
             self.refresh()
             return
         if event.button:
@@ -241,7 +247,8 @@ class TerminalView(Widget, can_focus=True):
         if self._selecting:
             self._selecting = False
             self.release_mouse()
-            text = self.scrollback.select_end(event.x, event.y)
+            where = event.get_content_offset_capture(self)
+            text = self.scrollback.select_end(max(0, where.x), max(0, where.y))
             if text:
                 self.app.copy_to_clipboard(text)
             self.refresh()
