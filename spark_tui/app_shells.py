@@ -23,6 +23,21 @@ class ShellRouting:
             return
         self.query_one(ShellTabs).open(device)
 
+    def action_external_terminal(self) -> None:
+        """Open the selected device in the system terminal with OpenSSH."""
+        row = self._selected
+        if row is None or row.profile is None:
+            self.notify("Select a saved device first", severity="warning")
+            return
+        from spark_tui.services.external_terminal import open_in_terminal
+
+        try:
+            command = open_in_terminal(row.profile, self.config.devices)
+        except SparkError as error:
+            self.notify(f"{error.message}\n{error.hint}", title="No external terminal", severity="error", timeout=8)
+            return
+        self.notify(f"Opened {row.name} with: {command[0]}")
+
     # Named handlers, not @on: Textual collects @on handlers only from MessagePump subclasses.
     def on_shell_tabs_session_requested(self, message: ShellTabs.SessionRequested) -> None:
         self._run_shell(message)

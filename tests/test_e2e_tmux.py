@@ -145,3 +145,23 @@ def test_a_key_rebound_in_the_profile_file_works_after_a_restart(tmp_path, termi
         term.wait_for("Binding id")
     finally:
         term.close()
+
+
+def test_shift_t_opens_the_device_in_a_new_tmux_window_with_openssh(demo):
+    demo.wait_for("spark-demo")
+    demo.keys("T")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and "spark-demo" not in demo._tmux("list-windows", "-F", "#{window_name}"):
+        time.sleep(0.1)
+    assert "spark-demo" in demo._tmux("list-windows", "-F", "#{window_name}")
+    # OpenSSH logged in with our key and known_hosts (StrictHostKeyChecking yes): run a command.
+    demo._tmux("send-keys", "-t", "t:spark-demo", "-l", "echo via-open''ssh")
+    demo._tmux("send-keys", "-t", "t:spark-demo", "Enter")
+    deadline = time.monotonic() + 20
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = demo._tmux("capture-pane", "-p", "-t", "t:spark-demo")
+        if re.search(r"^via-openssh$", screen, re.M):
+            break
+        time.sleep(0.1)
+    assert re.search(r"^via-openssh$", screen, re.M), screen

@@ -107,8 +107,12 @@ def _value(text: str) -> str:
     return f'"{text}"' if any(c.isspace() for c in text) else text
 
 
-def render_config(profiles: list[DeviceProfile], settings: ExportSettings) -> str:
-    """An OpenSSH client config with one ``Host`` block per profile (demo devices left out).
+def render_config(profiles: list[DeviceProfile], settings: ExportSettings, *, include_demo: bool = False) -> str:
+    """An OpenSSH client config with one ``Host`` block per profile.
+
+    Demo devices are left out unless ``include_demo`` (their port changes every run, so they
+    have no place in a file a user ``Include``s; the dashboard's own terminal file is rewritten
+    each time it is used).
 
     A ``jump_host`` naming another profile works because that profile's block is in the same
     file; ``user@host:port`` jumps pass through unchanged.
@@ -119,7 +123,7 @@ def render_config(profiles: list[DeviceProfile], settings: ExportSettings) -> st
         "",
     ]
     for profile in profiles:
-        if profile.demo:
+        if profile.demo and not include_demo:
             continue
         lines.append(f"Host {profile.name}")
         lines.append(f"    HostName {profile.host}")
