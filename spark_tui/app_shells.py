@@ -38,6 +38,34 @@ class ShellRouting:
             return
         self.notify(f"Opened {row.name} with: {command[0]}")
 
+    def action_run_command(self) -> None:
+        """Open "run a command on devices" with the highlighted device ticked."""
+        from spark_tui.screens.run_command import RunCommandScreen
+
+        devices = [(p.name, f"{p.name}  {' '.join('#' + t for t in p.tags)}".rstrip()) for p in self.config.devices]
+        if not devices:
+            self.notify("No saved devices yet: press a to add one", severity="warning")
+            return
+        row = self._selected
+        self.push_screen(RunCommandScreen(devices, [row.name] if row and row.profile else []))
+
+    def on_run_command_screen_run_requested(self, message) -> None:
+        for name in message.devices:
+            self._run_on(message.screen, name, message.command)
+
+    @work(group="exec", exit_on_error=False)
+    async def _run_on(self, screen, name: str, command: str) -> None:
+        profile = self.profile(name)
+        if profile is None:
+            screen.finished(name, None, f"no saved device called {name}")
+            return
+        try:
+            status = await self.services.fleet.run_command(profile, command, lambda line: screen.add_line(name, line))
+        except SparkError as error:
+            screen.finished(name, None, f"{error.message} {error.hint}".strip())
+            return
+        screen.finished(name, status)
+
     # Named handlers, not @on: Textual collects @on handlers only from MessagePump subclasses.
     def on_shell_tabs_session_requested(self, message: ShellTabs.SessionRequested) -> None:
         self._run_shell(message)

@@ -179,3 +179,29 @@ async def test_when_nothing_is_found_the_devices_pane_says_what_was_tried(tmp_pa
         await wait_for(pilot, lambda: "127.0.0.1" in empty_text(), timeout=10, what="the diagnostics")
         text = empty_text()
         assert quiet in text and "mDNS" in text and "Press a to add" in text
+
+
+async def test_run_on_devices_shows_each_devices_output_and_exit_status(tmp_path, sshd):
+    from spark_tui.screens.run_command import RunCommandScreen
+
+    path = tmp_path / "profiles.toml"
+    store = ProfileStore(path)
+    store.add_device(sshd_profile(sshd, "lab-a"))
+    store.add_device(sshd_profile(sshd, "lab-b"))
+    shutil.copy(sshd.known_hosts, locations.known_hosts_path())
+    app = make_app(path)
+    async with app.run_test(size=(140, 45)) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunCommandScreen), what="the run dialog")
+        screen = app.screen
+        screen.query_one("SelectionList").select_all()
+        await pilot.press(*"echo from-$(id -un); exit 3", "enter")
+
+        def done() -> bool:
+            texts = {name: "\n".join(line.text for line in log.lines) for name, log in screen._logs.items()}
+            return len(texts) == 2 and all("exit status 3" in t for t in texts.values())
+
+        await wait_for(pilot, done, what="both outputs")
+        for log in screen._logs.values():
+            assert f"from-{sshd.user}" in "\n".join(line.text for line in log.lines)

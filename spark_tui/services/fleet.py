@@ -184,6 +184,24 @@ class Fleet:
         self._device(profile).shells.append(session)
         return session
 
+    # -- one-off commands ---------------------------------------------------------------
+
+    async def run_command(self, profile: DeviceProfile, command: str, on_line: Callable[[str], None]) -> int | None:
+        """Run ``command`` on the device's shared connection, streaming each output line.
+
+        Returns:
+            The exit status (``None`` when the command ended without one).
+
+        Raises:
+            ConnectError: the connection failed.
+        """
+        conn = await self.connections.connect(profile)
+        async with conn.create_process(command, stderr=asyncssh_stdout()) as process:
+            async for line in process.stdout:
+                on_line(line.rstrip("\n"))
+            await process.wait()
+        return process.exit_status
+
     # -- watchers (telemetry, ports) ----------------------------------------------------
 
     async def _start_watchers(self, device: _Device) -> None:
@@ -224,6 +242,13 @@ class Fleet:
         if device is None:
             device = self._devices[profile.name] = _Device(profile)
         return device
+
+
+def asyncssh_stdout():
+    """asyncssh's marker for "send stderr where stdout goes" (imported on use)."""
+    import asyncssh
+
+    return asyncssh.STDOUT
 
 
 async def _best_effort(step: Awaitable[Any], what: str) -> None:
