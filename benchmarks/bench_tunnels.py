@@ -95,20 +95,17 @@ def targets_main() -> None:
 
 
 def tunnel_main(sshd_root: str, port: int, user: str, count: bool, remotes: list[int]) -> None:
-    import asyncssh
-
-    from spark_tui.core.models import TunnelSpec
-    from spark_tui.services.batched_tcp import BatchedTCP
+    from spark_tui.core.models import DeviceProfile, TunnelSpec
+    from spark_tui.services.connection import ConnectionService
     from spark_tui.services.tunnels import TunnelService
 
     root = Path(sshd_root)
+    # The product's own path: the shared-connection service with its cipher order and socket.
+    connections = ConnectionService(known_hosts=root / "known_hosts")
+    profile = DeviceProfile(name="bench", host="127.0.0.1", port=port, user=user, identity_file=str(root / "client_ed25519"))
 
     async def connect():
-        return await asyncssh.connect(
-            "127.0.0.1", port, username=user, client_keys=[str(root / "client_ed25519")],
-            known_hosts=str(root / "known_hosts"), agent_path=None,
-            encryption_algs=FAST_CIPHERS, compression_algs=None, tunnel=BatchedTCP(),
-        )
+        return await connections.connect(profile)
 
     async def run() -> None:
         service = TunnelService(connect, "bench", count_bytes=count, owns_connection=True)

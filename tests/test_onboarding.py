@@ -16,7 +16,6 @@ from spark_tui.config import locations
 from spark_tui.core.errors import ConnectError
 from spark_tui.core.models import DeviceProfile
 from spark_tui.services.onboarding import key_path_for, onboard, revoke
-from tests.sshd_server import ensure_test_user
 
 
 async def trust(host: str, fp: str) -> bool:
@@ -25,8 +24,7 @@ async def trust(host: str, fp: str) -> bool:
 
 @pytest.fixture
 def device(sshd):
-    """The shared sshd with the test user's ~/.ssh emptied and this run's password in force."""
-    ensure_test_user(sshd.password)  # another sshd started since may have changed it
+    """The shared sshd with the test user's ~/.ssh emptied."""
     sshd.clear_user_keys()
     yield sshd
     sshd.clear_user_keys()

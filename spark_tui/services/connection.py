@@ -27,6 +27,7 @@ import asyncssh
 from spark_tui.config import locations
 from spark_tui.core.errors import ConnectError, HostKeyChanged
 from spark_tui.core.models import ConnectionState, ConnectionStatus, DeviceProfile
+from spark_tui.services.batched_tcp import BatchedTCP
 from spark_tui.services.known_hosts import (
     ConfirmHostKey,
     HostKeyCheck,
@@ -173,7 +174,8 @@ async def dial(
             conn = await asyncssh.connect(
                 address,
                 profile.port,
-                tunnel=tunnel or (),
+                # Direct links batch each loop turn's packets into one send (see batched_tcp).
+                tunnel=tunnel or BatchedTCP(),
                 username=user,
                 known_hosts=(trusted, [], []),
                 client_factory=lambda: check,
