@@ -346,6 +346,15 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
 
     # -- app-wide keys ---------------------------------------------------------------------
 
+    # Textual's own priority keys that a shell needs too (bash history, emacs quoted-insert).
+    _SHELL_KEEPS = frozenset({"command_palette", "quit"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Inside a terminal every key but the escape key belongs to the remote program."""
+        if action in self._SHELL_KEEPS and self.focused is not None and self.focused.has_class("terminal-view"):
+            return False
+        return True
+
     def action_focus_pane(self, target: str) -> None:
         self.query_one(f"#{target}").focus()
 

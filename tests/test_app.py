@@ -205,3 +205,26 @@ async def test_run_on_devices_shows_each_devices_output_and_exit_status(tmp_path
         await wait_for(pilot, done, what="both outputs")
         for log in screen._logs.values():
             assert f"from-{sshd.user}" in "\n".join(line.text for line in log.lines)
+
+
+async def test_inside_a_shell_ctrl_p_and_ctrl_q_go_to_the_remote_program(tmp_path):
+    from spark_tui.widgets.terminal.view import TerminalView
+
+    path = tmp_path / "profiles.toml"
+    ProfileStore(path).add_device(DeviceProfile(name="lab", host="127.0.0.1", port=1))
+    seen: list = []
+    app = make_app(path)
+    async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+        await pilot.pause()
+        app.query_one(ShellTabs).open("lab")  # the tab exists even though its session fails
+        await wait_for(pilot, lambda: app.query("TerminalView"), what="a terminal")
+        app.query_one(TerminalView).focus()
+        await pilot.press("ctrl+p", "ctrl+q")
+        await pilot.pause()
+        sent = [m.data for m in seen if isinstance(m, TerminalView.Input)]
+        assert b"\x10" in sent and b"\x11" in sent
+        assert app.is_running and not app.screen.query("CommandInput")
+        # ctrl+] leaves the terminal; then the dashboard's keys work again.
+        await pilot.press("ctrl+right_square_bracket")
+        await pilot.pause()
+        assert not isinstance(app.focused, TerminalView)

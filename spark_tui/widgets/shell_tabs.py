@@ -100,7 +100,7 @@ class ShellTabs(Vertical, can_focus=False):
 
         tab = f"shell-{next(_ids)}"
         self._device[tab] = device
-        view = TerminalView(id=f"{tab}-term")
+        view = TerminalView(id=f"{tab}-term", classes="terminal-view")
         self.query_one(TabbedContent).add_pane(TabPane(device, view, id=tab))
         self.query_one(TabbedContent).active = tab
         self._refresh_empty()
