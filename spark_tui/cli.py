@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TextIO
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `--version` must not pay for importing typing
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import TextIO
 
 from spark_tui import __version__
 
@@ -34,7 +36,6 @@ COMMANDS: dict[tuple[str, str | None], str] = {
 }
 
 
-@dataclass
 class CliContext:
     """What every command gets besides its arguments.
 
@@ -42,12 +43,16 @@ class CliContext:
         config_path: The profile file in force (``--config``, ``$SPARK_TUI_CONFIG`` or default).
         stdout: Where normal output goes.
         stderr: Where the one-line error goes.
+        stdin: Where prompts read from.
     """
 
-    config_path: Path
-    stdout: TextIO = field(default_factory=lambda: sys.stdout)
-    stderr: TextIO = field(default_factory=lambda: sys.stderr)
-    stdin: TextIO = field(default_factory=lambda: sys.stdin)
+    def __init__(
+        self, config_path: Path, stdout: TextIO | None = None, stderr: TextIO | None = None, stdin: TextIO | None = None
+    ) -> None:
+        self.config_path = config_path
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.stdin = stdin or sys.stdin
 
     def store(self):
         """The profile store for ``config_path`` (imported lazily)."""
