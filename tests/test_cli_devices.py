@@ -156,14 +156,16 @@ def test_a_corrupt_file_fails_every_command_with_its_line_and_is_left_untouched(
     assert config.read_bytes() == before
 
 
-def test_a_revoke_that_cannot_reach_the_device_keeps_the_device(run, config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_revoke_that_cannot_reach_the_device_keeps_the_device(run, config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A closed port on loopback: the revoke step fails for real, so nothing may be forgotten.
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
-    run("device", "add", "a", "--host", "127.0.0.1", "--port", str(closed_port))
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    run("device", "add", "a", "--host", "127.0.0.1", "--port", str(closed_port), "--identity", str(key))
 
     failed = Run(["--config", str(config), "device", "remove", "a", "--revoke"], monkeypatch)
 
