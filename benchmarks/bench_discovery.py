@@ -41,7 +41,7 @@ SSH = "_ssh._tcp.local."
 SeenAt = Callable[[str], "float | None"]
 
 
-def _info(host: str, address: str = "198.18.0.1") -> ServiceInfo:
+def _info(host: str, address: str = "127.0.0.1") -> ServiceInfo:
     return ServiceInfo(SSH, f"{host}.{SSH}", addresses=[socket.inet_aton(address)], port=22, server=f"{host}.local.")
 
 
@@ -127,7 +127,7 @@ ADVERTISER = textwrap.dedent(
         tasks = []
         for i in range(count):
             info = ServiceInfo("_ssh._tcp.local.", f"idle{i}-{sys.argv[3]}._ssh._tcp.local.", port=22,
-                               addresses=[socket.inet_aton("198.18.1.1")], server=f"idle{i}-{sys.argv[3]}.local.")
+                               addresses=[socket.inet_aton("127.0.0.1")], server=f"idle{i}-{sys.argv[3]}.local.")
             tasks.append(await zc.async_register_service(info, cooperating_responders=True))
         await asyncio.gather(*tasks)
         print("up", flush=True)

@@ -106,7 +106,8 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
         self._states: dict[str, ConnectionStatus] = {}
         self._ports: dict[str, tuple] = {}
         self._selected: DeviceRow | None = None
-        self._sessions: dict[str, Any] = {}  # shell tab id -> services.shell.ShellSession
+        self._sessions: dict[str, Any] = {}
+        self._refresh_pending = False  # shell tab id -> services.shell.ShellSession
         self.started = time.monotonic()
 
     # -- layout ---------------------------------------------------------------------------
@@ -236,6 +237,13 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
         return merge_devices(self.config.devices, self._discovered, self._probes, time.time(), seen=seen)
 
     def _refresh_devices(self) -> None:
+        """Redraw the Devices pane soon: events that arrive together cost one redraw."""
+        if not self._refresh_pending:
+            self._refresh_pending = True
+            self.set_timer(0.05, self._redraw_devices)
+
+    def _redraw_devices(self) -> None:
+        self._refresh_pending = False
         rows = self._rows()
         empty = "No saved devices and nothing found on the network yet."
         if not rows and self._discovery is not None:

@@ -54,6 +54,10 @@ class CliContext:
         self.stderr = stderr or sys.stderr
         self.stdin = stdin or sys.stdin
 
+    def with_config(self, config_path: Path) -> CliContext:
+        """The same context for another profile file (the demo's throwaway one)."""
+        return CliContext(config_path, self.stdout, self.stderr, self.stdin)
+
     def store(self):
         """The profile store for ``config_path`` (imported lazily)."""
         from spark_tui.config.store import ProfileStore

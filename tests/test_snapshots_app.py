@@ -63,6 +63,7 @@ def feed(app: SparkApp) -> None:
 async def settle(pilot) -> None:
     feed(pilot.app)
     await pilot.pause()
+    await pilot.pause(0.2)  # the Devices pane redraws on a short timer, so bursts cost one redraw
     await pilot.wait_for_scheduled_animations()
     await pilot.pause()
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import os
 import shutil
 import signal
@@ -144,7 +143,7 @@ def run_demo_dashboard(ctx, *, log_level: str | None = None) -> int:
                 seed_demo_profile(device, config_path, folder)
                 from spark_tui.commands.dashboard import run_dashboard
 
-                return run_dashboard(dataclasses.replace(ctx, config_path=config_path), demo=True, log_level=log_level)
+                return run_dashboard(ctx.with_config(config_path), demo=True, log_level=log_level)
             finally:
                 thread.stop()
     finally:

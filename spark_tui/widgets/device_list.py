@@ -44,7 +44,7 @@ class DeviceList(Vertical, can_focus=False):
 
     BINDINGS = [
         Binding("enter", "connect", "Connect", id="device.connect", tooltip="Connect to the highlighted device"),
-        Binding("x", "disconnect", "Disconnect", id="device.disconnect", tooltip="Close this device's connection"),
+        Binding("x", "disconnect", "Disconnect", id="device.disconnect", tooltip="Close this device's connection", show=False),
         Binding("a", "add", "Add", id="device.add", tooltip="Add a device by host name or IP"),
         Binding("s", "save", "Save", id="device.save", tooltip="Save a discovered device as a profile"),
         Binding("delete", "remove", "Forget", id="device.remove", tooltip="Forget a saved device", show=False),
@@ -90,6 +90,7 @@ class DeviceList(Vertical, can_focus=False):
         self._states: Mapping[str, ConnectionStatus] = {}
         self._shown: list[DeviceRow] = []
         self._compact = False
+        self._drawn: dict[str, tuple] = {}  # row key -> cells as last drawn, in table order
         self.empty_text = "No devices yet."
 
     def compose(self) -> ComposeResult:
@@ -117,7 +118,7 @@ class DeviceList(Vertical, can_focus=False):
         if empty_text:
             self.empty_text = empty_text
         if self.is_mounted:
-            self._redraw()
+            self._redraw(layout=False)
 
     @property
     def highlighted(self) -> DeviceRow | None:
@@ -178,23 +179,44 @@ class DeviceList(Vertical, can_focus=False):
                 text.append("\n→ " + _safe(status.hint, 200), style=theme_color(variables, "warning"))
         return text
 
-    def _redraw(self) -> None:
+    def _cells(self, row: DeviceRow) -> tuple[str, str, str, bool]:
+        """What a row shows, as plain values: equal tuples need no redraw."""
+        host = row.host if row.port == 22 else f"{row.host}:{row.port}"
+        return (self.state_of(row), _safe(row.name, 32), _safe(host, 40), row.profile is not None)
+
+    def _render_cells(self, cells: tuple[str, str, str, bool]) -> tuple[Text, Text, Text]:
+        state, name, host, saved = cells
+        return (
+            state_text(state, self.app.theme_variables, compact=self._compact),
+            Text(name, style="bold" if saved else "italic", end=""),
+            Text(host, end=""),
+        )
+
+    def _redraw(self, *, layout: bool = True) -> None:
+        """Show the current rows. Cheap when little changed: a refresh that keeps the same rows
+        in the same order only rewrites the cells that differ (200 idle devices, probed every
+        few seconds, must not rebuild the table each time)."""
         table = self.query_one(DataTable)
         previous = self.highlighted
         self._shown = self._visible()
-        variables = self.app.theme_variables
-        table.clear(columns=True)
-        table.add_column("", key="state", width=1 if self._compact else 14)
-        table.add_column("DEVICE", key="name")
-        table.add_column("HOST", key="host")
-        for row in self._shown:
-            host = row.host if row.port == 22 else f"{row.host}:{row.port}"
-            name = Text(_safe(row.name, 32), style="bold" if row.profile else "italic", end="")
-            table.add_row(state_text(self.state_of(row), variables, compact=self._compact), name, Text(_safe(host, 40), end=""), key=row.key)
-        if previous is not None:
-            index = next((i for i, r in enumerate(self._shown) if r.key == previous.key), None)
-            if index is not None:
-                table.move_cursor(row=index, animate=False)
+        cells = {row.key: self._cells(row) for row in self._shown}
+        if not layout and [r.key for r in self._shown] == list(self._drawn):
+            for key, value in cells.items():
+                if self._drawn[key] != value:
+                    for column, rendered in zip(("state", "name", "host"), self._render_cells(value)):
+                        table.update_cell(key, column, rendered)
+        else:
+            table.clear(columns=True)
+            table.add_column("", key="state", width=1 if self._compact else 14)
+            table.add_column("DEVICE", key="name")
+            table.add_column("HOST", key="host")
+            for row in self._shown:
+                table.add_row(*self._render_cells(cells[row.key]), key=row.key)
+            if previous is not None:
+                index = next((i for i, r in enumerate(self._shown) if r.key == previous.key), None)
+                if index is not None:
+                    table.move_cursor(row=index, animate=False)
+        self._drawn = cells
         self.query_one("#device-detail", Static).update(self._detail(self.highlighted))
         empty = self.query_one("#device-empty", Static)
         empty.update(Text(self.empty_text if not self._shown else "", end=""))
