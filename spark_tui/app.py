@@ -107,7 +107,8 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
         self._ports: dict[str, tuple] = {}
         self._selected: DeviceRow | None = None
         self._sessions: dict[str, Any] = {}
-        self._refresh_pending = False  # shell tab id -> services.shell.ShellSession
+        self._refresh_pending = False
+        self._advertised: set[str] = set()  # saved devices advertised in the last snapshot  # shell tab id -> services.shell.ShellSession
         self.started = time.monotonic()
 
     # -- layout ---------------------------------------------------------------------------
@@ -189,9 +190,22 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
 
     def on_discovery_changed(self, message: DiscoveryChanged) -> None:
         self._discovered = message.services
+        rows = self._rows()
+        self._notify_online(rows)
         self._refresh_devices()
         if self._prober is not None:
-            self._prober.set_targets(self._probe_targets())
+            self._prober.set_targets({row.key: row.probe_target for row in rows})
+
+    def _notify_online(self, rows: list[DeviceRow]) -> None:
+        """Tell the user when a saved device starts or stops being advertised (not at start-up)."""
+        now = {row.name for row in rows if row.profile is not None and row.advertised}
+        before, self._advertised = self._advertised, now
+        if time.monotonic() - self.started < 5.0:
+            return  # the first answers after start are not news
+        for name in sorted(now - before):
+            self.notify(f"{name} is online (seen on the network)", timeout=4)
+        for name in sorted(before - now):
+            self.notify(f"{name} went offline (no longer advertised)", severity="warning", timeout=6)
 
     def on_probes_changed(self, message: ProbesChanged) -> None:
         self._probes.update(message.probes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from pathlib import Path
 
@@ -228,3 +229,37 @@ async def test_inside_a_shell_ctrl_p_and_ctrl_q_go_to_the_remote_program(tmp_pat
         await pilot.press("ctrl+right_square_bracket")
         await pilot.pause()
         assert not isinstance(app.focused, TerminalView)
+
+
+async def test_a_saved_device_leaving_and_joining_the_network_is_announced(tmp_path):
+    import socket
+
+    from zeroconf import ServiceInfo
+    from zeroconf.asyncio import AsyncZeroconf
+
+    from spark_tui.services.discovery import DiscoveryService
+
+    name = f"spark-{os.urandom(2).hex()}"
+    kind = "_sparktui-on._tcp.local."  # our own type, so other tests' adverts don't interfere
+    path = tmp_path / "profiles.toml"
+    store = ProfileStore(path)
+    store.add_device(DeviceProfile(name=name, host=f"{name}.local"))
+    notes: list[str] = []
+    app = SparkApp(
+        Services(store, Fleet(), discovery=lambda cb: DiscoveryService(cb, interfaces=("127.0.0.1",), service_types=(kind,))),
+        store.load(),
+    )
+    app.started -= 10  # past the start-up quiet period
+    original = app.notify
+    app.notify = lambda message, **kw: (notes.append(str(message)), original(message, **kw))[1]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.5)
+        zc = AsyncZeroconf(interfaces=["127.0.0.1"])
+        info = ServiceInfo(kind, f"{name}.{kind}", addresses=[socket.inet_aton("127.0.0.1")], port=22022, server=f"{name}.local.")
+        try:
+            await zc.async_register_service(info, cooperating_responders=True)
+            await wait_for(pilot, lambda: any("is online" in n for n in notes), timeout=10, what="online")
+            await zc.async_unregister_service(info)
+            await wait_for(pilot, lambda: any("went offline" in n for n in notes), timeout=10, what="offline")
+        finally:
+            await zc.async_close()
