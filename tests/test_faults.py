@@ -417,5 +417,5 @@ async def test_a_link_cut_and_restored_ten_times_heals_the_whole_session(cut_lin
     # The device reaches the page over the veth (its loopback is its own); the -R check, which
     # needs the device's loopback, is left to the other two fault kinds.
     session = Session(server, tmp_path, remote_tunnel=False, web_host=link.our_address)
-    await run_cycles(session, 10, link.cut, link.mend, hold=2.0)
+    await run_cycles(session, 10, link.cut, link.mend, hold=1.0)
 
