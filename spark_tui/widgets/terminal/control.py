@@ -12,10 +12,18 @@ from .sgr import apply_sgr
 MOUSE_MODES = (9, 1000, 1002, 1003)
 
 
+PARAM_LIMIT = 65535  # xterm's own cap on a numeric parameter
+
+
 def _ints(params: str) -> list[int]:
+    """CSI parameters as numbers, each clamped to PARAM_LIMIT.
+
+    A remote program controls these digits: thousands of them must not reach ``int()``
+    (Python refuses over 4300 digits, and big numbers cost time), so long runs clamp early.
+    """
     if not params:
         return []
-    return [int(p) if p.isdigit() else 0 for p in params.split(";")]
+    return [(int(p) if len(p) <= 5 else PARAM_LIMIT) if p.isdigit() else 0 for p in params.split(";")]
 
 
 class ControlMixin:

@@ -223,8 +223,9 @@ class Terminal(TextMixin, ControlMixin):
                     self.attr = apply_sgr(self.attr, params)
                 elif final == "H" and not self.origin:  # cursor position, the TUI staple
                     row, _, col = params.partition(";")
-                    self.y = min(max(int(row), 1), self.rows) - 1 if row.isdigit() else 0
-                    self.x = min(max(int(col), 1), cols) - 1 if col.isdigit() else 0
+                    # Slice before int(): a remote may send thousands of digits (clamped anyway).
+                    self.y = min(max(int(row[:6]), 1), self.rows) - 1 if row.isdigit() else 0
+                    self.x = min(max(int(col[:6]), 1), cols) - 1 if col.isdigit() else 0
                     self.wrap_pending = False
                 else:
                     self._csi(params, inter, final)

@@ -40,7 +40,7 @@ _memo: dict[tuple[int, str], int] = {}
 
 def _int(text: str) -> int:
     try:
-        return int(text) if text else 0
+        return int(text[:6]) if text else 0  # a colour parameter is never longer; no 4300-digit ints
     except ValueError:
         return 0
 

@@ -11,6 +11,9 @@ from itertools import repeat
 
 from .cells import BG_MASK, DEC_GRAPHICS, Line, shown_as, store_line
 
+MAX_CELL_CHARS = 8
+"""Characters one cell may hold: its base character and a few combining marks."""
+
 
 class TextMixin:
     """Printing, line feeds and scrolling for :class:`Terminal` (see there for the state)."""
@@ -220,6 +223,8 @@ class TextMixin:
         line = self.screen.lines[self.y]
         if line.chars[x] == "" and x > 0:
             x -= 1
+        if len(line.chars[x]) >= MAX_CELL_CHARS:
+            return  # a cell keeps a base and a few marks; a flood of marks must stay linear
         line.chars[x] += char
         line.cache = None
 
