@@ -81,6 +81,8 @@ def parse_listening(text: str) -> tuple[DetectedPort, ...]:
             inode = int(fields[9])
         except ValueError:
             continue
+        if not 0 < port <= 0xFFFF:  # the kernel writes 4 hex digits; anything wider is not a port
+            continue
         found.append(DetectedPort(port=port, address=address, family=family, inode=inode))
     return tuple(found)
 
