@@ -38,7 +38,6 @@ from spark_tui.core.models import (
     TunnelState,
 )
 from spark_tui.services import tunnel_link
-from spark_tui.services.connection import ConnectionService
 from spark_tui.services.fleet import Fleet
 from spark_tui.services.shell import ShellSession
 from tests import sshd_server
@@ -68,29 +67,6 @@ def require_slow(request: pytest.FixtureRequest) -> None:
         pytest.skip("slow variant: run with --run-slow or SPARK_TUI_RUN_SLOW=1")
 
 
-class TunedFleet(Fleet):
-    """A Fleet whose connections use short keepalives, so a frozen host is noticed in ~1 s.
-
-    Fleet itself takes no keepalive settings (ConnectionService does); see the report.
-    """
-
-    def __init__(self, *, keepalive_interval: float, keepalive_count_max: int, connect_timeout: float, **options) -> None:
-        super().__init__(**options)
-        self._timing = {
-            "keepalive_interval": keepalive_interval,
-            "keepalive_count_max": keepalive_count_max,
-            "connect_timeout": connect_timeout,
-        }
-
-    @property
-    def connections(self) -> ConnectionService:
-        if self._connections is None:
-            self._connections = ConnectionService(
-                on_status=self._status, confirm_host_key=self._confirm, **self._connection_options, **self._timing
-            )
-        return self._connections
-
-
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
@@ -108,7 +84,8 @@ class Session:
         self.profile = DeviceProfile(
             "spark", server.host, server.user, server.port, identity_file=str(server.client_key)
         )
-        self.fleet = TunedFleet(
+        # Short keepalives, so a frozen host is noticed in about a second.
+        self.fleet = Fleet(
             keepalive_interval=0.5, keepalive_count_max=2, connect_timeout=3.0,
             telemetry_interval=0.2, known_hosts=tmp_path / "known_hosts",
         )

@@ -40,11 +40,12 @@ def run_dashboard(ctx: CliContext, *, demo: bool = False, open_shell: str | None
     from spark_tui.services.fleet import Fleet
 
     current = {"config": config}
+    interfaces = ("127.0.0.1",) if demo else tuple(config.settings.discovery_interfaces)
     fleet = Fleet(
         telemetry_interval=config.settings.telemetry_interval,
         profiles=lambda name: current["config"].device(name),
+        mdns_interfaces=interfaces,
     )
-    interfaces = ("127.0.0.1",) if demo else tuple(config.settings.discovery_interfaces)
 
     def discovery(on_change):
         from spark_tui.services.discovery import DiscoveryService

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import getpass
-import inspect
 import shlex
 import socket
 import stat
@@ -113,25 +112,17 @@ def translate_error(error: BaseException, profile: DeviceProfile) -> ConnectErro
     return ConnectError("other", f"cannot connect to {where}: {error}", "")
 
 
-async def _mdns_address(host: str, port: int) -> str | None:
-    """Ask the mDNS resolver (if that module exists) for a ``.local`` name's address."""
+async def _mdns_address(host: str, port: int, interfaces: Sequence[str]) -> str | None:
+    """A ``.local`` name's address over mDNS on ``interfaces`` (all when empty), or None."""
     if not host.rstrip(".").endswith(".local"):
         return None
+    from spark_tui.services.mdns_resolve import resolve_host
+
     try:
-        from spark_tui.services.mdns_resolve import resolve_host
-    except ImportError:
+        found = await resolve_host(host, port, interfaces=interfaces)
+    except ConnectError:  # nothing answered: the caller reports the system resolver's error
         return None
-    try:
-        found = resolve_host(host, port)
-        if inspect.isawaitable(found):
-            found = await found
-    except Exception:  # the fallback is best effort; the caller reports the original error
-        return None
-    if isinstance(found, str):
-        return found or None
-    if isinstance(found, Sequence) and found:
-        return str(found[0])
-    return None
+    return found[0] if found else None
 
 
 async def dial(
@@ -144,6 +135,7 @@ async def dial(
     keepalive_interval: float = 5.0,
     keepalive_count_max: int = 4,
     connect_timeout: float = 15.0,
+    mdns_interfaces: Sequence[str] = (),
 ) -> tuple[asyncssh.SSHClientConnection, HostKeyCheck]:
     """Open one authenticated connection to ``profile``; the host key is checked first.
 
@@ -211,7 +203,7 @@ async def dial(
             known_hosts.add(profile.host, profile.port, offered)
             confirmed = offered
         except socket.gaierror as error:
-            fallback = None if address != profile.host else await _mdns_address(profile.host, profile.port)
+            fallback = None if address != profile.host else await _mdns_address(profile.host, profile.port, mdns_interfaces)
             if fallback is None:
                 raise translate_error(error, profile) from None
             address = fallback
@@ -243,6 +235,8 @@ class ConnectionService:
         keepalive_count_max: Unanswered probes before the link counts as lost.
         connect_timeout: Seconds allowed for TCP connect + handshake + login.
         profiles: Looks up a saved profile by name, for ``jump_host`` naming another device.
+        mdns_interfaces: Where ``.local`` names are asked over mDNS when the system resolver
+            cannot resolve them (the discovery setting; empty means every interface).
     """
 
     def __init__(
@@ -255,6 +249,7 @@ class ConnectionService:
         keepalive_count_max: int = 4,
         connect_timeout: float = 15.0,
         profiles: Callable[[str], DeviceProfile | None] | None = None,
+        mdns_interfaces: Sequence[str] = (),
     ) -> None:
         self.known_hosts = KnownHosts(known_hosts or locations.known_hosts_path())
         self._on_status = on_status
@@ -263,6 +258,7 @@ class ConnectionService:
             "keepalive_interval": keepalive_interval,
             "keepalive_count_max": keepalive_count_max,
             "connect_timeout": connect_timeout,
+            "mdns_interfaces": tuple(mdns_interfaces),
         }
         self._profiles = profiles
         self._devices: dict[str, _Device] = {}

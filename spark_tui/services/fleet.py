@@ -49,6 +49,8 @@ class Fleet:
         telemetry_interval: Seconds between telemetry samples.
         known_hosts: Our known_hosts file (default: the data folder's).
         profiles: Looks a saved profile up by name (for jump hosts naming another device).
+        **connection_options: Passed to ConnectionService: ``keepalive_interval``,
+            ``keepalive_count_max``, ``connect_timeout``, ``mdns_interfaces``.
     """
 
     def __init__(
@@ -57,11 +59,12 @@ class Fleet:
         telemetry_interval: float = 1.0,
         known_hosts=None,
         profiles: Callable[[str], DeviceProfile | None] | None = None,
+        **connection_options: Any,
     ) -> None:
         self.on_event: Callable[[Event], None] = lambda event: None
         self.confirm_host_key: Callable[[str, str], Awaitable[bool]] | None = None
         self.telemetry_interval = telemetry_interval
-        self._connection_options = {"known_hosts": known_hosts, "profiles": profiles}
+        self._connection_options = {"known_hosts": known_hosts, "profiles": profiles, **connection_options}
         self._connections = None
         self._devices: dict[str, _Device] = {}
 
@@ -105,6 +108,9 @@ class Fleet:
         """Stop everything on device ``name`` and close its connection."""
         device = self._devices.pop(name, None)
         if device is not None:
+            for session in list(device.shells):
+                await _best_effort(session.close(), f"closing a shell on {name}")
+            device.shells.clear()
             await self._stop_watchers(device)
             if device.tunnels is not None:
                 await device.tunnels.close()
@@ -173,15 +179,28 @@ class Fleet:
     async def open_shell(self, profile: DeviceProfile, *, cols: int, rows: int, on_output, on_exit):
         """Open a PTY shell on the device's shared connection.
 
+        The session is dropped from the device as soon as it ends (so an ended shell never
+        keeps a dead connection alive), and ``disconnect`` closes the ones still open.
+
         Raises:
             ConnectError: the connection failed.
+            ShellError: the device refused the session.
         """
         from spark_tui.services.shell import ShellSession
 
         conn = await self.connections.connect(profile)
-        session = ShellSession(conn, cols=cols, rows=rows, on_output=on_output, on_exit=on_exit)
+        device = self._device(profile)
+        session: ShellSession | None = None
+
+        def ended(status: int | None) -> None:
+            if session in device.shells:
+                device.shells.remove(session)
+            on_exit(status)
+
+        session = ShellSession(conn, cols=cols, rows=rows, on_output=on_output, on_exit=ended)
         await session.start()
-        self._device(profile).shells.append(session)
+        if not session.ended:
+            device.shells.append(session)
         return session
 
     # -- one-off commands ---------------------------------------------------------------
