@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import stat
 import tomllib
 from pathlib import Path
 
@@ -63,7 +64,8 @@ def read_profile_file(path: Path, *, editable: bool = False) -> ProfileText:
 
     try:
         with open(path, "rb") as handle:
-            signature = disk.signature_of(os.fstat(handle.fileno()))
+            status = os.fstat(handle.fileno())
+            signature = disk.signature_of(status)
             data = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
         return ProfileText("", None, Config(), None)
@@ -71,6 +73,13 @@ def read_profile_file(path: Path, *, editable: bool = False) -> ProfileText:
         raise error("is a folder, not a profile file", hint="pass the path of a .toml file with --config") from None
     except OSError as failure:
         raise error(f"cannot read: {failure.strerror or failure}", hint="check the file's permissions") from None
+    if status.st_mode & 0o022:
+        # Another local user could point identity_file or a tunnel's bind address anywhere:
+        # refused like OpenSSH refuses a writable ~/.ssh/config. Readable is fixed on save.
+        raise error(
+            f"can be changed by other users (mode {stat.S_IMODE(status.st_mode):04o}); not trusted",
+            hint=f"chmod 600 {path}",
+        )
     if len(data) > MAX_BYTES:
         raise error(f"larger than {MAX_BYTES} bytes; this is not a profile file", hint="check the --config path")
     try:
