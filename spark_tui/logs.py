@@ -12,6 +12,15 @@ MAX_BYTES = 1_000_000
 BACKUPS = 3
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose every file, the first and each one after a rollover, is 0600."""
+
+    def _open(self):
+        descriptor = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(descriptor, 0o600)  # an existing file made under a looser umask is fixed too
+        return os.fdopen(descriptor, self.mode, encoding=self.encoding, errors=self.errors)
+
+
 def setup(level: str = "INFO") -> str:
     """Send spark-tui's (and asyncssh's, at WARNING) logs to the rotating file.
 
@@ -22,8 +31,7 @@ def setup(level: str = "INFO") -> str:
         The log file's path, for error screens to point at.
     """
     path = locations.log_path()
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
-    os.chmod(path, 0o600)
+    handler = PrivateRotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("spark_tui")
     root.handlers[:] = [handler]
