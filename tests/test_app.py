@@ -263,3 +263,36 @@ async def test_a_saved_device_leaving_and_joining_the_network_is_announced(tmp_p
             await wait_for(pilot, lambda: any("went offline" in n for n in notes), timeout=10, what="offline")
         finally:
             await zc.async_close()
+
+
+async def test_adding_a_device_with_a_password_installs_a_key_and_keeps_no_password(tmp_path, sshd):
+    """NVIDIA Sync's flow in the dialog: password once, key made and installed, password gone."""
+    import subprocess
+
+    sshd.clear_user_keys()
+    path = tmp_path / "profiles.toml"
+    path.write_text(HEADER)
+    app = make_app(path)
+    async with app.run_test(size=(120, 44)) as pilot:
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, AddDeviceScreen), what="the dialog")
+        dialog = app.screen
+        for field, value in (("name", "lab"), ("host", sshd.host), ("user", sshd.user), ("port", str(sshd.port)), ("password", sshd.password)):
+            dialog.query_one(f"#{field}").value = value
+        dialog.query_one("#add").press()
+        await wait_for(pilot, lambda: isinstance(app.screen, HostKeyScreen), what="the host key question")
+        assert app.screen.fingerprint == sshd.fingerprint()
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not isinstance(app.screen, AddDeviceScreen), timeout=30, what="onboarding to finish")
+    profile = ProfileStore(path).load().device("lab")
+    assert profile is not None and profile.identity_file
+    # Plain OpenSSH now logs in with the key spark-tui installed, no password.
+    command = sshd.ssh_command("true", key=Path(profile.identity_file).expanduser())
+    command[command.index(f"UserKnownHostsFile={sshd.known_hosts}")] = f"UserKnownHostsFile={locations.known_hosts_path()}"
+    assert subprocess.run(command, capture_output=True, timeout=30).returncode == 0
+    # The password is in no file the app wrote.
+    for folder in (tmp_path,):
+        for file in folder.rglob("*"):
+            if file.is_file():
+                assert sshd.password.encode() not in file.read_bytes(), file
+    sshd.clear_user_keys()

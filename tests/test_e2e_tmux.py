@@ -165,3 +165,24 @@ def test_shift_t_opens_the_device_in_a_new_tmux_window_with_openssh(demo):
             break
         time.sleep(0.1)
     assert re.search(r"^via-openssh$", screen, re.M), screen
+
+
+def test_spark_tui_shell_name_opens_straight_into_a_shell_on_that_device(tmp_path, terminal_env, sshd):
+    from spark_tui.config.store import ProfileStore
+    from spark_tui.core.models import DeviceProfile
+
+    config = tmp_path / "profiles.toml"
+    store = ProfileStore(config)
+    store.set_setting("discovery_interfaces", ["127.0.0.1"])
+    store.add_device(DeviceProfile(name="lab", host=sshd.host, port=sshd.port, user=sshd.user, identity_file=str(sshd.client_key)))
+    known = Path(terminal_env["XDG_DATA_HOME"]) / "spark-tui" / "known_hosts"
+    known.parent.mkdir(parents=True, exist_ok=True)
+    known.write_bytes(sshd.known_hosts.read_bytes())
+    term = Terminal(f"{SPARK_TUI} --config {config} shell lab", terminal_env)
+    try:
+        term.wait_for(lambda s: any(line.endswith(("$", "#")) for line in shell_lines(s)))
+        term.type("echo shell-$((6*7))")
+        term.keys("Enter")
+        term.wait_for(lambda s: "shell-42" in shell_lines(s))
+    finally:
+        term.close()

@@ -252,8 +252,8 @@ class DemoDevice:
             identity_file=str(self.client_key_path),
             tags=("demo",),
             tunnels=(
-                TunnelSpec(
-                    name="dashboard", remote_port=self.dashboard_port, local_port=self.local_ports[0], browser_path="/"
+                TunnelSpec(  # starts on connect, so the Tunnels pane has something live at once
+                    name="dashboard", remote_port=self.dashboard_port, local_port=self.local_ports[0], browser_path="/", auto_start=True
                 ),
                 TunnelSpec(
                     name="jupyter", remote_port=self.jupyter_port, local_port=self.local_ports[1], browser_path="/lab"
