@@ -11,7 +11,6 @@ Every test prints how many cases it ran (``-s`` shows them).
 from __future__ import annotations
 
 import ipaddress
-import os
 import time
 import unicodedata
 
@@ -64,14 +63,14 @@ def counted(name: str) -> None:
 def run(prop, examples: int, name: str) -> None:
     """Run hypothesis property ``prop`` for ``examples`` examples and report the count."""
     cases[name] = 0
-    settings(BASE, max_examples=examples)(prop)()
+    try:
+        settings(BASE, max_examples=examples)(prop)()
+    finally:
+        # settings() marks the function as configured; unmark it so the other variant (default
+        # or slow, both in one --run-slow session) can apply its own example count.
+        prop.__dict__.pop("_hypothesis_internal_settings_applied", None)
     print(f"\n{name}: {cases[name]} cases")
     assert cases[name] > 0
-
-
-def require_slow(request: pytest.FixtureRequest) -> None:
-    if not request.config.getoption("--run-slow", default=False) and not os.environ.get("SPARK_TUI_RUN_SLOW"):
-        pytest.skip("slow variant: run with --run-slow or SPARK_TUI_RUN_SLOW=1")
 
 
 def is_control(char: str) -> bool:
@@ -135,8 +134,7 @@ def test_any_resolved_mdns_answer_translates_to_bounded_display_safe_values():
 
 
 @pytest.mark.slow
-def test_many_resolved_mdns_answers_translate_to_bounded_display_safe_values(request):
-    require_slow(request)
+def test_many_resolved_mdns_answers_translate_to_bounded_display_safe_values():
     run(translate_property, SLOW_EXAMPLES, "translate")
 
 
@@ -180,7 +178,6 @@ def test_any_cached_mdns_record_set_translates_to_bounded_display_safe_values(lo
 
 @pytest.mark.slow
 def test_many_cached_mdns_record_sets_translate_to_bounded_display_safe_values(request, loopback_zeroconf):
-    require_slow(request)
     run(cache_property(loopback_zeroconf), SLOW_EXAMPLES, "translate_from_cache")
 
 
@@ -240,8 +237,7 @@ def test_any_mix_of_profiles_and_mdns_answers_merges_without_changing_a_saved_id
 
 
 @pytest.mark.slow
-def test_many_mixes_of_profiles_and_mdns_answers_merge_without_changing_a_saved_identity(request):
-    require_slow(request)
+def test_many_mixes_of_profiles_and_mdns_answers_merge_without_changing_a_saved_identity():
     run(merge_property, SLOW_EXAMPLES, "merge_devices")
 
 
@@ -309,8 +305,7 @@ def test_any_remote_output_keeps_the_terminal_consistent_and_bounded():
 
 
 @pytest.mark.slow
-def test_much_remote_output_keeps_the_terminal_consistent_and_bounded(request):
-    require_slow(request)
+def test_much_remote_output_keeps_the_terminal_consistent_and_bounded():
     run(terminal_property, SLOW_EXAMPLES, "terminal")
 
 
@@ -380,8 +375,7 @@ def test_any_nvidia_smi_output_parses_to_finite_numbers_or_unknown():
 
 
 @pytest.mark.slow
-def test_much_nvidia_smi_output_parses_to_finite_numbers_or_unknown(request):
-    require_slow(request)
+def test_much_nvidia_smi_output_parses_to_finite_numbers_or_unknown():
     run(gpu_property, SLOW_EXAMPLES * 2, "nvidia-smi")
 
 
@@ -420,8 +414,7 @@ def test_any_proc_text_and_telemetry_stream_decodes_without_escaping_its_bounds(
 
 
 @pytest.mark.slow
-def test_many_proc_texts_and_telemetry_streams_decode_without_escaping_their_bounds(request):
-    require_slow(request)
+def test_many_proc_texts_and_telemetry_streams_decode_without_escaping_their_bounds():
     run(proc_property, SLOW_EXAMPLES * 2, "proc-and-stream")
 
 
@@ -463,8 +456,7 @@ def test_any_proc_net_tcp_text_yields_only_real_ports_that_pass_the_rules():
 
 
 @pytest.mark.slow
-def test_much_proc_net_tcp_text_yields_only_real_ports_that_pass_the_rules(request):
-    require_slow(request)
+def test_much_proc_net_tcp_text_yields_only_real_ports_that_pass_the_rules():
     run(proc_net_property, SLOW_EXAMPLES * 2, "proc-net-tcp")
 
 

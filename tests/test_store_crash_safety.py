@@ -127,10 +127,7 @@ def test_a_save_killed_at_random_moments_leaves_the_old_or_the_new_file(tmp_path
 
 
 @pytest.mark.slow
-def test_thousands_of_random_kills_leave_the_old_or_the_new_file(tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    if not request.config.getoption("--run-slow", default=False) and not os.environ.get("SPARK_TUI_RUN_SLOW"):
-        pytest.skip("slow variant: run with --run-slow or SPARK_TUI_RUN_SLOW=1")
-
+def test_thousands_of_random_kills_leave_the_old_or_the_new_file(tmp_path: Path) -> None:
     counts = kill_randomly(tmp_path / "profiles.toml", kills=3000, seconds=300)
 
     print(f"crash points: {counts}")

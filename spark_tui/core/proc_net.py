@@ -81,7 +81,7 @@ def parse_listening(text: str) -> tuple[DetectedPort, ...]:
             inode = int(fields[9])
         except ValueError:
             continue
-        if not 0 < port <= 0xFFFF:  # the kernel writes 4 hex digits; anything wider is not a port
+        if not 0 < port <= 0xFFFF or inode < 0:  # the kernel writes 4 hex digits and unsigned inodes
             continue
         found.append(DetectedPort(port=port, address=address, family=family, inode=inode))
     return tuple(found)
