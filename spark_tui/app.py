@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -41,11 +41,6 @@ from spark_tui.events import (
     TelemetryArrived,
     TunnelsChanged,
 )
-from spark_tui.palette import PaletteActions, SparkCommands, build_commands
-from spark_tui.screens.add_device import AddDeviceScreen
-from spark_tui.screens.confirm import ConfirmScreen
-from spark_tui.screens.help import toggle_keys
-from spark_tui.screens.host_key import HostKeyScreen
 from spark_tui.theming import WIDGETS_CSS, apply_theme, theme_names
 from spark_tui.widgets.device_list import DeviceList
 from spark_tui.widgets.fleet_grid import FleetGrid
@@ -53,7 +48,14 @@ from spark_tui.widgets.shell_tabs import ShellTabs
 from spark_tui.widgets.tunnel_list import TunnelList
 
 if TYPE_CHECKING:
-    pass
+    from spark_tui.screens.add_device import AddDeviceScreen
+
+
+def _spark_commands():
+    """The palette's provider, imported when the palette first opens (not at start-up)."""
+    from spark_tui.palette import SparkCommands
+
+    return SparkCommands
 
 log = logging.getLogger(__name__)
 APP_CSS = Path(__file__).parent / "themes" / "app.tcss"
@@ -81,7 +83,7 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
 
     TITLE = "spark-tui"
     CSS_PATH = [APP_CSS, WIDGETS_CSS]
-    COMMANDS = App.COMMANDS | {SparkCommands}
+    COMMANDS = App.COMMANDS | {_spark_commands}
     BINDINGS = [
         Binding("question_mark", "help", "Keys", id="app.help", tooltip="Show every key binding"),
         Binding("1", "focus_pane('device-table')", "Devices", id="app.devices", tooltip="Go to the Devices pane", show=False),
@@ -108,6 +110,14 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
         self._selected: DeviceRow | None = None
         self._sessions: dict[str, Any] = {}
         self._refresh_pending = False
+        # The theme is chosen before the stylesheet is first built: switching it in on_mount
+        # made Textual parse and apply every style twice before the first paint.
+        self._theme_problem = ""
+        try:
+            apply_theme(self, config.settings.theme)
+        except SparkError as error:
+            self._theme_problem = str(error)
+            apply_theme(self, None)
         self._advertised: set[str] = set()  # saved devices advertised in the last snapshot  # shell tab id -> services.shell.ShellSession
         self.started = time.monotonic()
 
@@ -133,11 +143,8 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        try:
-            apply_theme(self, self.config.settings.theme)
-        except SparkError as error:
-            self.notify(str(error), severity="warning")
-            apply_theme(self, None)
+        if self._theme_problem:
+            self.notify(self._theme_problem, severity="warning")
         if self.config.settings.keys:
             self.set_keymap(dict(self.config.settings.keys))
         self.sub_title = f"{len(self.config.devices)} saved device(s)"
@@ -145,6 +152,10 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
         self.services.fleet.confirm_host_key = self._confirm_host_key  # type: ignore[attr-defined]
         self._refresh_devices()
         self.query_one("#device-table").focus()
+        # Paint first: the network work (zeroconf's import and sockets, probes) starts after.
+        self.call_after_refresh(self._start_background)
+
+    def _start_background(self) -> None:
         if self.services.prober is not None:
             self._prober = self.services.prober(lambda key, result: self.post_message(ProbesChanged({key: result})))
             self._prober.start()
@@ -153,7 +164,7 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
             self._start_discovery()
         self.set_interval(1.0, self._watch_profile_file)
         if self._open_shell_on:
-            self.call_after_refresh(self.action_open_shell, self._open_shell_on)
+            self.action_open_shell(self._open_shell_on)
 
     @work(thread=True, group="discovery", exit_on_error=False)
     def _start_discovery(self) -> None:
@@ -208,8 +219,15 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
             self.notify(f"{name} went offline (no longer advertised)", severity="warning", timeout=6)
 
     def on_probes_changed(self, message: ProbesChanged) -> None:
-        self._probes.update(message.probes)
-        self._refresh_devices()
+        # A probe every few seconds per device: redraw only when reachability flips (the
+        # latency is shown for the highlighted device and refreshed with the next redraw).
+        flipped = False
+        for key, result in message.probes.items():
+            previous = self._probes.get(key)
+            flipped |= previous is None or previous.reachable != result.reachable
+            self._probes[key] = result
+        if flipped:
+            self._refresh_devices()
 
     def on_connection_changed(self, message: ConnectionChanged) -> None:
         status = message.status
@@ -329,6 +347,8 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
     @work(group="dialogs", exit_on_error=False)
     async def on_device_list_remove_requested(self, message: DeviceList.RemoveRequested) -> None:
         name = message.device.name
+        from spark_tui.screens.confirm import ConfirmScreen
+
         if await self.push_screen_wait(ConfirmScreen("Forget device", f"Forget {name}? Its saved tunnels go too. The key stays installed on the device.")):
             await self.services.fleet.disconnect(name)
             try:
@@ -337,13 +357,14 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
                 self.notify(str(error), severity="error")
 
     def _open_add_device(self, row: DeviceRow | None, note: str = "") -> None:
+        from spark_tui.screens.add_device import AddDeviceScreen
+
         if row is None:
             self.push_screen(AddDeviceScreen(note=note))
         else:
             self.push_screen(AddDeviceScreen(name=row.name.split(".")[0], host=row.host, port=row.port, note=note))
 
-    @on(AddDeviceScreen.Submitted)
-    def _add_device(self, message: AddDeviceScreen.Submitted) -> None:
+    def on_add_device_screen_submitted(self, message: AddDeviceScreen.Submitted) -> None:
         self._run_add_device(message.form, self.screen)
 
     @work(group="onboard", exit_on_error=False)
@@ -364,6 +385,8 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
         self.notify(f"Saved {form.name}. Press enter on it to connect.")
 
     async def _confirm_host_key(self, host: str, fingerprint: str) -> bool:
+        from spark_tui.screens.host_key import HostKeyScreen
+
         return bool(await self.push_screen_wait(HostKeyScreen(host, fingerprint)))
 
     # -- app-wide keys ---------------------------------------------------------------------
@@ -381,6 +404,8 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
         self.query_one(f"#{target}").focus()
 
     def action_help(self) -> None:
+        from spark_tui.screens.help import toggle_keys
+
         toggle_keys(self)
 
     def action_next_theme(self) -> None:
@@ -414,6 +439,8 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
             spec = next((t for t in profile.tunnels if t.name == tunnel), None) if profile else None
             if spec is not None:
                 self.start_tunnel(device, spec)
+
+        from spark_tui.palette import PaletteActions, build_commands
 
         actions = PaletteActions(
             connect=self.connect,

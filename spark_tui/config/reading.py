@@ -15,9 +15,10 @@ import re
 import stat
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import tomlkit
-from tomlkit.toml_document import TOMLDocument
+if TYPE_CHECKING:
+    from tomlkit.toml_document import TOMLDocument
 
 from spark_tui.config import disk, schema
 from spark_tui.config.fields import SchemaProblem
@@ -106,6 +107,8 @@ def read_profile_file(path: Path, *, editable: bool = False) -> ProfileText:
     if not editable:
         return ProfileText(text, None, config, signature)
     try:
+        import tomlkit  # only saves need the editable document; loads stay fast
+
         doc = tomlkit.parse(text)
         same = doc.unwrap() == values
     except Exception:  # a third-party parser on untrusted text: any failure means "cannot edit"  # noqa: BLE001

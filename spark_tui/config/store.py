@@ -23,13 +23,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from spark_tui.config import disk, document, entries, schema
+from spark_tui.config import disk, entries, schema
 from spark_tui.config.entries import ABSENT, Entry
 from spark_tui.config.fields import SchemaProblem, format_field
 from spark_tui.config.locate import line_of
 from spark_tui.config.reading import ProfileText, read_profile_file
 from spark_tui.core.errors import ConfigConflict, ConfigError, DeviceExists, DeviceNotFound, InvalidProfile, TunnelNotFound
 from spark_tui.core.models import Config, DeviceProfile, TunnelSpec
+
 
 class ProfileStore:
     """Reads and safely changes one profile file.
@@ -271,6 +272,8 @@ class ProfileStore:
             return expected
         if snapshot.doc is None and snapshot.signature is not None:  # never rebuild an existing file
             raise RuntimeError("profile file was not read for editing")
+        from spark_tui.config import document  # tomlkit: loaded by the first save, not by start-up
+
         doc = snapshot.doc if snapshot.doc is not None else document.new_document()
         document.apply_to_document(doc, snapshot.config, changes)
         text = doc.as_string()
