@@ -124,22 +124,24 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
     # -- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        # The panes are kept as attributes: handlers run while a dialog or the palette is the
+        # active screen, where app.query_one() would search the dialog instead.
+        self.device_list = DeviceList(id="devices")
+        self.device_list.border_title = "Devices"
+        self.fleet_grid = FleetGrid(id="telemetry")
+        self.fleet_grid.border_title = "Telemetry"
+        self.tunnel_list = TunnelList(id="tunnels")
+        self.tunnel_list.border_title = "Tunnels"
+        self.shell_tabs = ShellTabs(id="shell")
+        self.shell_tabs.border_title = "Shell"
         yield Header(show_clock=False, icon="⚡")
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                devices = DeviceList(id="devices")
-                devices.border_title = "Devices"
-                yield devices
-                grid = FleetGrid(id="telemetry")
-                grid.border_title = "Telemetry"
-                yield grid
+                yield self.device_list
+                yield self.fleet_grid
             with Vertical(id="right"):
-                tunnels = TunnelList(id="tunnels")
-                tunnels.border_title = "Tunnels"
-                yield tunnels
-                shells = ShellTabs(id="shell")
-                shells.border_title = "Shell"
-                yield shells
+                yield self.tunnel_list
+                yield self.shell_tabs
         yield Footer()
 
     def on_mount(self) -> None:
@@ -151,7 +153,7 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
         self.services.fleet.on_event = self._service_event  # type: ignore[attr-defined]
         self.services.fleet.confirm_host_key = self._confirm_host_key  # type: ignore[attr-defined]
         self._refresh_devices()
-        self.query_one("#device-table").focus()
+        self.device_list.query_one("#device-table").focus()
         # Paint first: the network work (zeroconf's import and sockets, probes) starts after.
         self.call_after_refresh(self._start_background)
 
@@ -236,14 +238,14 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
         self._refresh_devices()
         if status.state is ConnectionState.LOST:
             self.notify(f"{status.device}: connection lost. {status.message}", severity="warning")
-            self.query_one(ShellTabs).mark_device_lost(status.device)
+            self.shell_tabs.mark_device_lost(status.device)
         elif status.state is ConnectionState.CONNECTED and previous is not None and previous.state is ConnectionState.LOST:
             self.notify(f"{status.device}: connection back")
         elif status.state is ConnectionState.DISCONNECTED:
-            self.query_one(FleetGrid).remove_device(status.device)
+            self.fleet_grid.remove_device(status.device)
 
     def on_tunnels_changed(self, message: TunnelsChanged) -> None:
-        tunnels = self.query_one(TunnelList)
+        tunnels = self.tunnel_list
         if not message.stats:
             tunnels.forget(message.device)
             return
@@ -257,7 +259,7 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
                 self.notify(f"Tunnel {stats.device}/{stats.spec.name} back on port {stats.local_port}")
 
     def on_telemetry_arrived(self, message: TelemetryArrived) -> None:
-        self.query_one(FleetGrid).update_sample(message.sample)
+        self.fleet_grid.update_sample(message.sample)
 
     def on_ports_detected(self, message: PortsDetected) -> None:
         self._ports[message.device] = message.ports
@@ -281,7 +283,7 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
         if not rows and self._discovery is not None:
             stats = self._discovery.stats()
             empty = diagnostics_text(stats, time.time() - stats.started_at)
-        self.query_one(DeviceList).show(rows, self._states, empty + "\n\nPress a to add a device by host name or IP.")
+        self.device_list.show(rows, self._states, empty + "\n\nPress a to add a device by host name or IP.")
 
     def _probe_targets(self) -> dict[str, tuple[str, int]]:
         return {row.key: row.probe_target for row in self._rows()}
@@ -401,7 +403,7 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
         return True
 
     def action_focus_pane(self, target: str) -> None:
-        self.query_one(f"#{target}").focus()
+        self.screen_stack[0].query_one(f"#{target}").focus()
 
     def action_help(self) -> None:
         from spark_tui.screens.help import toggle_keys
@@ -431,7 +433,7 @@ class SparkApp(TunnelRouting, ShellRouting, App[None]):
         """Commands for the palette, fresh on every keystroke."""
         tunnels = []
         for profile in self.config.devices:
-            running = {s.spec.name for s in self.query_one(TunnelList).rows_of(profile.name) if s.state is not TunnelState.STOPPED}
+            running = {s.spec.name for s in self.tunnel_list.rows_of(profile.name) if s.state is not TunnelState.STOPPED}
             tunnels += [(profile.name, spec.name, spec.name in running) for spec in profile.tunnels]
 
         def start(device: str, tunnel: str) -> None:

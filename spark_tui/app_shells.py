@@ -21,7 +21,7 @@ class ShellRouting:
         if device is None:
             self.notify("Select a saved device first", severity="warning")
             return
-        self.query_one(ShellTabs).open(device)
+        self.shell_tabs.open(device)
 
     def action_external_terminal(self) -> None:
         """Open the selected device in the system terminal with OpenSSH."""
@@ -73,7 +73,7 @@ class ShellRouting:
     @work(group="shells", exit_on_error=False)
     async def _run_shell(self, message: ShellTabs.SessionRequested) -> None:
         profile = self.profile(message.device)
-        tabs = self.query_one(ShellTabs)
+        tabs = self.shell_tabs
         if profile is None:
             tabs.failed(message.tab, f"No saved device called {message.device}")
             return
@@ -96,7 +96,7 @@ class ShellRouting:
         if session is not None:
             session.write(message.data)
         elif message.data == b"\r":
-            self.query_one(ShellTabs).reconnect(tab)
+            self.shell_tabs.reconnect(tab)
 
     def on_terminal_view_resized(self, message: TerminalView.Resized) -> None:
         session = self._sessions.get(message.control.id.removesuffix("-term"))
@@ -104,7 +104,7 @@ class ShellRouting:
             session.resize(message.cols, message.rows)
 
     def on_terminal_view_leave_requested(self) -> None:
-        self.query_one("#device-table").focus()
+        self.device_list.query_one("#device-table").focus()
 
     def on_shell_tabs_close_requested(self, message: ShellTabs.CloseRequested) -> None:
         session = self._sessions.pop(message.tab, None)

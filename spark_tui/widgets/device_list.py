@@ -196,7 +196,10 @@ class DeviceList(Vertical, can_focus=False):
         """Show the current rows. Cheap when little changed: a refresh that keeps the same rows
         in the same order only rewrites the cells that differ (200 idle devices, probed every
         few seconds, must not rebuild the table each time)."""
-        table = self.query_one(DataTable)
+        tables = self.query(DataTable)
+        if not tables:
+            return  # being torn down (the app is closing): nothing to draw on
+        table = tables.first()
         previous = self.highlighted
         self._shown = self._visible()
         cells = {row.key: self._cells(row) for row in self._shown}
