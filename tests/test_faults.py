@@ -44,6 +44,15 @@ from tests import sshd_server
 from tests.sshd_server import Sshd, free_port
 from tests.test_tunnels import WebService, http_get
 
+
+def LoopbackSpec(*args, **kwargs) -> TunnelSpec:
+    """A TunnelSpec to the device's 127.0.0.1, where the test servers listen. The default,
+    "localhost", lets sshd try ::1 first, and a stranger listening on that port there would
+    get the test's traffic."""
+    kwargs.setdefault("remote_host", "127.0.0.1")
+    return TunnelSpec(*args, **kwargs)
+
+
 pytestmark = pytest.mark.faults
 
 FD_GROWTH_MAX = 6
@@ -123,11 +132,11 @@ class Session:
         loop.set_exception_handler(lambda _loop, context: self.loop_errors.append(context))
         self.web = await WebPage(self.web_host).start()
         await self.fleet.connect(self.profile)
-        web = await self.fleet.start_tunnel(self.profile, TunnelSpec("web", self.web.port, 0, remote_host=self.web_host))
+        web = await self.fleet.start_tunnel(self.profile, LoopbackSpec("web", self.web.port, 0, remote_host=self.web_host))
         self.ports["web"] = web.local_port
         if self.remote_tunnel:
             self.ports["back"] = free_port()
-            spec = TunnelSpec("back", self.ports["back"], self.web.port, kind=TunnelKind.REMOTE)
+            spec = LoopbackSpec("back", self.ports["back"], self.web.port, kind=TunnelKind.REMOTE)
             await self.fleet.start_tunnel(self.profile, spec)
         await self.check(0)
 

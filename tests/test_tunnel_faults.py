@@ -15,6 +15,15 @@ from spark_tui.services.tunnels import TunnelService
 from tests.test_tunnels import MB, WebService, connector, http_get
 
 
+def LoopbackSpec(*args, **kwargs) -> TunnelSpec:
+    """A TunnelSpec to the device's 127.0.0.1, where the test servers listen. The default,
+    "localhost", lets sshd try ::1 first, and a stranger listening on that port there would
+    get the test's traffic."""
+    kwargs.setdefault("remote_host", "127.0.0.1")
+    return TunnelSpec(*args, **kwargs)
+
+
+
 @pytest.fixture
 async def web():
     service = await WebService().start()
@@ -56,7 +65,7 @@ async def test_a_killed_sshd_mid_transfer_sends_the_tunnel_reconnecting_and_it_h
     server = sshd_factory()
     service = TunnelService(connector(server), "flaky", owns_connection=True)
     try:
-        stats = await service.start(TunnelSpec("stream", web.port, 0))
+        stats = await service.start(LoopbackSpec("stream", web.port, 0))
         port = stats.local_port
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(f"GET /stream/{400 * MB} HTTP/1.0\r\n\r\n".encode())
@@ -85,7 +94,7 @@ async def test_a_connection_made_while_reconnecting_waits_for_the_link_and_is_se
     server = sshd_factory()
     service = TunnelService(connector(server), "flaky", link_wait=8.0, owns_connection=True)
     try:
-        stats = await service.start(TunnelSpec("web", web.port, 0))
+        stats = await service.start(LoopbackSpec("web", web.port, 0))
         await settle(stats.local_port)
         server.stop()
         await wait_for_state(service, TunnelState.RECONNECTING, 5)
@@ -102,7 +111,7 @@ async def test_a_connection_made_while_the_device_stays_down_is_closed_cleanly_a
     server = sshd_factory()
     service = TunnelService(connector(server), "down", link_wait=1.0, owns_connection=True)
     try:
-        stats = await service.start(TunnelSpec("web", web.port, 0))
+        stats = await service.start(LoopbackSpec("web", web.port, 0))
         await settle(stats.local_port)
         server.stop()
         await wait_for_state(service, TunnelState.RECONNECTING, 5)
@@ -130,7 +139,7 @@ async def test_reconnect_attempts_back_off_doubling_up_to_the_cap(sshd_factory, 
 
     service = TunnelService(counted, "backoff", owns_connection=True)
     try:
-        await settle((await service.start(TunnelSpec("web", web.port, 0))).local_port)
+        await settle((await service.start(LoopbackSpec("web", web.port, 0))).local_port)
         server.stop()
         dropped = time.monotonic()
         await asyncio.sleep(6.2)
@@ -155,7 +164,7 @@ async def test_a_connection_that_was_stable_resets_the_backoff(sshd_factory, web
 
     service = TunnelService(counted, "stable", owns_connection=True)
     try:
-        await settle((await service.start(TunnelSpec("web", web.port, 0))).local_port)
+        await settle((await service.start(LoopbackSpec("web", web.port, 0))).local_port)
         service.link.backoff = 4.0  # as after a few failed attempts
         await asyncio.sleep(1.2)  # longer than STABLE_AFTER
         server.restart()
@@ -173,7 +182,7 @@ async def test_a_frozen_device_is_noticed_by_keepalives_and_the_tunnel_heals_whe
         "frozen", owns_connection=True,
     )
     try:
-        stats = await service.start(TunnelSpec("web", web.port, 0))
+        stats = await service.start(LoopbackSpec("web", web.port, 0))
         await settle(stats.local_port)
         server.pause()
         try:
@@ -191,7 +200,7 @@ async def test_a_remote_tunnel_is_opened_again_on_the_device_after_a_restart(ssh
     service = TunnelService(connector(server), "back", owns_connection=True)
     device_port = next_free_port(25000)
     try:
-        await service.start(TunnelSpec("back", device_port, web.port, kind=TunnelKind.REMOTE))
+        await service.start(LoopbackSpec("back", device_port, web.port, kind=TunnelKind.REMOTE))
         assert await http_get(device_port) == b"hello"
         server.restart()
         await wait_for_state(service, TunnelState.RECONNECTING, 5)

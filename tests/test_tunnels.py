@@ -17,6 +17,15 @@ from spark_tui.services.batched_tcp import BatchedTCP
 from spark_tui.services.forwarding import next_free_port
 from spark_tui.services.tunnels import TunnelService
 
+
+def LoopbackSpec(*args, **kwargs) -> TunnelSpec:
+    """A TunnelSpec to the device's 127.0.0.1, where the test servers listen. The default,
+    "localhost", lets sshd try ::1 first, and a stranger listening on that port there would
+    get the test's traffic."""
+    kwargs.setdefault("remote_host", "127.0.0.1")
+    return TunnelSpec(*args, **kwargs)
+
+
 MB = 1024 * 1024
 
 
@@ -118,14 +127,14 @@ async def tunnels(sshd):
 
 
 async def test_an_http_request_through_a_local_tunnel_reaches_the_service_on_the_device(tunnels, web):
-    stats = await tunnels.start(TunnelSpec("web", web.port, 0))
+    stats = await tunnels.start(LoopbackSpec("web", web.port, 0))
     assert stats.state is TunnelState.UP
     assert await http_get(stats.local_port) == b"hello"
     assert web.requests == 1
 
 
 async def test_a_long_streaming_transfer_arrives_whole_and_is_counted_both_ways(tunnels, web):
-    stats = await tunnels.start(TunnelSpec("stream", web.port, 0))
+    stats = await tunnels.start(LoopbackSpec("stream", web.port, 0))
     size = 48 * MB
     body = await http_get(stats.local_port, f"/stream/{size}", timeout=60)
     assert len(body) == size and body[:MB] == pattern(MB)
@@ -151,7 +160,7 @@ async def test_a_connection_with_batched_writes_carries_commands_and_streams_int
     conn.close()
     service = TunnelService(connect, "batched", owns_connection=True)
     try:
-        stats = await service.start(TunnelSpec("stream", web.port, 0))
+        stats = await service.start(LoopbackSpec("stream", web.port, 0))
         body = await http_get(stats.local_port, f"/stream/{16 * MB}", timeout=30)
         assert body == pattern(MB) * 16
         upload = bytes(reversed(pattern(MB))) * 8
@@ -164,7 +173,7 @@ async def test_a_connection_with_batched_writes_carries_commands_and_streams_int
 
 
 async def test_a_client_that_stops_reading_holds_back_the_device_instead_of_filling_memory(tunnels, web):
-    stats = await tunnels.start(TunnelSpec("stream", web.port, 0))
+    stats = await tunnels.start(LoopbackSpec("stream", web.port, 0))
     reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port, limit=MB)
     writer.write(f"GET /stream/{400 * MB} HTTP/1.0\r\n\r\n".encode())
     await reader.read(1)
@@ -186,7 +195,7 @@ async def test_a_device_service_that_stops_reading_holds_back_the_local_client(t
 
     stuck = await asyncio.start_server(never_reads, "127.0.0.1", 0)
     try:
-        stats = await tunnels.start(TunnelSpec("upload", stuck.sockets[0].getsockname()[1], 0))
+        stats = await tunnels.start(LoopbackSpec("upload", stuck.sockets[0].getsockname()[1], 0))
         reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
         block = b"u" * MB
         sent = 0
@@ -214,12 +223,12 @@ async def test_a_taken_local_port_is_refused_before_starting_and_the_next_free_p
         squatter.listen()
         taken = squatter.getsockname()[1]
         with pytest.raises(PortInUse) as caught:
-            await tunnels.start(TunnelSpec("web", web.port, taken))
+            await tunnels.start(LoopbackSpec("web", web.port, taken))
         error = caught.value
         assert error.port == taken and error.suggestion is not None and error.suggestion > taken
         assert f"port {error.suggestion} is free" in str(error)
         assert tunnels.stats() == ()  # nothing half-started
-        stats = await tunnels.start(TunnelSpec("web", web.port, error.suggestion))
+        stats = await tunnels.start(LoopbackSpec("web", web.port, error.suggestion))
         assert await http_get(stats.local_port) == b"hello"
 
 
@@ -240,19 +249,19 @@ def test_next_free_port_skips_ports_that_are_taken():
 
 async def test_a_dead_remote_port_fails_that_connection_with_a_clear_reason_while_the_tunnel_stays_up(tunnels, web):
     dead = next_free_port(20000)
-    stats = await tunnels.start(TunnelSpec("dead", dead, 0))
+    stats = await tunnels.start(LoopbackSpec("dead", dead, 0))
     reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
     assert await asyncio.wait_for(reader.read(), 10) == b""  # closed, not hung
     writer.close()
     after = tunnels.stats()[0]
     assert after.state is TunnelState.UP
     assert after.last_error == f"remote port {dead} refused: nothing listening on the device"
-    other = await tunnels.start(TunnelSpec("web", web.port, 0))
+    other = await tunnels.start(LoopbackSpec("web", web.port, 0))
     assert await http_get(other.local_port) == b"hello"  # the shared link is fine
 
 
 async def test_the_listener_binds_loopback_only_by_default(tunnels, web):
-    stats = await tunnels.start(TunnelSpec("web", web.port, 0))
+    stats = await tunnels.start(LoopbackSpec("web", web.port, 0))
     assert not stats.spec.exposed
     listening = [
         line.split()[1] for line in open("/proc/net/tcp").read().splitlines()[1:]
@@ -265,7 +274,7 @@ async def test_the_listener_binds_loopback_only_by_default(tunnels, web):
 
 
 async def test_a_tunnel_can_listen_on_ipv6_loopback_when_asked(tunnels, web):
-    stats = await tunnels.start(TunnelSpec("web6", web.port, 0, bind_address="::1"))
+    stats = await tunnels.start(LoopbackSpec("web6", web.port, 0, bind_address="::1"))
     assert not stats.spec.exposed
     reader, writer = await asyncio.open_connection("::1", stats.local_port)
     writer.write(b"GET /hello HTTP/1.0\r\n\r\n")
@@ -275,12 +284,12 @@ async def test_a_tunnel_can_listen_on_ipv6_loopback_when_asked(tunnels, web):
 
 async def test_an_unbindable_address_is_a_clear_tunnel_error(tunnels, web):
     with pytest.raises(TunnelError, match="cannot listen on 192.0.2.1"):
-        await tunnels.start(TunnelSpec("web", web.port, 0, bind_address="192.0.2.1"))
+        await tunnels.start(LoopbackSpec("web", web.port, 0, bind_address="192.0.2.1"))
 
 
 async def test_a_remote_tunnel_lets_the_device_reach_a_port_on_this_computer(tunnels, web):
     device_port = next_free_port(21000)
-    stats = await tunnels.start(TunnelSpec("back", device_port, web.port, kind=TunnelKind.REMOTE))
+    stats = await tunnels.start(LoopbackSpec("back", device_port, web.port, kind=TunnelKind.REMOTE))
     assert stats.state is TunnelState.UP
     # The "device" is this machine: the sshd now listens on its loopback at device_port.
     assert await http_get(device_port) == b"hello"
@@ -309,7 +318,7 @@ async def _socks5_get(proxy_port: int, host: bytes, port: int) -> bytes:
 
 
 async def test_a_dynamic_tunnel_is_a_socks_proxy_that_exits_at_the_device(tunnels, web):
-    stats = await tunnels.start(TunnelSpec("socks", 0, 0, kind=TunnelKind.DYNAMIC))  # -D: no remote port
+    stats = await tunnels.start(LoopbackSpec("socks", 0, 0, kind=TunnelKind.DYNAMIC))  # -D: no remote port
     assert (await _socks5_get(stats.local_port, b"localhost", web.port)).endswith(b"hello")
     # SOCKS4a too (curl --socks4a), with the name resolved at the device.
     reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
@@ -322,7 +331,7 @@ async def test_a_dynamic_tunnel_is_a_socks_proxy_that_exits_at_the_device(tunnel
 
 
 async def test_a_socks_request_for_a_dead_port_gets_a_refusal_reply(tunnels):
-    stats = await tunnels.start(TunnelSpec("socks", 1, 0, kind=TunnelKind.DYNAMIC))
+    stats = await tunnels.start(LoopbackSpec("socks", 1, 0, kind=TunnelKind.DYNAMIC))
     dead = next_free_port(22000)
     reply = await _socks5_get(stats.local_port, b"127.0.0.1", dead)
     assert reply[:2] == b"\x05\x05"
@@ -330,7 +339,7 @@ async def test_a_socks_request_for_a_dead_port_gets_a_refusal_reply(tunnels):
 
 
 async def test_socks_clients_asking_for_auth_or_bind_are_refused_and_ipv6_targets_work(tunnels, web):
-    stats = await tunnels.start(TunnelSpec("socks", 0, 0, kind=TunnelKind.DYNAMIC))
+    stats = await tunnels.start(LoopbackSpec("socks", 0, 0, kind=TunnelKind.DYNAMIC))
     reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
     writer.write(b"\x05\x01\x02")  # only username/password offered
     assert await asyncio.wait_for(reader.read(), 5) == b"\x05\xff"
@@ -351,7 +360,7 @@ async def test_socks_clients_asking_for_auth_or_bind_are_refused_and_ipv6_target
 
 
 async def test_a_client_that_is_not_socks_is_dropped(tunnels):
-    stats = await tunnels.start(TunnelSpec("socks", 1, 0, kind=TunnelKind.DYNAMIC))
+    stats = await tunnels.start(LoopbackSpec("socks", 1, 0, kind=TunnelKind.DYNAMIC))
     reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
     writer.write(b"GET / HTTP/1.1\r\n\r\n")
     assert await asyncio.wait_for(reader.read(), 5) == b""  # closed without a word
@@ -361,7 +370,7 @@ async def test_a_client_that_is_not_socks_is_dropped(tunnels):
 async def test_500_concurrent_short_connections_through_one_tunnel_all_succeed(sshd, web):
     service = TunnelService(connector(sshd, tunnel=BatchedTCP()), "load", owns_connection=True)
     try:
-        stats = await service.start(TunnelSpec("web", web.port, 0))
+        stats = await service.start(LoopbackSpec("web", web.port, 0))
         results = await asyncio.wait_for(
             asyncio.gather(*(http_get(stats.local_port, timeout=30) for _ in range(500)), return_exceptions=True), 60
         )
@@ -374,7 +383,7 @@ async def test_500_concurrent_short_connections_through_one_tunnel_all_succeed(s
 
 
 async def test_stats_are_published_at_a_steady_rate_and_not_while_nothing_changes(tunnels, web):
-    stats = await tunnels.start(TunnelSpec("stream", web.port, 0))
+    stats = await tunnels.start(LoopbackSpec("stream", web.port, 0))
     started = time.monotonic()
     await http_get(stats.local_port, f"/stream/{8 * MB}", timeout=30)
     await asyncio.sleep(0.5)
@@ -388,7 +397,7 @@ async def test_stats_are_published_at_a_steady_rate_and_not_while_nothing_change
 
 
 async def test_stopping_a_tunnel_frees_its_port_and_closes_its_open_connections(tunnels, web):
-    stats = await tunnels.start(TunnelSpec("web", web.port, 0))
+    stats = await tunnels.start(LoopbackSpec("web", web.port, 0))
     reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
     await asyncio.sleep(0.1)
     assert tunnels.stats()[0].connections == 1
@@ -399,15 +408,15 @@ async def test_stopping_a_tunnel_frees_its_port_and_closes_its_open_connections(
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the closed connection is in TIME_WAIT
         probe.bind(("127.0.0.1", stats.local_port))  # nobody listens there any more
-    again = await tunnels.start(TunnelSpec("web", web.port, stats.local_port))
+    again = await tunnels.start(LoopbackSpec("web", web.port, stats.local_port))
     assert again.local_port == stats.local_port and await http_get(again.local_port) == b"hello"
 
 
 async def test_a_local_tunnel_without_a_valid_remote_port_is_refused_before_binding(tunnels):
     with pytest.raises(TunnelError, match="ports must be 1-65535"):
-        await tunnels.start(TunnelSpec("bad", 0, 0))
+        await tunnels.start(LoopbackSpec("bad", 0, 0))
     with pytest.raises(TunnelError, match="ports must be 1-65535"):
-        await tunnels.start(TunnelSpec("bad", 80, 70000))
+        await tunnels.start(LoopbackSpec("bad", 80, 70000))
     assert tunnels.stats() == ()
 
 
@@ -417,7 +426,7 @@ async def test_starting_several_tunnels_reports_each_ones_outcome_without_stoppi
         squatter.listen()
         taken = squatter.getsockname()[1]
         first, second, third = await tunnels.start_all(
-            [TunnelSpec("a", web.port, 0), TunnelSpec("b", web.port, taken), TunnelSpec("c", web.port, 0)]
+            [LoopbackSpec("a", web.port, 0), LoopbackSpec("b", web.port, taken), LoopbackSpec("c", web.port, 0)]
         )
     assert first.state is TunnelState.UP and third.state is TunnelState.UP
     assert isinstance(second, PortInUse) and second.port == taken
@@ -426,9 +435,9 @@ async def test_starting_several_tunnels_reports_each_ones_outcome_without_stoppi
 
 
 async def test_starting_a_running_tunnel_twice_is_refused(tunnels, web):
-    await tunnels.start(TunnelSpec("web", web.port, 0))
+    await tunnels.start(LoopbackSpec("web", web.port, 0))
     with pytest.raises(TunnelError, match="already running"):
-        await tunnels.start(TunnelSpec("web", web.port, 0))
+        await tunnels.start(LoopbackSpec("web", web.port, 0))
 
 
 async def test_a_device_that_cannot_be_reached_at_start_releases_the_port_and_raises(web):
@@ -439,7 +448,7 @@ async def test_a_device_that_cannot_be_reached_at_start_releases_the_port_and_ra
 
     service = TunnelService(unreachable, "nowhere")
     with pytest.raises(OSError):
-        await service.start(TunnelSpec("web", web.port, port))
+        await service.start(LoopbackSpec("web", web.port, port))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", port))
     assert service.stats() == ()
@@ -521,7 +530,7 @@ def test_port_arguments_mean_ports_presets_or_saved_tunnels():
     from spark_tui.commands.tunnel import parse_forward
     from spark_tui.core.models import DeviceProfile
 
-    saved = TunnelSpec("mine", 9999, 19999)
+    saved = LoopbackSpec("mine", 9999, 19999)
     profile = DeviceProfile("dev", "h", tunnels=(saved,))
     [jupyter] = parse_forward("8888", profile, "127.0.0.1")
     assert (jupyter.name, jupyter.remote_port, jupyter.local_port, jupyter.browser_path) == ("jupyterlab", 8888, None, "/lab")
@@ -537,5 +546,5 @@ def test_the_status_line_shows_state_connections_bytes_and_rates():
     from spark_tui.commands.tunnel import status_line
     from spark_tui.core.models import TunnelStats
 
-    line = status_line((TunnelStats("dev", TunnelSpec("web", 80, 8080), TunnelState.UP, 8080, 2, 7, 1536, 3 * 1024 * 1024, 0, 2048.0),))
+    line = status_line((TunnelStats("dev", LoopbackSpec("web", 80, 8080), TunnelState.UP, 8080, 2, 7, 1536, 3 * 1024 * 1024, 0, 2048.0),))
     assert line == "web :8080 up 2/7 conn up 1.5 KiB (0 B/s) down 3.0 MiB (2.0 KiB/s)"

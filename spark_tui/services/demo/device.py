@@ -253,10 +253,12 @@ class DemoDevice:
             tags=("demo",),
             tunnels=(
                 TunnelSpec(  # starts on connect, so the Tunnels pane has something live at once
-                    name="dashboard", remote_port=self.dashboard_port, local_port=self.local_ports[0], browser_path="/", auto_start=True
+                    name="dashboard", remote_port=self.dashboard_port, local_port=self.local_ports[0], browser_path="/", auto_start=True,
+                    remote_host="127.0.0.1",  # where the demo's pages listen (not ::1)
                 ),
                 TunnelSpec(
-                    name="jupyter", remote_port=self.jupyter_port, local_port=self.local_ports[1], browser_path="/lab"
+                    name="jupyter", remote_port=self.jupyter_port, local_port=self.local_ports[1], browser_path="/lab",
+                    remote_host="127.0.0.1",
                 ),
             ),
             demo=True,
