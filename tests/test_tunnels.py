@@ -188,11 +188,16 @@ async def test_a_client_that_stops_reading_holds_back_the_device_instead_of_fill
     writer.close()
 
 
-async def test_a_device_service_that_stops_reading_holds_back_the_local_client(tunnels):
+async def test_a_device_service_that_stops_reading_holds_back_the_local_client(sshd_factory):
+    accepted: list[int] = []
+
     async def never_reads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(1)
         await asyncio.sleep(30)
         writer.close()
 
+    # A private sshd: this test must know exactly where the upload goes.
+    tunnels = TunnelService(connector(sshd_factory()), "test-device", owns_connection=True)
     stuck = await asyncio.start_server(never_reads, "127.0.0.1", 0)
     try:
         stats = await tunnels.start(LoopbackSpec("upload", stuck.sockets[0].getsockname()[1], 0))
@@ -211,10 +216,12 @@ async def test_a_device_service_that_stops_reading_holds_back_the_local_client(t
         await asyncio.sleep(2.5)
         pusher.cancel()
         up = tunnels.stats()[0].bytes_up
+        assert accepted == [1], "the tunnel's connection did not reach the stuck service"
         assert up < 24 * MB and sent < 32 * MB  # back-pressure reached the client: it had to wait
         writer.transport.abort()
     finally:
         stuck.close()
+        await tunnels.close()
 
 
 async def test_a_taken_local_port_is_refused_before_starting_and_the_next_free_port_is_suggested(tunnels, web):
