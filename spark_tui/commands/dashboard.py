@@ -39,11 +39,11 @@ def run_dashboard(ctx: CliContext, *, demo: bool = False, open_shell: str | None
     from spark_tui.app import Services, SparkApp
     from spark_tui.services.fleet import Fleet
 
-    current = {"config": config}
     interfaces = ("127.0.0.1",) if demo else tuple(config.settings.discovery_interfaces)
     fleet = Fleet(
         telemetry_interval=config.settings.telemetry_interval,
-        profiles=lambda name: current["config"].device(name),
+        # Read the file when a jump host names another device, so hand edits count too.
+        profiles=lambda name: store.load().device(name),
         mdns_interfaces=interfaces,
     )
 
