@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -47,15 +47,12 @@ from spark_tui.widgets.fleet_grid import FleetGrid
 from spark_tui.widgets.shell_tabs import ShellTabs
 from spark_tui.widgets.tunnel_list import TunnelList
 
-if TYPE_CHECKING:
-    pass
-
-
 def _spark_commands():
     """The palette's provider, imported when the palette first opens (not at start-up)."""
     from spark_tui.palette import SparkCommands
 
     return SparkCommands
+
 
 log = logging.getLogger(__name__)
 APP_CSS = Path(__file__).parent / "themes" / "app.tcss"
