@@ -40,6 +40,7 @@ from spark_tui.events import (
     ProbesChanged,
     TelemetryArrived,
     TunnelsChanged,
+    while_running,
 )
 from spark_tui.theming import WIDGETS_CSS, apply_theme, theme_names
 from spark_tui.widgets.device_list import DeviceList
@@ -198,6 +199,7 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, App[None]):
         elif isinstance(event, DevicePorts):
             self.post_message(PortsDetected(event.device, event.ports))
 
+    @while_running
     def on_discovery_changed(self, message: DiscoveryChanged) -> None:
         self._discovered = message.services
         rows = self._rows()
@@ -217,6 +219,7 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, App[None]):
         for name in sorted(before - now):
             self.notify(f"{name} went offline (no longer advertised)", severity="warning", timeout=6)
 
+    @while_running
     def on_probes_changed(self, message: ProbesChanged) -> None:
         # A probe every few seconds per device: redraw only when reachability flips (the
         # latency is shown for the highlighted device and refreshed with the next redraw).
@@ -228,6 +231,7 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, App[None]):
         if flipped:
             self._refresh_devices()
 
+    @while_running
     def on_connection_changed(self, message: ConnectionChanged) -> None:
         status = message.status
         previous = self._states.get(status.device)
@@ -241,6 +245,7 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, App[None]):
         elif status.state is ConnectionState.DISCONNECTED:
             self.fleet_grid.remove_device(status.device)
 
+    @while_running
     def on_tunnels_changed(self, message: TunnelsChanged) -> None:
         tunnels = self.tunnel_list
         if not message.stats:
@@ -255,9 +260,11 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, App[None]):
             elif was in (TunnelState.RECONNECTING, TunnelState.FAILED) and stats.state is TunnelState.UP:
                 self.notify(f"Tunnel {stats.device}/{stats.spec.name} back on port {stats.local_port}")
 
+    @while_running
     def on_telemetry_arrived(self, message: TelemetryArrived) -> None:
         self.fleet_grid.update_sample(message.sample)
 
+    @while_running
     def on_ports_detected(self, message: PortsDetected) -> None:
         self._ports[message.device] = message.ports
 

@@ -7,9 +7,31 @@ stale say so with ``can_replace`` so floods collapse in the queue.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
 from textual.message import Message
 
 from spark_tui.core.models import ConnectionStatus, DiscoveredService, TelemetrySample, TunnelStats
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
+
+
+def while_running(handler: Handler) -> Handler:
+    """Drop a service message that is dispatched after the app began shutting down.
+
+    Services keep posting until they are closed, and Textual removes the widgets before the
+    app's own queue is drained: a late sample must not reach a pane that is already gone.
+    """
+
+    @wraps(handler)
+    def guarded(app: Any, message: Message) -> Any:
+        if not app.is_running:
+            return None
+        return handler(app, message)
+
+    return guarded  # type: ignore[return-value]
 
 
 class DiscoveryChanged(Message):

@@ -296,3 +296,25 @@ async def test_adding_a_device_with_a_password_installs_a_key_and_keeps_no_passw
             if file.is_file():
                 assert sshd.password.encode() not in file.read_bytes(), file
     sshd.clear_user_keys()
+
+
+async def test_service_messages_that_arrive_while_the_app_shuts_down_are_dropped(tmp_path):
+    # Services post until they are closed; Textual removes the panes before the app's own
+    # queue is drained. Samples of new devices queued at exit must not crash the shutdown.
+    from spark_tui.core.models import TelemetrySample
+    from spark_tui.events import TelemetryArrived
+
+    path = tmp_path / "profiles.toml"
+    app = make_app(path)
+
+    async def post_during_shutdown() -> int:
+        while app.is_running:
+            await asyncio.sleep(0)
+        for index in range(50):
+            app.post_message(TelemetryArrived(TelemetrySample(device=f"d{index:02}", time=float(index), mem_total=1, mem_available=1)))
+        return index + 1
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        late = asyncio.create_task(post_during_shutdown())
+    assert await late == 50
