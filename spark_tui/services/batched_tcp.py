@@ -1,11 +1,20 @@
-"""A ``tunnel=`` connector for ``asyncssh.connect`` that sends each loop turn's packets at once.
+"""A ``tunnel=`` connector for ``asyncssh.connect`` that makes the connection's writes cheaper.
 
-asyncssh writes every SSH packet, and the empty ``IGNORE`` packet it puts before each one, with
-its own ``transport.write``: on an idle socket that is one ``send`` system call per packet.
-:class:`BatchedTCP` hands asyncssh a transport that gathers the writes of one event-loop turn
-into one, which halves the system calls of a busy tunnel (upload throughput rose from ~0.7x to
-~1.6x OpenSSH's in ``benchmarks/bench_tunnels.py``). It is a plain TCP connection otherwise;
-use it for direct connections (a jump host's tunnel replaces it).
+Two costs of asyncssh's packet path show up in every forwarded round trip and every bulk
+transfer, and :class:`BatchedTCP` removes both for direct connections (a jump host's tunnel
+replaces it):
+
+* asyncssh writes each SSH packet with its own ``transport.write``: on an idle socket that is
+  one ``send`` system call per packet. The first write of an event-loop turn still goes out at
+  once (a lone packet is what a round trip waits for); the writes after it in the same turn are
+  gathered into one, so a busy tunnel makes two system calls a turn, not one per packet.
+* asyncssh puts an empty ``SSH_MSG_IGNORE`` packet before every packet it encrypts. That is a
+  countermeasure for CBC-mode ciphers only (their predictable IVs); with the counter, GCM and
+  ChaCha20 ciphers spark-tui negotiates it protects nothing and costs a second encryption per
+  packet, so it is skipped unless the negotiated cipher is a CBC one. OpenSSH sends no such
+  packets either.
+
+``benchmarks/bench_tunnels.py`` measures the result against OpenSSH's ``ssh -L``.
 """
 
 from __future__ import annotations
@@ -13,27 +22,42 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import asyncssh
+from asyncssh.constants import MSG_IGNORE
+
+_EMPTY_STRING = b"\x00\x00\x00\x00"
+"""The body of asyncssh's inserted IGNORE packet: an empty SSH string."""
+
 
 class _BatchingTransport:
-    """Wraps an SSH connection's socket transport so writes made in one loop turn go out as one.
+    """Wraps an SSH connection's socket transport: one write at once, the rest of a turn as one.
 
-    asyncssh writes each SSH packet (and the empty ``IGNORE`` packet it puts before each one)
-    with its own ``transport.write``, which is one ``send`` system call each on an idle socket.
-    Gathering them until the end of the loop turn halves the system calls of a busy tunnel and
-    takes one off every small round trip. Everything else is passed through unchanged.
+    The first ``write`` of an event-loop turn goes straight to the socket, so a lone packet (a
+    keystroke, a 1-byte echo) leaves without waiting; later writes in the same turn are kept
+    and sent together when the turn ends. Everything else is passed through unchanged.
     """
 
     def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
         self._transport = transport
         self._loop = loop
+        self._in_turn = False
         self._pending: list[bytes] = []
 
     def write(self, data: bytes) -> None:
-        if not self._pending:
-            self._loop.call_soon(self._flush)
-        self._pending.append(data)
+        if self._in_turn:
+            self._pending.append(data)
+            return
+        self._in_turn = True
+        self._loop.call_soon(self._end_turn)
+        self._transport.write(data)
+
+    def _end_turn(self) -> None:
+        self._in_turn = False
+        self._flush()
 
     def _flush(self) -> None:
+        if not self._pending:
+            return
         pending, self._pending = self._pending, []
         if not self._transport.is_closing():
             self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
@@ -42,17 +66,32 @@ class _BatchingTransport:
         return self._transport.get_write_buffer_size() + sum(map(len, self._pending))
 
     def close(self) -> None:
-        if self._pending:
-            self._flush()
+        self._flush()
         self._transport.close()
 
     def write_eof(self) -> None:
-        if self._pending:
-            self._flush()
+        self._flush()
         self._transport.write_eof()
 
     def __getattr__(self, name: str):
         return getattr(self._transport, name)
+
+
+class _LeanClientConnection(asyncssh.SSHClientConnection):
+    """asyncssh's client connection without the CBC-only IGNORE packet before each packet.
+
+    :class:`BatchedTCP` gives the connection asyncssh makes this class (it adds no state, only
+    this one method), so everything else is asyncssh's own behaviour.
+    """
+
+    def send_packet(self, pkttype: int, *args: bytes, handler=None) -> None:  # noqa: ANN001
+        if pkttype == MSG_IGNORE and args == (_EMPTY_STRING,) and not self._cbc_cipher():
+            return
+        super().send_packet(pkttype, *args, handler=handler)
+
+    def _cbc_cipher(self) -> bool:
+        cipher = self.get_extra_info("send_cipher")
+        return cipher is None or "cbc" in cipher
 
 
 class BatchedTCP:
@@ -73,6 +112,8 @@ class BatchedTCP:
 
         def protocol():
             inner = session_factory()
+            if type(inner) is asyncssh.SSHClientConnection:
+                inner.__class__ = _LeanClientConnection
             made.append(inner)
             return _Adapter(inner, loop)
 
