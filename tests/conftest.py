@@ -11,6 +11,21 @@ import pytest
 from tests.sshd_server import Sshd, SshdUnavailable
 
 
+BOTH_LOOPS = {"test_tunnels.py", "test_tunnel_faults.py", "test_shell_session.py"}
+"""Modules whose async tests run twice: on asyncio's loop and on uvloop, the loop the product
+runs on (``services/event_loop.py``), whose transports pause and buffer in their own way."""
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item):
+    import asyncio
+
+    if item.path.name not in BOTH_LOOPS:
+        return {"asyncio": asyncio.new_event_loop}
+    import uvloop
+
+    return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-slow", action="store_true", help="also run the long variants (marked slow)")
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+
 import hashlib
+import os
 import socket
 import struct
 import time
@@ -172,6 +174,40 @@ async def test_a_connection_with_batched_writes_carries_commands_and_streams_int
         await service.close()
 
 
+def count_sent_packet_types(monkeypatch) -> list[int]:
+    """Record the type of every packet that reaches asyncssh's own ``send_packet``."""
+    sent: list[int] = []
+    original = asyncssh.SSHClientConnection.send_packet
+
+    def counting(self, pkttype, *args, **kwargs):
+        sent.append(pkttype)
+        return original(self, pkttype, *args, **kwargs)
+
+    monkeypatch.setattr(asyncssh.SSHClientConnection, "send_packet", counting)
+    return sent
+
+
+async def test_batched_connections_send_no_ignore_packets_with_gcm_but_keep_them_for_cbc(sshd_factory, web, monkeypatch):
+    # asyncssh puts an empty IGNORE before every encrypted packet, a defence CBC ciphers need
+    # and GCM does not; BatchedTCP drops it for GCM only, and data must flow intact either way.
+    from asyncssh.constants import MSG_CHANNEL_DATA, MSG_IGNORE
+
+    sent = count_sent_packet_types(monkeypatch)
+    server = sshd_factory(extra_config="Ciphers aes128-gcm@openssh.com,aes128-cbc")
+    for cipher, expect_ignores in (("aes128-gcm@openssh.com", False), ("aes128-cbc", True)):
+        sent.clear()
+        connect = connector(server, tunnel=BatchedTCP(), encryption_algs=[cipher])
+        service = TunnelService(connect, "ciphers", owns_connection=True)
+        try:
+            stats = await service.start(LoopbackSpec("web", web.port, 0))
+            assert await http_get(stats.local_port, f"/stream/{MB}", timeout=30) == pattern(MB)
+            assert await http_get(stats.local_port, "/hello") == b"hello"
+        finally:
+            await service.close()
+        assert sent.count(MSG_CHANNEL_DATA) >= 2, (cipher, sent)
+        assert (MSG_IGNORE in sent) is expect_ignores, (cipher, sent.count(MSG_IGNORE))
+
+
 async def test_a_client_that_stops_reading_holds_back_the_device_instead_of_filling_memory(tunnels, web):
     stats = await tunnels.start(LoopbackSpec("stream", web.port, 0))
     reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port, limit=MB)
@@ -226,8 +262,10 @@ async def upload_into_a_service_that_never_reads(host: str, port: int, user: str
         await tunnels.close()
 
 
-def test_a_device_service_that_stops_reading_holds_back_the_local_client(sshd_factory):
-    # Measured in a fresh interpreter on a private sshd, so no other test's sockets share it.
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_device_service_that_stops_reading_holds_back_the_local_client(sshd_factory, loop):
+    # Measured in a fresh interpreter on a private sshd, so no other test's sockets share it;
+    # on both loops, since the product runs on uvloop (services/event_loop.py).
     import json
     import subprocess
     import sys
@@ -235,10 +273,12 @@ def test_a_device_service_that_stops_reading_holds_back_the_local_client(sshd_fa
     server = sshd_factory()
     args = [server.host, str(server.port), server.user, str(server.client_key), str(server.known_hosts)]
     code = (
-        "import asyncio, json, sys; from tests.test_tunnels import upload_into_a_service_that_never_reads as run; "
-        "h, p, u, k, kh = sys.argv[1:]; print(json.dumps(asyncio.run(run(h, int(p), u, k, kh))))"
+        "import json, sys; from spark_tui.services import event_loop; "
+        "from tests.test_tunnels import upload_into_a_service_that_never_reads as run; "
+        "h, p, u, k, kh = sys.argv[1:]; print(json.dumps(event_loop.run(run(h, int(p), u, k, kh))))"
     )
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60)
+    env = dict(os.environ, SPARK_TUI_EVENT_LOOP=loop)
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["accepted"] == 1, "the tunnel's connection did not reach the stuck service"

@@ -57,6 +57,12 @@ def run_dashboard(ctx: CliContext, *, demo: bool = False, open_shell: str | None
 
         return Prober(on_result)
 
+    from spark_tui.services import event_loop
+
     app = SparkApp(Services(store, fleet, discovery, prober), config, open_shell=open_shell)
-    app.run()
+    loop = event_loop.new_event_loop()
+    try:
+        app.run(loop=loop)
+    finally:
+        event_loop.close(loop)
     return int(app.return_code or 0)

@@ -133,7 +133,9 @@ def run(args, ctx) -> int:
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise TunnelError("the same tunnel is asked for twice", "list each port once")
-    return asyncio.run(_serve(profile, specs, ctx, config.device))
+    from spark_tui.services import event_loop
+
+    return event_loop.run(_serve(profile, specs, ctx, config.device))
 
 
 async def _serve(profile: DeviceProfile, specs: list[TunnelSpec], ctx, profiles) -> int:
