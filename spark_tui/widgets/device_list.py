@@ -94,7 +94,7 @@ class DeviceList(Vertical, can_focus=False):
         self.empty_text = "No devices yet."
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter: name, host or tag  (esc clears)", id="device-filter", classes="hidden")
+        # The filter field is mounted the first time / is pressed: not at the first paint.
         table: DataTable = DataTable(id="device-table", cursor_type="row", zebra_stripes=False)
         yield table
         yield Static("", id="device-empty", classes="empty-state")
@@ -268,10 +268,17 @@ class DeviceList(Vertical, can_focus=False):
     def action_sort(self) -> None:
         self.sort_by = SORTS[(SORTS.index(self.sort_by) + 1) % len(SORTS)]
 
-    def action_filter(self) -> None:
-        field = self.query_one("#device-filter", Input)
+    async def action_filter(self) -> None:
+        field = self._filter_field()
+        if field is None:
+            field = Input(placeholder="filter: name, host or tag  (esc clears)", id="device-filter")
+            await self.mount(field, before=self.query_one(DataTable))
         field.remove_class("hidden")
         field.focus()
+
+    def _filter_field(self) -> Input | None:
+        found = self.query("#device-filter")
+        return found.first(Input) if found else None
 
     @on(Input.Changed, "#device-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -282,8 +289,8 @@ class DeviceList(Vertical, can_focus=False):
         self.query_one(DataTable).focus()
 
     def key_escape(self) -> None:
-        field = self.query_one("#device-filter", Input)
-        if field.has_focus or self.filter_text:
+        field = self._filter_field()
+        if field is not None and (field.has_focus or self.filter_text):
             field.value = ""
             field.add_class("hidden")
             self.query_one(DataTable).focus()
