@@ -224,11 +224,16 @@ def _ssh_tunnel(sshd, remotes: list[int]) -> tuple[subprocess.Popen, list[int]]:
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=10)
+    for sig in (signal.SIGTERM, signal.SIGKILL):  # ssh may hang on to a flood's leftovers
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _cpu_seconds(pid: int) -> float:
