@@ -1,6 +1,6 @@
 """Everything the network or a remote program can say, fuzzed: nothing escapes, everything stays bounded.
 
-The parsers under test read text we do not control: mDNS answers (``discovery.translate`` and
+The parsers under test read text we do not control: mDNS answers (``mdns_records.translate`` and
 ``translate_from_cache``, then ``merge_devices``/``display_safe``), the remote's terminal output
 (``Terminal.feed``), nvidia-smi and ``/proc`` text (``core.telemetry``, the telemetry decoder)
 and ``/proc/net/tcp`` (``core.proc_net``). Each property runs a fixed number of examples by
@@ -33,7 +33,7 @@ from spark_tui.core.telemetry import (
     parse_gpu_line,
     parse_meminfo,
 )
-from spark_tui.services import discovery
+from spark_tui.services import mdns_records
 from spark_tui.services.telemetry import TelemetryDecoder
 from spark_tui.widgets.terminal.emulator import HOLD_LIMIT, Terminal
 
@@ -96,15 +96,15 @@ properties = st.dictionaries(st.binary(min_size=1, max_size=100), st.one_of(st.n
 
 def check_service(found: DiscoveredService) -> None:
     """The bounds ``translate`` promises, whatever the answer held."""
-    assert len(found.instance) <= discovery.MAX_NAME
-    assert len(found.server) <= discovery.MAX_NAME
-    assert len(found.addresses) <= discovery.MAX_ADDRESSES
+    assert len(found.instance) <= mdns_records.MAX_NAME
+    assert len(found.server) <= mdns_records.MAX_NAME
+    assert len(found.addresses) <= mdns_records.MAX_ADDRESSES
     for address in found.addresses:
         ipaddress.ip_address(address.split("%", 1)[0])  # every address is a real one
     assert 0 <= found.port <= 65535
-    assert len(found.txt) <= discovery.MAX_TXT_ENTRIES
+    assert len(found.txt) <= mdns_records.MAX_TXT_ENTRIES
     for key, value in found.txt.items():
-        assert 0 < len(key) <= discovery.MAX_TXT_KEY and len(value) <= discovery.MAX_TXT_VALUE
+        assert 0 < len(key) <= mdns_records.MAX_TXT_KEY and len(value) <= mdns_records.MAX_TXT_VALUE
     for text in (found.instance, found.server, *found.txt, *found.txt.values()):
         shown = display_safe(text, 64)
         assert len(shown) <= 64 and shown.isprintable() and not any(is_control(c) for c in shown)
@@ -126,7 +126,7 @@ def translate_property(label, server, port, addresses, props):
     except (BadTypeInNameException, ValueError, UnicodeError):
         assume(False)  # zeroconf refuses the name itself; translate_from_cache covers those
     counted("translate")
-    check_service(discovery.translate(info, SSH, interface="127.0.0.1", now=1.0))
+    check_service(mdns_records.translate(info, SSH, interface="127.0.0.1", now=1.0))
 
 
 def test_any_resolved_mdns_answer_translates_to_bounded_display_safe_values():
@@ -165,7 +165,7 @@ def cache_property(zc: Zeroconf):
         records = list(dict.fromkeys(records))  # the cache holds one copy of equal records
         zc.cache.async_add_records(records)
         try:
-            check_service(discovery.translate_from_cache(zc, SSH, instance, interface="127.0.0.1"))
+            check_service(mdns_records.translate_from_cache(zc, SSH, instance, interface="127.0.0.1"))
         finally:
             zc.cache.async_remove_records(records)
 

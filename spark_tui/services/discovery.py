@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,24 +27,18 @@ from zeroconf import (
     RecordUpdateListener,
     ServiceStateChange,
     Zeroconf,
-    current_time_millis,
 )
-from zeroconf.const import _CLASS_IN, _TYPE_A, _TYPE_AAAA, _TYPE_SRV, _TYPE_TXT
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo
 
 from spark_tui.core.device_listing import DiscoveryStats
 from spark_tui.core.devices import canonical_host
 from spark_tui.core.models import DiscoveredService
+from spark_tui.services.mdns_records import MAX_NAME, translate, translate_from_cache
 
 log = logging.getLogger(__name__)
 
 SSH_SERVICE = "_ssh._tcp.local."
 MAX_SERVICES = 2048  # beyond this, new instances are ignored (and counted) rather than stored
-MAX_NAME = 255
-MAX_TXT_ENTRIES = 32
-MAX_TXT_KEY = 64
-MAX_TXT_VALUE = 255
-MAX_ADDRESSES = 16
 MAX_PENDING_REQUESTS = 64
 
 SnapshotCallback = Callable[[tuple[DiscoveredService, ...]], None]
@@ -69,100 +62,6 @@ def open_zeroconf(interfaces: Sequence[str] = (), *, use_asyncio: bool | None = 
         return Zeroconf(interfaces=InterfaceChoice.All, ip_version=IPVersion.All, use_asyncio=use_asyncio)
     except OSError:  # a host without IPv6 multicast: fall back to IPv4 only
         return Zeroconf(interfaces=InterfaceChoice.All, ip_version=IPVersion.V4Only, use_asyncio=use_asyncio)
-
-
-def _cap(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit]
-
-
-def _decode(raw: bytes | str | None, limit: int) -> str:
-    if raw is None:
-        return ""
-    if isinstance(raw, bytes):
-        raw = raw[: limit * 4].decode("utf-8", errors="replace")
-    return _cap(raw, limit)
-
-
-def translate(info: AsyncServiceInfo, service_type: str, *, interface: str = "", now: float = 0.0) -> DiscoveredService:
-    """Zeroconf's view of one service as a plain value, with every field bounded.
-
-    Names and TXT are decoded leniently (invalid UTF-8 becomes U+FFFD) and capped; they may
-    still hold control characters, so show them through ``core.devices.display_safe``.
-    """
-    txt: dict[str, str] = {}
-    for key, value in list((info.properties or {}).items())[:MAX_TXT_ENTRIES]:
-        name = _decode(key, MAX_TXT_KEY)
-        if name and name not in txt:
-            txt[name] = _decode(value, MAX_TXT_VALUE)
-    port = info.port if isinstance(info.port, int) and 0 <= info.port <= 65535 else 0
-    return DiscoveredService(
-        instance=_cap(info.name, MAX_NAME),
-        service_type=service_type,
-        server=_cap(info.server or "", MAX_NAME),
-        addresses=tuple(info.parsed_scoped_addresses()[:MAX_ADDRESSES]),
-        port=port,
-        txt=txt,
-        interface=interface,
-        last_seen=now,
-    )
-
-
-def _txt_pairs(text: bytes) -> list[tuple[bytes, bytes | None]]:
-    """Length-prefixed TXT strings split into (key, value); bounded by MAX_TXT_ENTRIES."""
-    pairs: list[tuple[bytes, bytes | None]] = []
-    pos = 0
-    while pos < len(text) and len(pairs) < MAX_TXT_ENTRIES:
-        length = text[pos]
-        chunk = text[pos + 1 : pos + 1 + length]
-        pos += 1 + length
-        key, sep, value = chunk.partition(b"=")
-        pairs.append((key, value if sep else None))
-    return pairs
-
-
-def translate_from_cache(
-    zc: Zeroconf, service_type: str, name: str, *, interface: str = "", now: float = 0.0
-) -> DiscoveredService:
-    """Like :func:`translate`, read straight from zeroconf's cache.
-
-    Used for instance names zeroconf's ``ServiceInfo`` refuses (control characters, over-long
-    labels), which a hostile or broken responder can still send. Runs on zeroconf's loop.
-    """
-    now_ms = current_time_millis()
-
-    def records(record_name: str, record_type: int) -> list:
-        found = zc.cache.async_all_by_details(record_name, record_type, _CLASS_IN)
-        return [r for r in found if not r.is_expired(now_ms)]
-
-    srv = records(name, _TYPE_SRV)
-    server = srv[-1].server if srv else ""
-    port = srv[-1].port if srv else 0
-    txt: dict[str, str] = {}
-    for text_record in records(name, _TYPE_TXT)[-1:]:
-        for key, value in _txt_pairs(text_record.text):
-            label = _decode(key, MAX_TXT_KEY)
-            if label and label not in txt:
-                txt[label] = _decode(value, MAX_TXT_VALUE)
-    addresses: list[str] = []
-    if server:
-        for record in records(server, _TYPE_A) + records(server, _TYPE_AAAA):
-            family = socket.AF_INET if len(record.address) == 4 else socket.AF_INET6
-            try:
-                text = socket.inet_ntop(family, record.address)
-            except (OSError, ValueError):
-                continue
-            scope = getattr(record, "scope_id", None)
-            addresses.append(f"{text}%{scope}" if scope and family == socket.AF_INET6 else text)
-    return DiscoveredService(
-        instance=_cap(name, MAX_NAME),
-        service_type=service_type,
-        server=_cap(server, MAX_NAME),
-        addresses=tuple(dict.fromkeys(addresses))[:MAX_ADDRESSES],
-        port=port if 0 <= port <= 65535 else 0,
-        txt=txt,
-        interface=interface,
-        last_seen=now,
-    )
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
