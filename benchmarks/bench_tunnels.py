@@ -7,7 +7,8 @@ What it measures, each through both tunnels (each tunnel in its own process, lik
   * round trip of 1 byte to an echo server (median and p99 of ``--pings``);
   * 200 and 500 concurrent short connections (failures, connections/s);
   * spark-tui with byte counting on vs off (bulk throughput both ways, best of ``--rounds``).
-It prints figures and ratios against OpenSSH (default cipher) measured in the same run.
+It prints figures and ratios against OpenSSH (default cipher) measured in the same run, and two
+round-trip floors: a bare asyncio relay (no SSH) and asyncssh's own forward (aes128-gcm).
 Everything listens on 127.0.0.1 and stops by itself.
 """
 
@@ -297,6 +298,26 @@ def relay_main(target: int) -> None:
     asyncio.run(run())
 
 
+def plain_asyncssh_main(sshd_root: str, port: int, user: str, target: int) -> None:
+    """asyncssh's own ``forward_local_port`` with AES-128-GCM on asyncio's loop: the floor for
+    any forwarder built on asyncssh here, printed next to the round-trip figures."""
+    import asyncssh
+
+    root = Path(sshd_root)
+
+    async def run() -> None:
+        conn = await asyncssh.connect(
+            "127.0.0.1", port, username=user, client_keys=[str(root / "client_ed25519")],
+            known_hosts=str(root / "known_hosts"), agent_path=None, config=None,
+            encryption_algs=["aes128-gcm@openssh.com"],
+        )
+        listener = await conn.forward_local_port("127.0.0.1", 0, "127.0.0.1", target)
+        print(listener.get_port(), flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(run())
+
+
 def counting_ns_per_chunk() -> tuple[float, float]:
     """Nanoseconds per chunk of the real pump's read path with counting on and off.
 
@@ -330,7 +351,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=2.0, help="seconds per bulk measurement")
     parser.add_argument("--pings", type=int, default=2000, help="round trips per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (best of, against noise)")
-    parser.add_argument("--role", choices=["targets", "tunnel", "relay"], help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=["targets", "tunnel", "relay", "plain"], help=argparse.SUPPRESS)
     parser.add_argument("--sshd-root", help=argparse.SUPPRESS)
     parser.add_argument("--sshd-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--user", help=argparse.SUPPRESS)
@@ -342,6 +363,9 @@ def main() -> int:
         return 0
     if args.role == "relay":
         relay_main(args.remote[0])
+        return 0
+    if args.role == "plain":
+        plain_asyncssh_main(args.sshd_root, args.sshd_port, args.user, args.remote[0])
         return 0
     if args.role == "tunnel":
         tunnel_main(args.sshd_root, args.sshd_port, args.user, not args.no_count, args.remote)
@@ -401,8 +425,12 @@ def main() -> int:
 
         relay, (l_relay,) = _spawn([*me, "--role", "relay", "--remote", str(echo)])
         procs.append(relay)
+        plain, (l_plain,) = _spawn([*me, "--role", "plain", "--sshd-root", str(sshd.root), "--sshd-port", str(sshd.port),
+                                    "--user", sshd.user, "--remote", str(echo)])
+        procs.append(plain)
         direct_rtt = min(statistics.median(round_trips(echo, args.pings)) for _ in range(args.rounds))
         relay_rtt = min(statistics.median(round_trips(l_relay, args.pings)) for _ in range(args.rounds))
+        plain_rtt = min(statistics.median(round_trips(l_plain, args.pings)) for _ in range(args.rounds))
         count_ns = counting_ns_per_chunk()
 
         o, s, q = res["openssh"], res["spark-tui"], res["spark-tui, counting off"]
@@ -419,6 +447,8 @@ def main() -> int:
         print(f"{'  reference, no tunnel':30}{direct_rtt * 1e6:11.0f} us  (echo server directly)")
         print(f"{'  reference, bare relay':30}{relay_rtt * 1e6:11.0f} us  (plain asyncio relay without SSH: "
               f"{relay_rtt / o['rtt']:.2f}x OpenSSH)")
+        print(f"{'  reference, plain asyncssh':30}{plain_rtt * 1e6:11.0f} us  (asyncssh forward_local_port, aes128-gcm, "
+              f"asyncio: {plain_rtt / o['rtt']:.2f}x OpenSSH)")
         for n in (200, 500):
             print(f"{f'{n} concurrent, conn/s':30}{o[f'cps{n}']:14.0f}{s[f'cps{n}']:14.0f}{s[f'cps{n}'] / o[f'cps{n}']:9.2f}x")
             print(f"{f'{n} concurrent, failures (all)':30}{o[f'fail{n}']:14.0f}{s[f'fail{n}']:14.0f}{'':9}   0")
