@@ -127,9 +127,8 @@ async def test_a_connection_made_while_the_device_stays_down_is_closed_cleanly_a
         await service.close()
 
 
-async def test_reconnect_attempts_back_off_doubling_up_to_the_cap(sshd_factory, web, monkeypatch):
-    monkeypatch.setattr(tunnel_link, "BACKOFF_CAP", 2.0)
-    server = sshd_factory()
+def counted_connector(server):
+    """A connector for ``server`` that records when each connection attempt starts."""
     attempts: list[float] = []
     real = connector(server)
 
@@ -137,6 +136,13 @@ async def test_reconnect_attempts_back_off_doubling_up_to_the_cap(sshd_factory, 
         attempts.append(time.monotonic())
         return await real()
 
+    return attempts, counted
+
+
+async def test_reconnect_attempts_back_off_doubling_up_to_the_cap(sshd_factory, web, monkeypatch):
+    monkeypatch.setattr(tunnel_link, "BACKOFF_CAP", 2.0)
+    server = sshd_factory()
+    attempts, counted = counted_connector(server)
     service = TunnelService(counted, "backoff", owns_connection=True)
     try:
         await settle((await service.start(LoopbackSpec("web", web.port, 0))).local_port)
@@ -155,13 +161,7 @@ async def test_reconnect_attempts_back_off_doubling_up_to_the_cap(sshd_factory, 
 async def test_a_connection_that_was_stable_resets_the_backoff(sshd_factory, web, monkeypatch):
     monkeypatch.setattr(tunnel_link, "STABLE_AFTER", 1.0)
     server = sshd_factory()
-    attempts: list[float] = []
-    real = connector(server)
-
-    async def counted():
-        attempts.append(time.monotonic())
-        return await real()
-
+    attempts, counted = counted_connector(server)
     service = TunnelService(counted, "stable", owns_connection=True)
     try:
         await settle((await service.start(LoopbackSpec("web", web.port, 0))).local_port)
