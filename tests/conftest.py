@@ -11,7 +11,7 @@ import pytest
 from tests.sshd_server import Sshd, SshdUnavailable
 
 
-BOTH_LOOPS = {"test_tunnels.py", "test_tunnel_faults.py", "test_shell_session.py"}
+BOTH_LOOPS = {"test_tunnels.py", "test_tunnel_faults.py", "test_tunnels_openssh.py", "test_shell_session.py"}
 """Modules whose async tests run twice: on asyncio's loop and on uvloop, the loop the product
 runs on (``services/event_loop.py``), whose transports pause and buffer in their own way."""
 

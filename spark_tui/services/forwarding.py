@@ -16,10 +16,14 @@ import asyncio
 import errno
 import socket
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import asyncssh
 
 from spark_tui.core.errors import PortInUse, TunnelError
+
+if TYPE_CHECKING:
+    from spark_tui.services.openssh_mux import HandedEnd
 
 CHANNEL_WINDOW = 8 * 1024 * 1024
 """SSH receive window per channel: enough in flight to keep a fast link busy."""
@@ -41,7 +45,7 @@ class Traffic:
         total: Connections since the tunnel started.
     """
 
-    __slots__ = ("up", "down", "active", "total", "ends")
+    __slots__ = ("up", "down", "active", "total", "ends", "handed")
 
     def __init__(self) -> None:
         self.up = 0
@@ -49,6 +53,12 @@ class Traffic:
         self.active = 0
         self.total = 0
         self.ends: set[LocalEnd] = set()
+        self.handed: set[HandedEnd] = set()
+
+    def poll(self) -> None:
+        """Add what the kernel counted on connections handed to OpenSSH since the last poll."""
+        for end in self.handed:
+            end.poll()
 
     def close_all(self) -> None:
         """Close every open connection of the tunnel."""
@@ -56,6 +66,8 @@ class Traffic:
             end.close()
             if end.chan is not None:
                 end.chan.close()
+        for handed in list(self.handed):
+            handed.shut()
 
 
 class LocalEnd(asyncio.Protocol):
@@ -302,14 +314,42 @@ async def listen_locally(
     try:
         return await loop.create_server(factory, address, port, backlog=LISTEN_BACKLOG, reuse_address=True)
     except OSError as error:
-        if error.errno == errno.EADDRINUSE:
-            raise PortInUse(address, port, next_free_port(port + 1, address)) from None
-        if error.errno == errno.EACCES:
-            raise TunnelError(
-                f"not allowed to listen on {address}:{port}", "ports below 1024 need root; pick a port >= 1024"
-            ) from None
-        raise TunnelError(
-            f"cannot listen on {address}:{port}: {error.strerror or error}",
-            "use 127.0.0.1 or an address of this computer",
-        ) from None
+        raise _listen_error(error, address, port) from None
+
+
+def bind_listener(address: str, port: int) -> socket.socket:
+    """A non-blocking listening socket on one IP address (big accept queue), for own accept loops.
+
+    Args:
+        address: An IPv4 or IPv6 address (not a name).
+        port: Port; 0 picks a free one.
+
+    Raises:
+        PortInUse: The port is taken; ``suggestion`` is the next free port.
+        TunnelError: The address cannot be bound (not local, or permission denied).
+    """
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((address, port))
+        sock.listen(LISTEN_BACKLOG)
+        sock.setblocking(False)
+        return sock
+    except OSError as error:
+        sock.close()
+        raise _listen_error(error, address, port) from None
+
+
+def _listen_error(error: OSError, address: str, port: int) -> Exception:
+    """What to raise when ``address:port`` cannot be listened on."""
+    if error.errno == errno.EADDRINUSE:
+        return PortInUse(address, port, next_free_port(port + 1, address))
+    if error.errno == errno.EACCES:
+        return TunnelError(f"not allowed to listen on {address}:{port}", "ports below 1024 need root; pick a port >= 1024")
+    return TunnelError(
+        f"cannot listen on {address}:{port}: {error.strerror or error}", "use 127.0.0.1 or an address of this computer"
+    )
 

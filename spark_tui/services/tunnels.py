@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
+import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,17 +28,22 @@ from spark_tui.services.forwarding import (
     LocalEnd,
     QuietLocalEnd,
     Traffic,
+    bind_listener,
     channel_end_for,
     describe_open_error,
     listen_locally,
     open_channel,
 )
+from spark_tui.services.openssh_mux import HandedEnd
 from spark_tui.services.socks import SocksEnd
+from spark_tui.services.tunnel_carrier import MasterFactory, OpenSSHCarrier
 from spark_tui.services.tunnel_link import Connect, DeviceLink
 
 log = logging.getLogger(__name__)
 
 StatsCallback = Callable[[tuple[TunnelStats, ...]], None]
+ACCEPTS_PER_WAKE = 128
+"""Connections taken from a listener's queue per readiness callback."""
 
 
 @dataclass
@@ -46,6 +53,7 @@ class _Tunnel:
     local_port: int = 0
     traffic: Traffic = field(default_factory=Traffic)
     server: asyncio.Server | None = None
+    listener: socket.socket | None = None
     remote_listener: asyncssh.SSHListener | None = None
     up_since: float = 0.0
     last_error: str = ""
@@ -69,6 +77,10 @@ class TunnelService:
             it is closed.
         owns_connection: Close the connection on :meth:`close`. Leave ``False`` when
             ``connect`` hands out a connection shared with other services.
+        openssh: Makes an OpenSSH control master to carry local forwards' bytes
+            (:mod:`spark_tui.services.openssh_mux`); ``None`` keeps every byte on asyncssh.
+            Connections the master cannot take (not started yet, refused, gone) go the
+            asyncssh way, so this only changes speed, never what works.
     """
 
     def __init__(
@@ -81,6 +93,7 @@ class TunnelService:
         count_bytes: bool = True,
         link_wait: float = 5.0,
         owns_connection: bool = False,
+        openssh: MasterFactory | None = None,
     ) -> None:
         self._owns_connection = owns_connection
         self.device = device
@@ -100,6 +113,9 @@ class TunnelService:
         )
         self._ticker: asyncio.Task | None = None
         self._tasks: set[asyncio.Task] = set()
+        self._carrier = None if openssh is None else OpenSSHCarrier(
+            openssh, device, self.link, lambda: any(t.listener is not None for t in self._live()), self._spawn
+        )
         self._published: tuple | None = None
         self._closed = False
 
@@ -130,7 +146,11 @@ class TunnelService:
         if not remote_ok or not (0 <= spec.effective_local_port < 65536):
             raise TunnelError(f"tunnel {spec.name!r}: ports must be 1-65535", "check the tunnel's ports")
         tunnel = _Tunnel(spec, local_port=spec.effective_local_port)
-        if spec.kind is not TunnelKind.REMOTE:
+        if spec.kind is TunnelKind.LOCAL and self._carrier is not None and _is_ip(spec.bind_address):
+            tunnel.listener = bind_listener(spec.bind_address, tunnel.local_port)
+            tunnel.local_port = tunnel.listener.getsockname()[1]
+            asyncio.get_running_loop().add_reader(tunnel.listener.fileno(), self._accept, tunnel)
+        elif spec.kind is not TunnelKind.REMOTE:
             tunnel.server = await listen_locally(spec.bind_address, tunnel.local_port, self._factory(tunnel))
             tunnel.local_port = tunnel.server.sockets[0].getsockname()[1]
         self._tunnels[spec.name] = tunnel
@@ -148,6 +168,8 @@ class TunnelService:
             except BaseException:
                 await self._drop(tunnel)
                 raise
+            if self._carrier is not None:
+                self._carrier.want()
         return self._snapshot(tunnel, time.monotonic())
 
     async def start_all(self, specs: Iterable[TunnelSpec]) -> tuple[TunnelStats | SparkError, ...]:
@@ -183,6 +205,8 @@ class TunnelService:
         self._closed = True
         for tunnel in list(self._tunnels.values()):
             await self._drop(tunnel, keep=True)
+        if self._carrier is not None:
+            await self._carrier.close()
         await self.link.close(self._owns_connection)
         if self._ticker is not None:
             self._ticker.cancel()
@@ -203,9 +227,20 @@ class TunnelService:
         """True while the link to the device is up."""
         return self.link.up
 
+    @property
+    def carrier(self) -> str:
+        """What carries local forwards' bytes now: ``"openssh"`` (its master) or ``"asyncssh"``."""
+        return self._carrier.name if self._carrier is not None else "asyncssh"
+
+    async def wait_carrier(self, timeout: float) -> str:
+        """:attr:`carrier` once an OpenSSH master runs or failed to start (``timeout`` at most)."""
+        return await self._carrier.settled(timeout) if self._carrier is not None else "asyncssh"
+
     # ----------------------------------------------------------------- connection
 
     def _link_lost(self, reason: str) -> None:
+        if self._carrier is not None:
+            self._carrier.link_lost()
         for tunnel in self._live():
             tunnel.state = TunnelState.RECONNECTING
             tunnel.up_since = 0.0
@@ -225,6 +260,8 @@ class TunnelService:
                 tunnel.last_error = str(error)
             except (OSError, asyncssh.Error) as error:
                 tunnel.last_error = f"could not restore: {error}"  # the link dropped again
+        if self._carrier is not None:
+            self._carrier.link_restored()
 
     def _link_crashed(self, error: BaseException) -> None:
         for tunnel in self._live():
@@ -314,6 +351,10 @@ class TunnelService:
         if tunnel.server is not None:
             tunnel.server.close()
             tunnel.server = None
+        if tunnel.listener is not None:
+            asyncio.get_running_loop().remove_reader(tunnel.listener.fileno())
+            tunnel.listener.close()
+            tunnel.listener = None
         tunnel.traffic.close_all()
         if tunnel.remote_listener is not None:
             tunnel.remote_listener.close()
@@ -322,6 +363,48 @@ class TunnelService:
         tunnel.up_since = 0.0
         if not keep:
             self._tunnels.pop(tunnel.spec.name, None)
+
+    # ----------------------------------------------------------------- the OpenSSH data path
+
+    def _accept(self, tunnel: _Tunnel) -> None:
+        """Take waiting connections off a local forward's own listener (a readiness callback)."""
+        for _ in range(ACCEPTS_PER_WAKE):
+            if tunnel.listener is None:
+                return
+            try:
+                sock, _ = tunnel.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:  # out of descriptors ...: the client waits in the queue
+                tunnel.last_error = f"accept failed: {error.strerror or error}"
+                return
+            sock.setblocking(False)
+            self._spawn(self._carry(tunnel, sock))
+
+    async def _carry(self, tunnel: _Tunnel, sock: socket.socket) -> None:
+        """Hand one connection to the OpenSSH master, or carry it on asyncssh."""
+        assert self._carrier is not None
+        session = await self._carrier.carry(sock, tunnel.spec.remote_host, tunnel.spec.remote_port)
+        if session is not None:
+            end = HandedEnd(sock, tunnel.traffic, self._count)
+            try:
+                await session.wait_closed()
+            finally:
+                end.finish()
+            return
+        if tunnel.listener is None:  # stopped meanwhile
+            sock.close()
+            return
+        try:
+            await asyncio.get_running_loop().connect_accepted_socket(self._factory(tunnel), sock)
+        except OSError:
+            sock.close()
+
+    def _spawn(self, coro) -> asyncio.Task:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     # ----------------------------------------------------------------- stats
 
@@ -356,6 +439,7 @@ class TunnelService:
             for tunnel in self._tunnels.values():
                 _, up, down = tunnel.sampled
                 traffic = tunnel.traffic
+                traffic.poll()
                 tunnel.rate_up = (traffic.up - up) / elapsed
                 tunnel.rate_down = (traffic.down - down) / elapsed
                 tunnel.sampled = (now, traffic.up, traffic.down)
@@ -377,3 +461,11 @@ class TunnelService:
                 self._on_stats(snapshot)
             except Exception:  # a broken listener must not stop the tunnels
                 log.exception("on_stats callback failed")
+
+
+def _is_ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True

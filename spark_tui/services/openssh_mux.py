@@ -1,0 +1,407 @@
+"""OpenSSH as the data path of local forwards: a control master, and sockets handed to it.
+
+A relay in Python costs about twice OpenSSH's round trip on these machines, whatever we trim
+(see ``benchmarks/bench_tunnels.py``), so for local (``-L``) forwards the bytes do not pass
+through Python at all. The tunnel service keeps its own listener (the port stays bound during
+a reconnect, connections wait for the link, counts stay ours) and hands each accepted socket
+to an ``ssh -M`` control master over its Unix control socket: the mux protocol's stdio forward
+(the request behind ``ssh -W``, ``PROTOCOL.mux`` section 3), with the socket passed as both
+stdin and stdout by ``SCM_RIGHTS``. From then on the master pumps it to a direct-tcpip channel
+in C. We keep our own descriptor of the socket only to read the kernel's byte counters
+(``TCP_INFO``) and to close it when the master is done with it.
+
+The master logs in with the device's key and checks the host key against our known_hosts
+(``HostKeyAlias`` = the entry asyncssh trusted), never asking anything (``BatchMode``); any
+failure leaves the tunnels on asyncssh, which stays the control path (auth, trust on first
+use, reconnects, -R, -D, and every connection the master cannot take).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import resource
+import shutil
+import socket
+import struct
+import sys
+import tempfile
+import termios
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from spark_tui.services.forwarding import Traffic
+
+log = logging.getLogger(__name__)
+
+MUX_MSG_HELLO = 0x00000001
+MUX_C_NEW_STDIO_FWD = 0x10000008
+MUX_S_PERMISSION_DENIED = 0x80000002
+MUX_S_FAILURE = 0x80000003
+MUX_S_SESSION_OPENED = 0x80000006
+MUX_VERSION = 4
+
+HANDOFFS_IN_FLIGHT = 32
+"""Control connections being set up at once: below the master's accept queue of 64, so a burst
+of clients never meets a full queue (a refused non-blocking Unix connect)."""
+MAX_MESSAGE = 64 * 1024
+FD_LIMIT = 65536
+"""Descriptor limit asked for the master: it holds three per forwarded connection."""
+
+
+class MuxError(Exception):
+    """The master could not take a connection; the caller carries it another way."""
+
+
+class MuxRefused(MuxError):
+    """The master answered with a failure (the device refused the channel, usually)."""
+
+
+def counters_supported() -> bool:
+    """True where the kernel reports per-socket byte counters (Linux ``TCP_INFO``, ``SIOCOUTQ``)."""
+    return sys.platform.startswith("linux") and hasattr(socket, "TCP_INFO") and hasattr(termios, "TIOCOUTQ")
+
+
+_TCP_INFO_LEN = 256
+_BYTES_ACKED = 120  # struct tcp_info: tcpi_bytes_acked (u64), then tcpi_bytes_received (u64)
+
+
+def socket_bytes(sock: socket.socket) -> tuple[int, int] | None:
+    """``(received, sent)`` bytes of a connected TCP socket, or ``None`` where unknown.
+
+    Read from the kernel, so counting costs nothing per byte and gives the same figures
+    whoever moves the data: received is ``tcpi_bytes_received``; sent is what the peer
+    acknowledged (``tcpi_bytes_acked``) plus what still waits in the send queue (``SIOCOUTQ``),
+    i.e. every byte written to the socket.
+    """
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_LEN)
+        queued = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+    except OSError:
+        return None
+    if len(info) < _BYTES_ACKED + 16:
+        return None
+    acked, received = struct.unpack_from("=QQ", info, _BYTES_ACKED)
+    return received, acked + queued
+
+
+def _u32(value: int) -> bytes:
+    return struct.pack(">I", value)
+
+
+def _string(value: bytes) -> bytes:
+    return _u32(len(value)) + value
+
+
+def _packet(*fields: bytes) -> bytes:
+    body = b"".join(fields)
+    return _u32(len(body)) + body
+
+
+class HandedEnd:
+    """A local socket that OpenSSH's master carries; we only read its counters and close it.
+
+    The kernel counts the bytes (``TCP_INFO``): received from the client is ``up``, sent to
+    and acknowledged by it is ``down``. :meth:`poll` moves what changed into the tunnel's
+    :class:`Traffic`; :meth:`finish` polls one last time and closes our descriptor.
+
+    Args:
+        sock: The accepted socket (ours; the master holds its own copies).
+        traffic: Counters of the owning tunnel.
+        counting: Read the counters (off only to measure what counting costs).
+    """
+
+    __slots__ = ("sock", "traffic", "counting", "_seen")
+
+    def __init__(self, sock: socket.socket, traffic: Traffic, counting: bool = True) -> None:
+        self.sock = sock
+        self.traffic = traffic
+        self.counting = counting
+        self._seen = (0, 0)
+        traffic.active += 1
+        traffic.total += 1
+        traffic.handed.add(self)
+
+    def poll(self) -> None:
+        """Add the bytes moved since the last poll to the tunnel's counters."""
+        now = socket_bytes(self.sock) if self.counting else None
+        if now is None:
+            return
+        received, sent = now
+        self.traffic.up += received - self._seen[0]
+        self.traffic.down += sent - self._seen[1]
+        self._seen = now
+
+    def shut(self) -> None:
+        """End the connection now (tunnel stopped): the client and the master both see it close."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+    def finish(self) -> None:
+        """The master let go: count the last bytes, close our descriptor (the client sees FIN)."""
+        self.poll()
+        self.traffic.handed.discard(self)
+        self.traffic.active -= 1
+        self.sock.close()
+
+
+class MuxSession:
+    """One socket the master is carrying; ends when the master closes the control connection."""
+
+    def __init__(self, control: socket.socket, channel: int) -> None:
+        self._control = control
+        self.channel = channel
+
+    async def wait_closed(self) -> None:
+        """Return once the master let go of the socket (the channel closed, or the master died)."""
+        loop = asyncio.get_running_loop()
+        try:
+            while await loop.sock_recv(self._control, 4096):
+                pass  # the master may send an exit message; the end is the close
+        except OSError:
+            pass
+        finally:
+            self._control.close()
+
+    def abandon(self) -> None:
+        """Close our end of the control connection (the master's channel carries on)."""
+        self._control.close()
+
+
+class OpenSSHMaster:
+    """An ``ssh -M -N`` process to one device, and the client side of its mux protocol.
+
+    Args:
+        address: Where to connect (the address the asyncssh connection reached).
+        port: The device's SSH port.
+        user: Login name.
+        host_key_alias: The known_hosts name the device's key is trusted under
+            (``host`` or ``[host]:port``), so the master checks the very key asyncssh did.
+        known_hosts: Our known_hosts file.
+        identity_file: The device's private key; ``None`` lets ssh use the agent and its
+            default keys.
+        ssh: The ssh program.
+        options: Extra ``-o`` options (``Name=value``), e.g. ciphers.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        port: int,
+        user: str,
+        *,
+        host_key_alias: str,
+        known_hosts: Path,
+        identity_file: str | None = None,
+        ssh: str = "ssh",
+        options: Sequence[str] = (),
+    ) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="spark-tui-", dir="/tmp" if os.path.isdir("/tmp") else None))
+        self.control_path = str(self._dir / "mux")  # short: Unix socket paths stop at ~104 bytes
+        argv = [
+            ssh, "-F", "/dev/null", "-N", "-T", "-M", "-S", self.control_path,
+            "-o", "ControlPersist=no", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+            "-o", f"UserKnownHostsFile={known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", f"HostKeyAlias={host_key_alias}", "-o", "CheckHostIP=no", "-o", "UpdateHostKeys=no",
+            "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=4", "-o", "ConnectTimeout=15",
+            "-o", "ClearAllForwardings=yes", "-o", "ForwardAgent=no", "-o", "ForwardX11=no",
+            "-o", "PermitLocalCommand=no", "-o", "LogLevel=ERROR",
+        ]
+        if identity_file:
+            argv += ["-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-i", str(Path(identity_file).expanduser())]
+        for option in options:
+            argv += ["-o", option]
+        self.argv = [*argv, "-p", str(port), "-l", user, "--", address]
+        self._process: asyncio.subprocess.Process | None = None
+        self._gate = asyncio.Semaphore(HANDOFFS_IN_FLIGHT)
+        self._requests = 0
+        self._closed = False
+        self.error = ""
+
+    @property
+    def alive(self) -> bool:
+        """True while the master runs and takes connections."""
+        return self._process is not None and self._process.returncode is None and not self._closed
+
+    async def start(self, timeout: float = 20.0) -> None:
+        """Run the master and wait until its control socket answers.
+
+        Raises:
+            MuxError: ssh exited (its last error line is in the message) or took too long.
+        """
+        log_path = self._dir / "ssh.log"  # a file, not a pipe: nothing of it outlives the loop
+        with log_path.open("wb") as errors:
+            self._process = await asyncio.create_subprocess_exec(
+                *self.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=errors,
+                preexec_fn=_raise_fd_limit,
+            )
+        exited = asyncio.ensure_future(self._process.wait())
+        try:
+            async with asyncio.timeout(timeout):
+                while not exited.done():
+                    if os.path.exists(self.control_path) and await self._answers():
+                        return
+                    await asyncio.wait({exited}, timeout=0.02)
+        except TimeoutError:
+            await self.close()
+            raise MuxError(f"ssh did not log in within {timeout:g}s") from None
+        finally:
+            if not exited.done():
+                exited.cancel()
+        lines = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
+        self.error = lines[-1] if lines else f"ssh exited with status {self._process.returncode}"
+        await self.close()
+        raise MuxError(self.error)
+
+    async def _answers(self) -> bool:
+        loop = asyncio.get_running_loop()
+        try:
+            control = await self._connect()
+        except (OSError, MuxError):
+            return False
+        with control:
+            try:
+                await loop.sock_sendall(control, _packet(_u32(MUX_MSG_HELLO), _u32(MUX_VERSION)))
+                kind, _ = await _read_message(loop, control)
+            except (OSError, MuxError):
+                return False
+        return kind == MUX_MSG_HELLO
+
+    async def wait_closed(self) -> None:
+        """Return when the master process has exited."""
+        if self._process is not None:
+            await self._process.wait()
+
+    async def forward(self, sock: socket.socket, host: str, port: int) -> MuxSession:
+        """Hand ``sock`` to the master, to be joined to ``host:port`` on the device.
+
+        ``sock`` stays ours too: close it after :meth:`MuxSession.wait_closed`.
+
+        Raises:
+            MuxRefused: The master says no (the device refused the channel, ...); nothing was
+                read from ``sock``.
+            MuxError: The master is gone or broke the protocol.
+        """
+        if not self.alive:
+            raise MuxError("the OpenSSH master is not running")
+        loop = asyncio.get_running_loop()
+        self._requests += 1
+        request = self._requests
+        control: socket.socket | None = None
+        try:
+            # Held until the master's hello shows it accepted us: never more than the gate's
+            # worth of connections wait in its accept queue (64), which a burst would overflow.
+            async with self._gate:
+                control = await self._connect()
+                await loop.sock_sendall(
+                    control,
+                    _packet(_u32(MUX_MSG_HELLO), _u32(MUX_VERSION))
+                    + _packet(_u32(MUX_C_NEW_STDIO_FWD), _u32(request), _string(b""), _string(host.encode()), _u32(port)),
+                )
+                for _ in range(2):  # the socket is the channel's stdin and its stdout
+                    await _send_fd(control, sock.fileno())
+                kind, _ = await _read_message(loop, control)
+            if kind != MUX_MSG_HELLO:
+                raise MuxError(f"unexpected first message {kind:#x} from the master")
+            kind, body = await _read_message(loop, control)
+        except OSError as error:
+            if control is not None:
+                control.close()
+            raise MuxError(f"control socket: {error.strerror or error}") from None
+        except BaseException:
+            if control is not None:
+                control.close()
+            raise
+        if kind == MUX_S_SESSION_OPENED and len(body) >= 8:
+            return MuxSession(control, struct.unpack_from(">I", body, 4)[0])
+        control.close()
+        if kind in (MUX_S_FAILURE, MUX_S_PERMISSION_DENIED):
+            raise MuxRefused(_reason(body))
+        raise MuxError(f"unexpected reply {kind:#x} from the master")
+
+    async def _connect(self) -> socket.socket:
+        """A connected control socket. A Unix connect either completes at once or finds the
+        accept queue full (EAGAIN: try again shortly); it is never "in progress"."""
+        for _ in range(400):
+            control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            control.setblocking(False)
+            try:
+                control.connect(self.control_path)
+                return control
+            except BlockingIOError:
+                control.close()
+                await asyncio.sleep(0.005)
+            except BaseException:
+                control.close()
+                raise
+        raise MuxError("the master does not accept control connections")
+
+    async def close(self) -> None:
+        """Stop the master (its connections end with it) and remove the control socket's folder."""
+        self._closed = True
+        process = self._process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 5)
+            except asyncio.TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def _raise_fd_limit() -> None:  # pragma: no cover - runs in the child before exec
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = FD_LIMIT if hard == resource.RLIM_INFINITY else min(FD_LIMIT, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+async def _send_fd(control: socket.socket, fd: int) -> None:
+    """One byte carrying ``fd`` (what ssh's ``mm_receive_fd`` reads)."""
+    for _ in range(200):
+        try:
+            if socket.send_fds(control, [b"\0"], [fd]) == 1:
+                return
+        except BlockingIOError:
+            pass
+        await asyncio.sleep(0.005)  # a full socket buffer: the master is busy
+    raise MuxError("the master does not read its control socket")
+
+
+async def _read_exactly(loop: asyncio.AbstractEventLoop, control: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = await loop.sock_recv(control, size - len(data))
+        if not chunk:
+            raise MuxError("the master closed the control connection")
+        data += chunk
+    return data
+
+
+async def _read_message(loop: asyncio.AbstractEventLoop, control: socket.socket) -> tuple[int, bytes]:
+    """One mux message: ``(type, body after the type)``."""
+    (size,) = struct.unpack(">I", await _read_exactly(loop, control, 4))
+    if not 4 <= size <= MAX_MESSAGE:
+        raise MuxError(f"bad mux message length {size}")
+    body = await _read_exactly(loop, control, size)
+    return struct.unpack_from(">I", body)[0], body[4:]
+
+
+def _reason(body: bytes) -> str:
+    """The reason string of a failure reply (request id, then string)."""
+    if len(body) < 8:
+        return "no reason given"
+    (size,) = struct.unpack_from(">I", body, 4)
+    return body[8 : 8 + min(size, 512)].decode(errors="replace") or "no reason given"

@@ -1,0 +1,240 @@
+"""Local forwards carried by an OpenSSH control master, through the real sshd.
+
+The tunnel service keeps its listener and hands each accepted socket to ``ssh -M`` over the mux
+protocol; bytes are counted by the kernel. These tests check that the master really carries
+the bytes, that counts match what moved, and that every failure falls back to asyncssh without
+losing a connection: a refused remote port, a master that dies, one that cannot log in, sshd
+killed mid-transfer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+import socket
+
+import asyncssh
+import pytest
+
+from spark_tui.core.models import TunnelState
+from spark_tui.services.known_hosts import host_pattern
+from spark_tui.services.openssh_mux import OpenSSHMaster, counters_supported
+from spark_tui.services.tunnels import TunnelService
+from tests.test_tunnel_faults import port_is_held, wait_for_state
+from tests.test_tunnels import MB, LoopbackSpec, WebService, connector, http_get, pattern
+
+pytestmark = pytest.mark.skipif(not counters_supported(), reason="the OpenSSH data path needs Linux TCP_INFO")
+
+
+def master_for(server, **overrides):
+    """A factory making an OpenSSH master to ``server`` (what the product builds from a profile)."""
+
+    def make(conn: asyncssh.SSHClientConnection) -> OpenSSHMaster:
+        options = {
+            "host_key_alias": host_pattern(server.host, server.port),
+            "known_hosts": server.known_hosts,
+            "identity_file": str(server.client_key),
+        }
+        options.update(overrides)
+        return OpenSSHMaster(conn.get_extra_info("peername")[0], server.port, server.user, **options)
+
+    return make
+
+
+class ChannelSpy:
+    """Counts the direct-tcpip channels asyncssh opens on the service's connection."""
+
+    def __init__(self, connect):
+        self._connect = connect
+        self.opened = 0
+
+    async def __call__(self) -> asyncssh.SSHClientConnection:
+        conn = await self._connect()
+        real = conn.create_connection
+
+        async def counted(*args, **kwargs):
+            self.opened += 1
+            return await real(*args, **kwargs)
+
+        conn.create_connection = counted  # type: ignore[method-assign]
+        return conn
+
+
+@pytest.fixture
+async def web():
+    service = await WebService().start()
+    yield service
+    await service.stop()
+
+
+async def post(port: int, body: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /upload HTTP/1.0\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    raw = await asyncio.wait_for(reader.read(), 20)
+    writer.close()
+    return raw.partition(b"\r\n\r\n")[2]
+
+
+async def test_local_forwards_ride_the_openssh_master_and_the_kernel_counts_their_bytes(sshd, web):
+    spy = ChannelSpy(connector(sshd))
+    service = TunnelService(spy, "native", owns_connection=True, stats_interval=0.1, openssh=master_for(sshd))
+    try:
+        stats = await service.start(LoopbackSpec("web", web.port, 0))
+        assert await service.wait_carrier(20) == "openssh", service._carrier.note
+        assert await http_get(stats.local_port) == b"hello"
+        body = await http_get(stats.local_port, f"/stream/{24 * MB}", timeout=30)
+        assert body == pattern(MB) * 24
+        upload = os.urandom(8 * MB)
+        assert await post(stats.local_port, upload) == hashlib.sha256(upload).hexdigest().encode()
+        await asyncio.sleep(0.3)
+        after = service.stats()[0]
+        assert spy.opened == 0  # not one byte went through asyncssh
+        assert after.total_connections == 3 and after.connections == 0
+        assert 24 * MB < after.bytes_down < 24 * MB + 1024  # + three small HTTP heads
+        assert 8 * MB < after.bytes_up < 8 * MB + 1024
+    finally:
+        await service.close()
+
+
+async def test_a_dead_remote_port_is_refused_with_its_reason_while_the_master_keeps_carrying(sshd, web):
+    service = TunnelService(connector(sshd), "native", owns_connection=True, openssh=master_for(sshd))
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    dead_port = dead.getsockname()[1]
+    dead.close()
+    try:
+        bad = await service.start(LoopbackSpec("dead", dead_port, 0))
+        good = await service.start(LoopbackSpec("web", web.port, 0))
+        assert await service.wait_carrier(20) == "openssh"
+        reader, writer = await asyncio.open_connection("127.0.0.1", bad.local_port)
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # closed cleanly, not hung
+        writer.close()
+        for _ in range(100):
+            if service.stats()[0].last_error:
+                break
+            await asyncio.sleep(0.05)
+        assert service.stats()[0].last_error == f"remote port {dead_port} refused: nothing listening on the device"
+        assert service.stats()[0].state is TunnelState.UP
+        assert await http_get(good.local_port) == b"hello"
+        assert service.carrier == "openssh"
+    finally:
+        await service.close()
+
+
+async def test_a_killed_master_costs_no_connection_and_a_new_one_takes_over(sshd, web):
+    service = TunnelService(connector(sshd), "native", owns_connection=True, openssh=master_for(sshd))
+    try:
+        stats = await service.start(LoopbackSpec("web", web.port, 0))
+        assert await service.wait_carrier(20) == "openssh"
+        master = service._carrier._master
+        os.kill(master._process.pid, signal.SIGKILL)
+        await master.wait_closed()
+        assert service.carrier == "asyncssh"
+        for _ in range(5):  # carried on asyncssh meanwhile
+            assert await http_get(stats.local_port) == b"hello"
+        assert await service.wait_carrier(20) == "openssh"
+        assert service._carrier._master is not master
+        assert await http_get(stats.local_port) == b"hello"
+    finally:
+        await service.close()
+
+
+async def test_a_master_that_cannot_log_in_says_why_and_the_tunnel_works_on_asyncssh(sshd, web, tmp_path):
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text(f"{host_pattern(sshd.host, sshd.port)} ssh-ed25519 "
+                     "AAAAC3NzaC1lZDI1NTE5AAAAIGrWn3p2lfn7Vq2CwZ4m8vHq9y7Qz0l8hP6J6p0QJ3xk\n")
+    service = TunnelService(connector(sshd), "native", owns_connection=True,
+                            openssh=master_for(sshd, known_hosts=wrong))
+    try:
+        stats = await service.start(LoopbackSpec("web", web.port, 0))
+        assert await service.wait_carrier(20) == "asyncssh"
+        note = service._carrier.note
+        assert "OpenSSH data path unavailable" in note and "tunnels use asyncssh" in note
+        assert "host key" in note.lower() or "verification failed" in note.lower(), note
+        assert await http_get(stats.local_port) == b"hello"
+    finally:
+        await service.close()
+
+
+async def test_sshd_killed_mid_transfer_heals_on_the_same_port_and_the_master_comes_back(sshd_factory, web):
+    server = sshd_factory()
+    service = TunnelService(connector(server), "native", owns_connection=True, openssh=master_for(server))
+    try:
+        stats = await service.start(LoopbackSpec("stream", web.port, 0))
+        port = stats.local_port
+        assert await service.wait_carrier(20) == "openssh"
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(f"GET /stream/{400 * MB} HTTP/1.0\r\n\r\n".encode())
+        received = 0
+        while received < 4 * MB:
+            received += len(await asyncio.wait_for(reader.read(MB), 10))
+        server.stop()
+        while chunk := await asyncio.wait_for(reader.read(MB), 30):  # ends: EOF, not a hang
+            received += len(chunk)
+        writer.close()
+        assert received < 400 * MB
+        await wait_for_state(service, TunnelState.RECONNECTING, 30)
+        assert port_is_held(port)
+        server.start()
+        await wait_for_state(service, TunnelState.UP, 30)
+        assert service.stats()[0].local_port == port
+        assert await http_get(port) == b"hello"
+        assert await service.wait_carrier(20) == "openssh"
+        assert await http_get(port) == b"hello"
+    finally:
+        await service.close()
+
+
+async def test_stopping_a_tunnel_closes_the_connections_the_master_carries(sshd, web):
+    service = TunnelService(connector(sshd), "native", owns_connection=True, stats_interval=0.1,
+                            openssh=master_for(sshd))
+    try:
+        stats = await service.start(LoopbackSpec("stream", web.port, 0))
+        assert await service.wait_carrier(20) == "openssh"
+        reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
+        writer.write(f"GET /stream/{400 * MB} HTTP/1.0\r\n\r\n".encode())
+        await asyncio.wait_for(reader.readexactly(MB), 10)
+        await service.stop("stream")
+        with pytest.raises((ConnectionError, asyncio.IncompleteReadError)):
+            while await asyncio.wait_for(reader.read(MB), 10):
+                pass
+            raise ConnectionResetError  # EOF is an end too
+        writer.close()
+        assert not port_is_held(stats.local_port)
+        await asyncio.sleep(0.3)
+        assert service.stats()[0].connections == 0
+    finally:
+        await service.close()
+
+
+async def test_a_client_that_half_closes_still_gets_its_answer(sshd, web):
+    service = TunnelService(connector(sshd), "native", owns_connection=True, openssh=master_for(sshd))
+    try:
+        stats = await service.start(LoopbackSpec("web", web.port, 0))
+        assert await service.wait_carrier(20) == "openssh"
+        reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
+        writer.write(b"GET /hello HTTP/1.0\r\n\r\n")
+        writer.write_eof()
+        raw = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        assert raw.endswith(b"\r\n\r\nhello")
+    finally:
+        await service.close()
+
+
+async def test_500_concurrent_connections_all_succeed_and_all_ride_the_master(sshd, web):
+    spy = ChannelSpy(connector(sshd))
+    service = TunnelService(spy, "native", owns_connection=True, openssh=master_for(sshd))
+    try:
+        stats = await service.start(LoopbackSpec("web", web.port, 0))
+        assert await service.wait_carrier(20) == "openssh"
+        results = await asyncio.gather(*(http_get(stats.local_port, timeout=30) for _ in range(500)),
+                                       return_exceptions=True)
+        failures = [r for r in results if r != b"hello"]
+        assert not failures, failures[:3]
+        assert spy.opened == 0  # a burst does not overflow the master's accept queue into fallbacks
+        assert service.carrier == "openssh"
+    finally:
+        await service.close()
