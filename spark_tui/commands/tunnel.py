@@ -141,12 +141,16 @@ def run(args, ctx) -> int:
 async def _serve(profile: DeviceProfile, specs: list[TunnelSpec], ctx, profiles) -> int:
     from spark_tui.services.connection import ConnectionService
     from spark_tui.services.port_watch import dashboard_preset
+    from spark_tui.services.tunnel_carrier import master_factory
     from spark_tui.services.tunnels import TunnelService
 
     connections = ConnectionService(profiles=profiles)
     tty = bool(getattr(ctx.stdout, "isatty", lambda: False)())
     printer = StatusPrinter(ctx.stdout, tty)
-    service = TunnelService(lambda: connections.connect(profile), profile.name, on_stats=printer, stats_interval=0.5)
+    service = TunnelService(
+        lambda: connections.connect(profile), profile.name, on_stats=printer, stats_interval=0.5,
+        openssh=master_factory(lambda: profile, connections.known_hosts.path),
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -150,6 +150,7 @@ class Fleet:
         """
         device = self._device(profile)
         if device.tunnels is None:
+            from spark_tui.services.tunnel_carrier import master_factory
             from spark_tui.services.tunnels import TunnelService
 
             name = profile.name
@@ -157,6 +158,7 @@ class Fleet:
                 lambda: self.connections.connect(self._devices[name].profile),
                 name,
                 on_stats=lambda stats: self._on_event(DeviceTunnels(name, stats)),
+                openssh=master_factory(lambda: self._devices[name].profile, self.connections.known_hosts.path),
             )
         return await device.tunnels.start(spec)
 
