@@ -20,12 +20,20 @@ import socket
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 
 from spark_tui.core.models import DeviceProfile
 from spark_tui.services.known_hosts import host_pattern
-from spark_tui.services.openssh_mux import MuxError, MuxRefused, MuxSession, OpenSSHMaster, counters_supported
+from spark_tui.services.openssh_mux import (
+    HandedEnd,
+    MuxError,
+    MuxRefused,
+    MuxSession,
+    OpenSSHMaster,
+    counters_supported,
+)
 from spark_tui.services.tunnel_link import BACKOFF_FIRST, DeviceLink
 
 log = logging.getLogger(__name__)
@@ -36,6 +44,8 @@ when this device cannot have one (then it is never asked again)."""
 
 RETRY_CAP = 60.0
 """Longest wait before trying an OpenSSH master again after one failed to start."""
+ACCEPTS_PER_WAKE = 128
+"""Connections taken from a listener's queue per readiness callback."""
 CARRIER_ENV = "SPARK_TUI_TUNNEL_CARRIER"
 """``asyncssh`` here keeps every tunnel byte on asyncssh (no ssh process is started)."""
 
@@ -84,6 +94,7 @@ class OpenSSHCarrier:
         link: The service's link (the master starts only while it is up).
         wanted: Whether any tunnel needs the master now.
         spawn: Runs a coroutine as a task the service cancels on close.
+        count_bytes: Read the kernel's byte counters of carried connections.
     """
 
     def __init__(
@@ -93,8 +104,11 @@ class OpenSSHCarrier:
         link: DeviceLink,
         wanted: Callable[[], bool],
         spawn: Callable[[Coroutine], asyncio.Task],
+        *,
+        count_bytes: bool = True,
     ) -> None:
         self._factory: MasterFactory | None = factory
+        self._count = count_bytes
         self.device = device
         self._link = link
         self._wanted = wanted
@@ -118,6 +132,44 @@ class OpenSSHCarrier:
         while time.monotonic() < deadline and self.name != "openssh" and not self.note and self._factory:
             await asyncio.sleep(0.02)
         return self.name
+
+    def accept(self, tunnel: Any, fallback: Callable[[], asyncio.Protocol]) -> None:
+        """Take waiting connections off a local forward's own listener (a readiness callback).
+
+        Args:
+            tunnel: The tunnel (``spec``, ``traffic``, ``listener``, ``last_error``).
+            fallback: Protocol factory carrying a connection on asyncssh.
+        """
+        for _ in range(ACCEPTS_PER_WAKE):
+            if tunnel.listener is None:
+                return
+            try:
+                sock, _ = tunnel.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:  # out of descriptors ...: the client waits in the queue
+                tunnel.last_error = f"accept failed: {error.strerror or error}"
+                return
+            sock.setblocking(False)
+            self._spawn(self._take(tunnel, sock, fallback))
+
+    async def _take(self, tunnel: Any, sock: socket.socket, fallback: Callable[[], asyncio.Protocol]) -> None:
+        """Hand one connection to the master, or carry it on asyncssh."""
+        session = await self.carry(sock, tunnel.spec.remote_host, tunnel.spec.remote_port)
+        if session is not None:
+            end = HandedEnd(sock, tunnel.traffic, self._count)
+            try:
+                await session.wait_closed()
+            finally:
+                end.finish()
+            return
+        if tunnel.listener is None:  # stopped meanwhile
+            sock.close()
+            return
+        try:
+            await asyncio.get_running_loop().connect_accepted_socket(fallback, sock)
+        except OSError:
+            sock.close()
 
     async def carry(self, sock: socket.socket, host: str, port: int) -> MuxSession | None:
         """Hand ``sock`` to the master; ``None`` means: carry it on asyncssh instead."""

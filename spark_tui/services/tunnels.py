@@ -6,13 +6,14 @@ connection they share (obtained from a ``connect`` callable, so the caller decid
 connect), and the reconnect loop. When the connection drops, every tunnel goes to
 ``reconnecting`` while the local listeners stay bound (nobody can take the port), and comes back
 by itself with backoff. Stats are published at a steady rate through ``on_stats``, never per
-packet. No UI here: callbacks and return values only.
+packet (:mod:`spark_tui.services.tunnel_stats`). Given an ``openssh`` factory, local forwards'
+bytes are carried by an OpenSSH master instead of asyncssh
+(:mod:`spark_tui.services.tunnel_carrier`). No UI here: callbacks and return values only.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import logging
 import socket
@@ -34,16 +35,13 @@ from spark_tui.services.forwarding import (
     listen_locally,
     open_channel,
 )
-from spark_tui.services.openssh_mux import HandedEnd
 from spark_tui.services.socks import SocksEnd
 from spark_tui.services.tunnel_carrier import MasterFactory, OpenSSHCarrier
 from spark_tui.services.tunnel_link import Connect, DeviceLink
+from spark_tui.services.tunnel_stats import StatsCallback, StatsTicker
 
 log = logging.getLogger(__name__)
 
-StatsCallback = Callable[[tuple[TunnelStats, ...]], None]
-ACCEPTS_PER_WAKE = 128
-"""Connections taken from a listener's queue per readiness callback."""
 
 
 @dataclass
@@ -97,8 +95,6 @@ class TunnelService:
     ) -> None:
         self._owns_connection = owns_connection
         self.device = device
-        self._on_stats = on_stats
-        self._interval = stats_interval
         self._count = count_bytes
         self._link_wait = link_wait
         self._tunnels: dict[str, _Tunnel] = {}
@@ -111,12 +107,14 @@ class TunnelService:
             on_restored=self._link_restored,
             on_crash=self._link_crashed,
         )
-        self._ticker: asyncio.Task | None = None
+        self._ticker = StatsTicker(
+            lambda: self._tunnels.values(), self.stats, on_stats, stats_interval, f"tunnel-stats:{device}"
+        )
         self._tasks: set[asyncio.Task] = set()
         self._carrier = None if openssh is None else OpenSSHCarrier(
-            openssh, device, self.link, lambda: any(t.listener is not None for t in self._live()), self._spawn
+            openssh, device, self.link, lambda: any(t.listener is not None for t in self._live()), self._spawn,
+            count_bytes=count_bytes,
         )
-        self._published: tuple | None = None
         self._closed = False
 
     # ----------------------------------------------------------------- public API
@@ -149,12 +147,14 @@ class TunnelService:
         if spec.kind is TunnelKind.LOCAL and self._carrier is not None and _is_ip(spec.bind_address):
             tunnel.listener = bind_listener(spec.bind_address, tunnel.local_port)
             tunnel.local_port = tunnel.listener.getsockname()[1]
-            asyncio.get_running_loop().add_reader(tunnel.listener.fileno(), self._accept, tunnel)
+            asyncio.get_running_loop().add_reader(
+                tunnel.listener.fileno(), self._carrier.accept, tunnel, self._factory(tunnel)
+            )
         elif spec.kind is not TunnelKind.REMOTE:
             tunnel.server = await listen_locally(spec.bind_address, tunnel.local_port, self._factory(tunnel))
             tunnel.local_port = tunnel.server.sockets[0].getsockname()[1]
         self._tunnels[spec.name] = tunnel
-        self._ensure_ticker()
+        self._ticker.ensure()
         try:
             conn = await self.link.ensure()
         except BaseException:
@@ -208,12 +208,7 @@ class TunnelService:
         if self._carrier is not None:
             await self._carrier.close()
         await self.link.close(self._owns_connection)
-        if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-            self._ticker = None
-        self._publish(force=True)
+        await self._ticker.stop()
         for task in list(self._tasks):
             task.cancel()
 
@@ -364,41 +359,7 @@ class TunnelService:
         if not keep:
             self._tunnels.pop(tunnel.spec.name, None)
 
-    # ----------------------------------------------------------------- the OpenSSH data path
-
-    def _accept(self, tunnel: _Tunnel) -> None:
-        """Take waiting connections off a local forward's own listener (a readiness callback)."""
-        for _ in range(ACCEPTS_PER_WAKE):
-            if tunnel.listener is None:
-                return
-            try:
-                sock, _ = tunnel.listener.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as error:  # out of descriptors ...: the client waits in the queue
-                tunnel.last_error = f"accept failed: {error.strerror or error}"
-                return
-            sock.setblocking(False)
-            self._spawn(self._carry(tunnel, sock))
-
-    async def _carry(self, tunnel: _Tunnel, sock: socket.socket) -> None:
-        """Hand one connection to the OpenSSH master, or carry it on asyncssh."""
-        assert self._carrier is not None
-        session = await self._carrier.carry(sock, tunnel.spec.remote_host, tunnel.spec.remote_port)
-        if session is not None:
-            end = HandedEnd(sock, tunnel.traffic, self._count)
-            try:
-                await session.wait_closed()
-            finally:
-                end.finish()
-            return
-        if tunnel.listener is None:  # stopped meanwhile
-            sock.close()
-            return
-        try:
-            await asyncio.get_running_loop().connect_accepted_socket(self._factory(tunnel), sock)
-        except OSError:
-            sock.close()
+    # ----------------------------------------------------------------- helpers
 
     def _spawn(self, coro) -> asyncio.Task:
         task = asyncio.create_task(coro)
@@ -424,43 +385,6 @@ class TunnelService:
             uptime=(now - tunnel.up_since) if tunnel.up_since else 0.0,
             last_error=tunnel.last_error,
         )
-
-    def _ensure_ticker(self) -> None:
-        if self._ticker is None:
-            self._ticker = asyncio.create_task(self._tick(), name=f"tunnel-stats:{self.device}")
-
-    async def _tick(self) -> None:
-        last = time.monotonic()
-        while True:
-            await asyncio.sleep(self._interval)
-            now = time.monotonic()
-            elapsed = max(now - last, 1e-6)
-            last = now
-            for tunnel in self._tunnels.values():
-                _, up, down = tunnel.sampled
-                traffic = tunnel.traffic
-                traffic.poll()
-                tunnel.rate_up = (traffic.up - up) / elapsed
-                tunnel.rate_down = (traffic.down - down) / elapsed
-                tunnel.sampled = (now, traffic.up, traffic.down)
-            self._publish()
-
-    def _publish(self, force: bool = False) -> None:
-        """Call ``on_stats`` when something other than uptime changed since the last call."""
-        if self._on_stats is None:
-            return
-        snapshot = self.stats()
-        key = tuple(
-            (s.spec.name, s.state, s.local_port, s.connections, s.total_connections, s.bytes_up,
-             s.bytes_down, s.rate_up, s.rate_down, s.last_error)
-            for s in snapshot
-        )
-        if force or key != self._published:
-            self._published = key
-            try:
-                self._on_stats(snapshot)
-            except Exception:  # a broken listener must not stop the tunnels
-                log.exception("on_stats callback failed")
 
 
 def _is_ip(address: str) -> bool:
