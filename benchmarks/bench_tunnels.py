@@ -6,9 +6,12 @@ What it measures, each through both tunnels (each tunnel in its own process, lik
   * bulk throughput down (device -> laptop) and up, time-bounded;
   * round trip of 1 byte to an echo server (median and p99 of ``--pings``);
   * 200 and 500 concurrent short connections (failures, connections/s);
-  * spark-tui with byte counting on vs off (bulk throughput both ways, best of ``--rounds``).
-It prints figures and ratios against OpenSSH (default cipher) measured in the same run, and two
-round-trip floors: a bare asyncio relay (no SSH) and asyncssh's own forward (aes128-gcm).
+  * spark-tui with byte counting on vs off (bulk throughput both ways, best of ``--rounds``);
+  * spark-tui's fallback carrier (asyncssh moves the bytes: no ssh program, jump hosts, macOS).
+spark-tui runs as the product does: its own listener, an OpenSSH control master carrying the
+bytes, the kernel counting them. It prints figures and ratios against OpenSSH (default cipher)
+measured in the same run, and two round-trip floors: a bare asyncio relay (no SSH) and
+asyncssh's own forward (aes128-gcm).
 Everything listens on 127.0.0.1 and stops by itself.
 """
 
@@ -95,9 +98,10 @@ def targets_main() -> None:
 # ------------------------------------------------------------------ our tunnel, in its own process
 
 
-def tunnel_main(sshd_root: str, port: int, user: str, count: bool, remotes: list[int]) -> None:
+def tunnel_main(sshd_root: str, port: int, user: str, count: bool, remotes: list[int], carrier: str) -> None:
     from spark_tui.core.models import DeviceProfile, TunnelSpec
     from spark_tui.services.connection import ConnectionService
+    from spark_tui.services.tunnel_carrier import master_factory
     from spark_tui.services.tunnels import TunnelService
 
     root = Path(sshd_root)
@@ -109,13 +113,22 @@ def tunnel_main(sshd_root: str, port: int, user: str, count: bool, remotes: list
         return await connections.connect(profile)
 
     async def run() -> None:
-        service = TunnelService(connect, "bench", count_bytes=count, owns_connection=True)
+        # What `spark-tui` does: an OpenSSH master carries the bytes when it can (see
+        # services/openssh_mux.py); --carrier asyncssh measures the all-Python path.
+        openssh = master_factory(lambda: profile, root / "known_hosts") if carrier == "openssh" else None
+        service = TunnelService(connect, "bench", count_bytes=count, owns_connection=True, openssh=openssh)
         locals_ = []
         for remote in remotes:
             stats = await service.start(TunnelSpec(f"t{remote}", remote, 0))
             locals_.append(stats.local_port)
+        used = await service.wait_carrier(20)
+        if used != carrier:
+            raise SystemExit(f"wanted carrier {carrier}, got {used}: {service._carrier and service._carrier.note}")
         print(*locals_, flush=True)
-        await asyncio.Event().wait()
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        await service.close()  # stops the master and removes its control socket's folder
 
     # The product's loop too (uvloop when installed), as `spark-tui` and `spark-tui tunnel` run it.
     from spark_tui.services import event_loop
@@ -238,9 +251,20 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds used so far by process ``pid``."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds used so far by process ``pid`` and its live descendants
+    (spark-tui's OpenSSH master is its child: its CPU is the tunnel's CPU)."""
+    total = 0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+        todo.extend(int(child) for child in children)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _cpu_per_gb(pid: int, run) -> tuple[float, float]:
@@ -346,6 +370,21 @@ def counting_ns_per_chunk() -> tuple[float, float]:
     return best[0] * 1e9, best[1] * 1e9
 
 
+def kernel_counter_poll_ns() -> float:
+    """Nanoseconds per read of one socket's kernel byte counters (what the OpenSSH carrier polls)."""
+    import timeit
+
+    from spark_tui.services.openssh_mux import socket_bytes
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        client = socket.create_connection(server.getsockname())
+        peer, _ = server.accept()
+        with client, peer:
+            client.sendall(b"x" * 65536)
+            n = 20_000
+            return min(timeit.timeit("f(s)", globals={"f": socket_bytes, "s": peer}, number=n) / n for _ in range(10)) * 1e9
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="seconds per bulk measurement")
@@ -356,6 +395,7 @@ def main() -> int:
     parser.add_argument("--sshd-port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--user", help=argparse.SUPPRESS)
     parser.add_argument("--no-count", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--carrier", default="openssh", help=argparse.SUPPRESS)
     parser.add_argument("--remote", type=int, action="append", default=[], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role == "targets":
@@ -368,7 +408,7 @@ def main() -> int:
         plain_asyncssh_main(args.sshd_root, args.sshd_port, args.user, args.remote[0])
         return 0
     if args.role == "tunnel":
-        tunnel_main(args.sshd_root, args.sshd_port, args.user, not args.no_count, args.remote)
+        tunnel_main(args.sshd_root, args.sshd_port, args.user, not args.no_count, args.remote, args.carrier)
         return 0
 
     from tests.sshd_server import Sshd
@@ -383,10 +423,10 @@ def main() -> int:
         procs.append(targets)
         remotes = [echo, bulk, short]
 
-        def ours(count: bool = True) -> tuple[subprocess.Popen, list[int]]:
+        def ours(count: bool = True, carrier: str = "openssh") -> tuple[subprocess.Popen, list[int]]:
             extra = [] if count else ["--no-count"]
             cmd = [*me, "--role", "tunnel", "--sshd-root", str(sshd.root), "--sshd-port", str(sshd.port),
-                   "--user", sshd.user, *extra]
+                   "--user", sshd.user, "--carrier", carrier, *extra]
             for r in remotes:
                 cmd += ["--remote", str(r)]
             return _spawn(cmd)
@@ -395,6 +435,7 @@ def main() -> int:
             "openssh": lambda: _ssh_tunnel(sshd, remotes),
             "spark-tui": ours,
             "spark-tui, counting off": lambda: ours(False),
+            "spark-tui, asyncssh carrier": lambda: ours(carrier="asyncssh"),
         }
         # The machine is shared: interleave the tunnels round by round and keep each one's
         # best figure, so a burst of someone else's load does not decide a ratio.
@@ -432,10 +473,13 @@ def main() -> int:
         relay_rtt = min(statistics.median(round_trips(l_relay, args.pings)) for _ in range(args.rounds))
         plain_rtt = min(statistics.median(round_trips(l_plain, args.pings)) for _ in range(args.rounds))
         count_ns = counting_ns_per_chunk()
+        poll_ns = kernel_counter_poll_ns()
 
         o, s, q = res["openssh"], res["spark-tui"], res["spark-tui, counting off"]
+        a = res["spark-tui, asyncssh carrier"]
         print(f"\nspark-tui tunnel vs OpenSSH ssh -N -L: same sshd on 127.0.0.1, {os.cpu_count()} CPUs, "
-              f"best of {args.rounds} interleaved rounds; spark-tui on {_product_loop()}")
+              f"best of {args.rounds} interleaved rounds; spark-tui on {_product_loop()}, its bytes carried "
+              f"by its OpenSSH master (services/openssh_mux.py)")
         print(f"{'':30}{'OpenSSH':>14}{'spark-tui':>14}{'ratio':>9}   target")
         for key, label in (("down", "throughput down"), ("up", "throughput up")):
             print(f"{label:30}{_fmt_rate(o[key]):>14}{_fmt_rate(s[key]):>14}{s[key] / o[key]:9.2f}x  >= 1.00x")
@@ -454,6 +498,16 @@ def main() -> int:
             print(f"{f'{n} concurrent, failures (all)':30}{o[f'fail{n}']:14.0f}{s[f'fail{n}']:14.0f}{'':9}   0")
         print(f"{'tunnel CPU s per GB down/up':30}{o['cpu_down']:8.2f}/{o['cpu_up']:.2f}{s['cpu_down']:9.2f}/{s['cpu_up']:.2f}")
 
+        print(f"\nthe fallback when no master can run (asyncssh carries the bytes, "
+              f"SPARK_TUI_TUNNEL_CARRIER=asyncssh)")
+        print(f"{'':30}{'OpenSSH':>14}{'asyncssh':>14}{'ratio':>9}")
+        for key, label in (("down", "throughput down"), ("up", "throughput up")):
+            print(f"{label:30}{_fmt_rate(o[key]):>14}{_fmt_rate(a[key]):>14}{a[key] / o[key]:9.2f}x")
+        print(f"{'1-byte round trip, median':30}{o['rtt'] * 1e6:11.0f} us{a['rtt'] * 1e6:11.0f} us{a['rtt'] / o['rtt']:9.2f}x")
+        for n in (200, 500):
+            print(f"{f'{n} concurrent, conn/s':30}{o[f'cps{n}']:14.0f}{a[f'cps{n}']:14.0f}{a[f'cps{n}'] / o[f'cps{n}']:9.2f}x")
+            print(f"{f'{n} concurrent, failures (all)':30}{o[f'fail{n}']:14.0f}{a[f'fail{n}']:14.0f}")
+
         print(f"\nbyte counting (spark-tui){'off':>20}{'on':>14}{'cost':>9}   target")
         for key in ("down", "up"):
             print(f"{f'throughput {key}':30}{_fmt_rate(q[key]):>14}{_fmt_rate(s[key]):>14}"
@@ -462,11 +516,19 @@ def main() -> int:
             cpu_key = f"cpu_{key}"
             print(f"{f'CPU s per GB {key}':30}{q[cpu_key]:14.2f}{s[cpu_key]:14.2f}"
                   f"{(s[cpu_key] / q[cpu_key] - 1) * 100:8.1f}%   (noise-bound)")
+        # OpenSSH carrier: the kernel counts; we read TCP_INFO + SIOCOUTQ per open connection
+        # once per stats interval (0.5 s). Against the CPU that moving 1 GB/s costs the tunnel:
+        per_second = poll_ns * 1e-9 * 2  # one connection, two polls a second
+        moving = min(s["cpu_down"], s["cpu_up"]) * max(min(s["down"], s["up"]) / 1e9, 1e-9)  # CPU s per s
+        print(f"{'kernel counters, ns per poll':30}{'':14}{poll_ns:14.0f}{per_second / moving * 100:8.3f}%   < 5%  "
+              f"(2 polls/s of one busy connection over the tunnel's CPU s/s)")
+        print(f"{'  500 open connections':30}{'':14}{poll_ns * 1000 / 1e3:11.0f} us/s  "
+              f"({poll_ns * 1000 * 1e-9 * 100:.3f}% of one CPU)")
         on_ns, off_ns = count_ns
         chunks_per_gb = 1e9 / 16384  # pessimistic: 16 KiB chunks (SSH packets are usually larger)
-        share = max(on_ns - off_ns, 0.0) * 1e-9 * chunks_per_gb / min(s["cpu_down"], s["cpu_up"]) * 100
-        print(f"{'read path, ns per chunk':30}{off_ns:14.0f}{on_ns:14.0f}{share:8.2f}%   < 5%  "
-              f"(difference x 61035 chunks/GB over the tunnel's CPU s per GB)")
+        share = max(on_ns - off_ns, 0.0) * 1e-9 * chunks_per_gb / min(a["cpu_down"], a["cpu_up"]) * 100
+        print(f"{'asyncssh fallback, ns/chunk':30}{off_ns:14.0f}{on_ns:14.0f}{share:8.2f}%   < 5%  "
+              f"(difference x 61035 chunks/GB over that carrier's CPU s per GB)")
         return 0
     finally:
         for proc in procs:

@@ -238,3 +238,46 @@ async def test_500_concurrent_connections_all_succeed_and_all_ride_the_master(ss
         assert service.carrier == "openssh"
     finally:
         await service.close()
+
+
+KILLED_HARD = """
+import asyncio, os, signal, sys
+from pathlib import Path
+from types import SimpleNamespace
+from tests.test_tunnels import LoopbackSpec, connector
+from tests.test_tunnels_openssh import master_for
+from spark_tui.services.tunnels import TunnelService
+
+server = SimpleNamespace(host="127.0.0.1", port=int(sys.argv[1]), user=sys.argv[2],
+                         client_key=Path(sys.argv[3]), known_hosts=Path(sys.argv[4]))
+
+async def main():
+    service = TunnelService(connector(server), "killed", openssh=master_for(server))
+    await service.start(LoopbackSpec("web", int(sys.argv[5]), 0))
+    print(await service.wait_carrier(20), service._carrier._master._process.pid, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main())
+"""
+
+
+def test_a_spark_tui_killed_hard_takes_its_openssh_master_with_it(sshd):
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.run(
+        [sys.executable, "-c", KILLED_HARD, str(sshd.port), sshd.user, str(sshd.client_key), str(sshd.known_hosts), "9"],
+        capture_output=True, text=True, cwd=root, timeout=60,
+    )
+    carrier, pid = run.stdout.split()
+    assert carrier == "openssh", run.stderr[-2000:]
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        if "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text():
+            break  # exited, waiting to be reaped by init
+        time.sleep(0.05)
+    else:
+        assert not Path(f"/proc/{pid}").exists(), "the master outlived spark-tui"

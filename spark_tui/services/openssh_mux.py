@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import fcntl
 import logging
 import os
 import resource
 import shutil
+import signal
 import socket
 import struct
 import sys
@@ -50,6 +52,7 @@ HANDOFFS_IN_FLIGHT = 32
 """Control connections being set up at once: below the master's accept queue of 64, so a burst
 of clients never meets a full queue (a refused non-blocking Unix connect)."""
 MAX_MESSAGE = 64 * 1024
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 FD_LIMIT = 65536
 """Descriptor limit asked for the master: it holds three per forwarded connection."""
 
@@ -241,7 +244,7 @@ class OpenSSHMaster:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=errors,
-                preexec_fn=_raise_fd_limit,
+                preexec_fn=_child_setup,
             )
         exited = asyncio.ensure_future(self._process.wait())
         try:
@@ -360,12 +363,20 @@ class OpenSSHMaster:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
-def _raise_fd_limit() -> None:  # pragma: no cover - runs in the child before exec
+def _child_setup() -> None:  # pragma: no cover - runs in the child before exec
+    """Room for three descriptors per carried connection, and death with spark-tui.
+
+    Without the second, a spark-tui killed hard (SIGKILL, a crash) would leave the master
+    holding its SSH connection open until the device dropped it.
+    """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = FD_LIMIT if hard == resource.RLIM_INFINITY else min(FD_LIMIT, hard)
     if soft != resource.RLIM_INFINITY and soft < wanted:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 async def _send_fd(control: socket.socket, fd: int) -> None:

@@ -151,6 +151,8 @@ class OpenSSHCarrier:
                 tunnel.last_error = f"accept failed: {error.strerror or error}"
                 return
             sock.setblocking(False)
+            with contextlib.suppress(OSError):  # as ssh -L does for its accepted sockets
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._spawn(self._take(tunnel, sock, fallback))
 
     async def _take(self, tunnel: Any, sock: socket.socket, fallback: Callable[[], asyncio.Protocol]) -> None:
