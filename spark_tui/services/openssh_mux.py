@@ -32,7 +32,6 @@ import struct
 import sys
 import tempfile
 import termios
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,6 +51,13 @@ HANDOFFS_IN_FLIGHT = 32
 """Control connections being set up at once: below the master's accept queue of 64, so a burst
 of clients never meets a full queue (a refused non-blocking Unix connect)."""
 MAX_MESSAGE = 64 * 1024
+CIPHERS = ",".join((
+    "aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com",
+    "aes128-ctr", "aes192-ctr", "aes256-ctr",
+))
+"""OpenSSH's default ciphers with AES-GCM first: laptops and the Spark's Grace CPU have AES
+instructions, and there AES-128-GCM costs about half of ChaCha20-Poly1305 per byte (OpenSSL
+here: 3.8 vs 2.1 GB/s on 16 KiB blocks), on both ends of the link. The same order asyncssh gets."""
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 FD_LIMIT = 65536
 """Descriptor limit asked for the master: it holds three per forwarded connection."""
@@ -189,7 +195,6 @@ class OpenSSHMaster:
         identity_file: The device's private key; ``None`` lets ssh use the agent and its
             default keys.
         ssh: The ssh program.
-        options: Extra ``-o`` options (``Name=value``), e.g. ciphers.
     """
 
     def __init__(
@@ -202,7 +207,6 @@ class OpenSSHMaster:
         known_hosts: Path,
         identity_file: str | None = None,
         ssh: str = "ssh",
-        options: Sequence[str] = (),
     ) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="spark-tui-", dir="/tmp" if os.path.isdir("/tmp") else None))
         self.control_path = str(self._dir / "mux")  # short: Unix socket paths stop at ~104 bytes
@@ -213,12 +217,10 @@ class OpenSSHMaster:
             "-o", f"HostKeyAlias={host_key_alias}", "-o", "CheckHostIP=no", "-o", "UpdateHostKeys=no",
             "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=4", "-o", "ConnectTimeout=15",
             "-o", "ClearAllForwardings=yes", "-o", "ForwardAgent=no", "-o", "ForwardX11=no",
-            "-o", "PermitLocalCommand=no", "-o", "LogLevel=ERROR",
+            "-o", "PermitLocalCommand=no", "-o", "LogLevel=ERROR", "-o", f"Ciphers={CIPHERS}",
         ]
         if identity_file:
             argv += ["-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-i", str(Path(identity_file).expanduser())]
-        for option in options:
-            argv += ["-o", option]
         self.argv = [*argv, "-p", str(port), "-l", user, "--", address]
         self._process: asyncio.subprocess.Process | None = None
         self._gate = asyncio.Semaphore(HANDOFFS_IN_FLIGHT)

@@ -160,6 +160,8 @@ class OpenSSHCarrier:
         session = await self.carry(sock, tunnel.spec.remote_host, tunnel.spec.remote_port)
         if session is not None:
             end = HandedEnd(sock, tunnel.traffic, self._count)
+            if tunnel.listener is None:  # the tunnel stopped while the master set up the channel
+                end.shut()
             try:
                 await session.wait_closed()
             finally:

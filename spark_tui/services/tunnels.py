@@ -274,13 +274,18 @@ class TunnelService:
 
     # ----------------------------------------------------------------- forwarding
 
+    def _spawn(self, coro) -> asyncio.Task:
+        """Run ``coro`` as a task that :meth:`close` cancels."""
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
     def _factory(self, tunnel: _Tunnel) -> Callable[[], LocalEnd]:
         traffic = tunnel.traffic
 
         def on_accept(local: LocalEnd) -> None:
-            task = asyncio.create_task(self._forward(tunnel, local))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._forward(tunnel, local))
 
         if tunnel.spec.kind is TunnelKind.DYNAMIC:
             return lambda: SocksEnd(traffic, on_accept)
@@ -358,14 +363,6 @@ class TunnelService:
         tunnel.up_since = 0.0
         if not keep:
             self._tunnels.pop(tunnel.spec.name, None)
-
-    # ----------------------------------------------------------------- helpers
-
-    def _spawn(self, coro) -> asyncio.Task:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
 
     # ----------------------------------------------------------------- stats
 
