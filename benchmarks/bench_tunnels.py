@@ -479,7 +479,7 @@ def main() -> int:
         a = res["spark-tui, asyncssh carrier"]
         print(f"\nspark-tui tunnel vs OpenSSH ssh -N -L: same sshd on 127.0.0.1, {os.cpu_count()} CPUs, "
               f"best of {args.rounds} interleaved rounds; spark-tui on {_product_loop()}, its bytes carried "
-              f"by its OpenSSH master (services/openssh_mux.py)")
+              f"by its OpenSSH master (services/openssh_mux.py; AES-GCM first, OpenSSH's default is ChaCha20-Poly1305)")
         print(f"{'':30}{'OpenSSH':>14}{'spark-tui':>14}{'ratio':>9}   target")
         for key, label in (("down", "throughput down"), ("up", "throughput up")):
             print(f"{label:30}{_fmt_rate(o[key]):>14}{_fmt_rate(s[key]):>14}{s[key] / o[key]:9.2f}x  >= 1.00x")
