@@ -150,7 +150,9 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, App[None]):
         self.sub_title = f"{len(self.config.devices)} saved device(s)"
         self.services.fleet.on_event = self._service_event  # type: ignore[attr-defined]
         self.services.fleet.confirm_host_key = self._confirm_host_key  # type: ignore[attr-defined]
-        self._refresh_devices()
+        # Drawn now, not on the coalescing timer: the first frame lists the saved devices, and a
+        # key pressed at once finds its row (enter 50 ms after start hit an empty table).
+        self._redraw_devices()
         self.device_list.query_one("#device-table").focus()
         # Paint first: the network work (zeroconf's import and sockets, probes) starts after.
         self.call_after_refresh(self._start_background)

@@ -40,7 +40,14 @@ async def wait_for(pilot, condition, timeout: float = 20.0, what: str = "conditi
     deadline = loop.time() + timeout
     while not condition():
         if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            app = pilot.app
+            seen = {
+                "screens": [type(screen).__name__ for screen in app.screen_stack],
+                "focused": repr(app.focused),
+                "states": getattr(app, "_states", None),
+                "notifications": [n.message for n in app._notifications],
+            }
+            raise AssertionError(f"timed out waiting for {what}; app: {seen}")
         await pilot.pause(0.05)
 
 
@@ -57,6 +64,16 @@ async def test_the_dashboard_lists_the_saved_devices(tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert sorted(shown_names(app)) == ["gx10-00ff", "spark-1a2b"]
+
+
+async def test_the_first_frame_already_lists_the_saved_devices_so_a_key_pressed_at_once_finds_them(tmp_path):
+    path = tmp_path / "profiles.toml"
+    ProfileStore(path).add_device(DeviceProfile(name="lab", host="192.0.2.9"))
+    app = make_app(path)
+    async with app.run_test(size=(120, 40)):
+        # No pause: this is the moment the dashboard is first on screen.
+        assert shown_names(app) == ["lab"]
+        assert app.query_one(DeviceList).highlighted.name == "lab"
 
 
 async def test_the_filter_keeps_only_matching_devices_and_escape_clears_it(tmp_path):
