@@ -335,3 +335,32 @@ async def test_service_messages_that_arrive_while_the_app_shuts_down_are_dropped
         await pilot.pause()
         late = asyncio.create_task(post_during_shutdown())
     assert await late == 50
+
+
+async def test_switching_the_theme_recolours_the_rows_already_on_screen(tmp_path):
+    from textual.widgets import DataTable
+
+    from spark_tui.core.models import ConnectionStatus, TunnelSpec, TunnelState, TunnelStats
+    from spark_tui.events import ConnectionChanged, TunnelsChanged
+    from spark_tui.widgets.status_style import state_text
+
+    path = tmp_path / "profiles.toml"
+    ProfileStore(path).add_device(DeviceProfile(name="lab", host="192.0.2.9"))
+    app = make_app(path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.theme = "spark-dark"
+        app.post_message(ConnectionChanged(ConnectionStatus("lab", ConnectionState.CONNECTED)))
+        stats = TunnelStats("lab", TunnelSpec(name="web", remote_port=8888), TunnelState.UP, 8888)
+        app.post_message(TunnelsChanged("lab", (stats,)))
+        await pilot.pause(0.3)
+        devices = app.device_list.query_one("#device-table", DataTable)
+        tunnels = app.tunnel_list.query_one(DataTable)
+
+        def state_styles() -> tuple[str, str]:
+            return str(devices.get_cell_at((0, 0)).style), str(tunnels.get_cell_at((0, 0)).style)
+
+        dark = state_styles()
+        app.theme = "spark-light"
+        await pilot.pause(0.3)  # nothing else changed: no new data arrives to redraw the rows
+        light = (str(state_text("connected", app.theme_variables).style), str(state_text("up", app.theme_variables).style))
+        assert state_styles() == light != dark

@@ -102,6 +102,9 @@ class DeviceList(Vertical, can_focus=False):
 
     def on_mount(self) -> None:
         self._redraw()
+        # Cells are drawn in the theme's colours; a new theme must redraw them all (the
+        # cell-diff redraw compares data, which a theme change leaves alone).
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._redraw())
 
     def on_resize(self) -> None:
         compact = self.size.width < COMPACT_BELOW

@@ -75,6 +75,7 @@ class TunnelList(Vertical, can_focus=False):
 
     def on_mount(self) -> None:
         self._rebuild()
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._rebuild())  # cells carry theme colours
 
     def on_resize(self) -> None:
         compact = self.size.width < COMPACT_BELOW
