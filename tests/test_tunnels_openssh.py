@@ -10,6 +10,7 @@ killed mid-transfer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import signal
@@ -23,7 +24,7 @@ from spark_tui.services.known_hosts import host_pattern
 from spark_tui.services.openssh_mux import OpenSSHMaster, counters_supported
 from spark_tui.services.tunnels import TunnelService
 from tests.test_tunnel_faults import port_is_held, wait_for_state
-from tests.test_tunnels import MB, LoopbackSpec, WebService, connector, http_get, pattern
+from tests.test_tunnels import MB, LoopbackSpec, connector, http_get, pattern, web  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.skipif(not counters_supported(), reason="the OpenSSH data path needs Linux TCP_INFO")
 
@@ -62,11 +63,20 @@ class ChannelSpy:
         return conn
 
 
-@pytest.fixture
-async def web():
-    service = await WebService().start()
-    yield service
-    await service.stop()
+@contextlib.asynccontextmanager
+async def carried(server, remote_port: int, connect=None, **options):
+    """A TunnelService to ``server`` with one local tunnel, once its OpenSSH master carries it.
+
+    Yields ``(service, local_port)``; the service is closed after.
+    """
+    service = TunnelService(connect or connector(server), "native", owns_connection=True,
+                            openssh=master_for(server), **options)
+    try:
+        stats = await service.start(LoopbackSpec("web", remote_port, 0))
+        assert await service.wait_carrier(20) == "openssh", service._carrier.note
+        yield service, stats.local_port
+    finally:
+        await service.close()
 
 
 async def post(port: int, body: bytes) -> bytes:
@@ -79,23 +89,18 @@ async def post(port: int, body: bytes) -> bytes:
 
 async def test_local_forwards_ride_the_openssh_master_and_the_kernel_counts_their_bytes(sshd, web):
     spy = ChannelSpy(connector(sshd))
-    service = TunnelService(spy, "native", owns_connection=True, stats_interval=0.1, openssh=master_for(sshd))
-    try:
-        stats = await service.start(LoopbackSpec("web", web.port, 0))
-        assert await service.wait_carrier(20) == "openssh", service._carrier.note
-        assert await http_get(stats.local_port) == b"hello"
-        body = await http_get(stats.local_port, f"/stream/{24 * MB}", timeout=30)
+    async with carried(sshd, web.port, spy, stats_interval=0.1) as (service, port):
+        assert await http_get(port) == b"hello"
+        body = await http_get(port, f"/stream/{24 * MB}", timeout=30)
         assert body == pattern(MB) * 24
         upload = os.urandom(8 * MB)
-        assert await post(stats.local_port, upload) == hashlib.sha256(upload).hexdigest().encode()
+        assert await post(port, upload) == hashlib.sha256(upload).hexdigest().encode()
         await asyncio.sleep(0.3)
         after = service.stats()[0]
         assert spy.opened == 0  # not one byte went through asyncssh
         assert after.total_connections == 3 and after.connections == 0
         assert 24 * MB < after.bytes_down < 24 * MB + 1024  # + three small HTTP heads
         assert 8 * MB < after.bytes_up < 8 * MB + 1024
-    finally:
-        await service.close()
 
 
 async def test_a_dead_remote_port_is_refused_with_its_reason_while_the_master_keeps_carrying(sshd, web):
@@ -124,21 +129,16 @@ async def test_a_dead_remote_port_is_refused_with_its_reason_while_the_master_ke
 
 
 async def test_a_killed_master_costs_no_connection_and_a_new_one_takes_over(sshd, web):
-    service = TunnelService(connector(sshd), "native", owns_connection=True, openssh=master_for(sshd))
-    try:
-        stats = await service.start(LoopbackSpec("web", web.port, 0))
-        assert await service.wait_carrier(20) == "openssh"
+    async with carried(sshd, web.port) as (service, port):
         master = service._carrier._master
         os.kill(master._process.pid, signal.SIGKILL)
         await master.wait_closed()
         assert service.carrier == "asyncssh"
         for _ in range(5):  # carried on asyncssh meanwhile
-            assert await http_get(stats.local_port) == b"hello"
+            assert await http_get(port) == b"hello"
         assert await service.wait_carrier(20) == "openssh"
         assert service._carrier._master is not master
-        assert await http_get(stats.local_port) == b"hello"
-    finally:
-        await service.close()
+        assert await http_get(port) == b"hello"
 
 
 async def test_a_master_that_cannot_log_in_says_why_and_the_tunnel_works_on_asyncssh(sshd, web, tmp_path):
@@ -188,56 +188,39 @@ async def test_sshd_killed_mid_transfer_heals_on_the_same_port_and_the_master_co
 
 
 async def test_stopping_a_tunnel_closes_the_connections_the_master_carries(sshd, web):
-    service = TunnelService(connector(sshd), "native", owns_connection=True, stats_interval=0.1,
-                            openssh=master_for(sshd))
-    try:
-        stats = await service.start(LoopbackSpec("stream", web.port, 0))
-        assert await service.wait_carrier(20) == "openssh"
-        reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
+    async with carried(sshd, web.port, stats_interval=0.1) as (service, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(f"GET /stream/{400 * MB} HTTP/1.0\r\n\r\n".encode())
         await asyncio.wait_for(reader.readexactly(MB), 10)
-        await service.stop("stream")
+        await service.stop("web")
         with pytest.raises((ConnectionError, asyncio.IncompleteReadError)):
             while await asyncio.wait_for(reader.read(MB), 10):
                 pass
             raise ConnectionResetError  # EOF is an end too
         writer.close()
-        assert not port_is_held(stats.local_port)
+        assert not port_is_held(port)
         await asyncio.sleep(0.3)
         assert service.stats()[0].connections == 0
-    finally:
-        await service.close()
 
 
 async def test_a_client_that_half_closes_still_gets_its_answer(sshd, web):
-    service = TunnelService(connector(sshd), "native", owns_connection=True, openssh=master_for(sshd))
-    try:
-        stats = await service.start(LoopbackSpec("web", web.port, 0))
-        assert await service.wait_carrier(20) == "openssh"
-        reader, writer = await asyncio.open_connection("127.0.0.1", stats.local_port)
+    async with carried(sshd, web.port) as (_, port):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET /hello HTTP/1.0\r\n\r\n")
         writer.write_eof()
         raw = await asyncio.wait_for(reader.read(), 10)
         writer.close()
         assert raw.endswith(b"\r\n\r\nhello")
-    finally:
-        await service.close()
 
 
 async def test_500_concurrent_connections_all_succeed_and_all_ride_the_master(sshd, web):
     spy = ChannelSpy(connector(sshd))
-    service = TunnelService(spy, "native", owns_connection=True, openssh=master_for(sshd))
-    try:
-        stats = await service.start(LoopbackSpec("web", web.port, 0))
-        assert await service.wait_carrier(20) == "openssh"
-        results = await asyncio.gather(*(http_get(stats.local_port, timeout=30) for _ in range(500)),
-                                       return_exceptions=True)
+    async with carried(sshd, web.port, spy) as (service, port):
+        results = await asyncio.gather(*(http_get(port, timeout=30) for _ in range(500)), return_exceptions=True)
         failures = [r for r in results if r != b"hello"]
         assert not failures, failures[:3]
         assert spy.opened == 0  # a burst does not overflow the master's accept queue into fallbacks
         assert service.carrier == "openssh"
-    finally:
-        await service.close()
 
 
 KILLED_HARD = """
