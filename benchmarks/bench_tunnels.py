@@ -374,7 +374,7 @@ def kernel_counter_poll_ns() -> float:
     """Nanoseconds per read of one socket's kernel byte counters (what the OpenSSH carrier polls)."""
     import timeit
 
-    from spark_tui.services.openssh_mux import socket_bytes
+    from spark_tui.services.socket_counters import socket_bytes
 
     with socket.create_server(("127.0.0.1", 0)) as server:
         client = socket.create_connection(server.getsockname())

@@ -21,7 +21,8 @@ import pytest
 
 from spark_tui.core.models import TunnelState
 from spark_tui.services.known_hosts import host_pattern
-from spark_tui.services.openssh_mux import OpenSSHMaster, counters_supported
+from spark_tui.services.openssh_mux import OpenSSHMaster
+from spark_tui.services.socket_counters import counters_supported
 from spark_tui.services.tunnels import TunnelService
 from tests.test_tunnel_faults import port_is_held, wait_for_state
 from tests.test_tunnels import MB, LoopbackSpec, connector, http_get, pattern, web  # noqa: F401 (fixture)

@@ -23,7 +23,7 @@ import asyncssh
 from spark_tui.core.errors import PortInUse, TunnelError
 
 if TYPE_CHECKING:
-    from spark_tui.services.openssh_mux import HandedEnd
+    from spark_tui.services.socket_counters import HandedEnd
 
 CHANNEL_WINDOW = 8 * 1024 * 1024
 """SSH receive window per channel: enough in flight to keep a fast link busy."""

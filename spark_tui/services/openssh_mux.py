@@ -8,7 +8,7 @@ to an ``ssh -M`` control master over its Unix control socket: the mux protocol's
 (the request behind ``ssh -W``, ``PROTOCOL.mux`` section 3), with the socket passed as both
 stdin and stdout by ``SCM_RIGHTS``. From then on the master pumps it to a direct-tcpip channel
 in C. We keep our own descriptor of the socket only to read the kernel's byte counters
-(``TCP_INFO``) and to close it when the master is done with it.
+(:mod:`spark_tui.services.socket_counters`) and to close it when the master is done with it.
 
 The master logs in with the device's key and checks the host key against our known_hosts
 (``HostKeyAlias`` = the entry asyncssh trusted), never asking anything (``BatchMode``); any
@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import fcntl
 import logging
 import os
 import resource
@@ -31,12 +30,7 @@ import socket
 import struct
 import sys
 import tempfile
-import termios
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from spark_tui.services.forwarding import Traffic
 
 log = logging.getLogger(__name__)
 
@@ -71,34 +65,6 @@ class MuxRefused(MuxError):
     """The master answered with a failure (the device refused the channel, usually)."""
 
 
-def counters_supported() -> bool:
-    """True where the kernel reports per-socket byte counters (Linux ``TCP_INFO``, ``SIOCOUTQ``)."""
-    return sys.platform.startswith("linux") and hasattr(socket, "TCP_INFO") and hasattr(termios, "TIOCOUTQ")
-
-
-_TCP_INFO_LEN = 256
-_BYTES_ACKED = 120  # struct tcp_info: tcpi_bytes_acked (u64), then tcpi_bytes_received (u64)
-
-
-def socket_bytes(sock: socket.socket) -> tuple[int, int] | None:
-    """``(received, sent)`` bytes of a connected TCP socket, or ``None`` where unknown.
-
-    Read from the kernel, so counting costs nothing per byte and gives the same figures
-    whoever moves the data: received is ``tcpi_bytes_received``; sent is what the peer
-    acknowledged (``tcpi_bytes_acked``) plus what still waits in the send queue (``SIOCOUTQ``),
-    i.e. every byte written to the socket.
-    """
-    try:
-        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_LEN)
-        queued = struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
-    except OSError:
-        return None
-    if len(info) < _BYTES_ACKED + 16:
-        return None
-    acked, received = struct.unpack_from("=QQ", info, _BYTES_ACKED)
-    return received, acked + queued
-
-
 def _u32(value: int) -> bytes:
     return struct.pack(">I", value)
 
@@ -110,53 +76,6 @@ def _string(value: bytes) -> bytes:
 def _packet(*fields: bytes) -> bytes:
     body = b"".join(fields)
     return _u32(len(body)) + body
-
-
-class HandedEnd:
-    """A local socket that OpenSSH's master carries; we only read its counters and close it.
-
-    The kernel counts the bytes (``TCP_INFO``): received from the client is ``up``, sent to
-    and acknowledged by it is ``down``. :meth:`poll` moves what changed into the tunnel's
-    :class:`Traffic`; :meth:`finish` polls one last time and closes our descriptor.
-
-    Args:
-        sock: The accepted socket (ours; the master holds its own copies).
-        traffic: Counters of the owning tunnel.
-        counting: Read the counters (off only to measure what counting costs).
-    """
-
-    __slots__ = ("sock", "traffic", "counting", "_seen")
-
-    def __init__(self, sock: socket.socket, traffic: Traffic, counting: bool = True) -> None:
-        self.sock = sock
-        self.traffic = traffic
-        self.counting = counting
-        self._seen = (0, 0)
-        traffic.active += 1
-        traffic.total += 1
-        traffic.handed.add(self)
-
-    def poll(self) -> None:
-        """Add the bytes moved since the last poll to the tunnel's counters."""
-        now = socket_bytes(self.sock) if self.counting else None
-        if now is None:
-            return
-        received, sent = now
-        self.traffic.up += received - self._seen[0]
-        self.traffic.down += sent - self._seen[1]
-        self._seen = now
-
-    def shut(self) -> None:
-        """End the connection now (tunnel stopped): the client and the master both see it close."""
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
-
-    def finish(self) -> None:
-        """The master let go: count the last bytes, close our descriptor (the client sees FIN)."""
-        self.poll()
-        self.traffic.handed.discard(self)
-        self.traffic.active -= 1
-        self.sock.close()
 
 
 class MuxSession:

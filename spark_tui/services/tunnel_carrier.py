@@ -26,14 +26,8 @@ import asyncssh
 
 from spark_tui.core.models import DeviceProfile
 from spark_tui.services.known_hosts import host_pattern
-from spark_tui.services.openssh_mux import (
-    HandedEnd,
-    MuxError,
-    MuxRefused,
-    MuxSession,
-    OpenSSHMaster,
-    counters_supported,
-)
+from spark_tui.services.openssh_mux import MuxError, MuxRefused, MuxSession, OpenSSHMaster
+from spark_tui.services.socket_counters import HandedEnd, counters_supported
 from spark_tui.services.tunnel_link import BACKOFF_FIRST, DeviceLink
 
 log = logging.getLogger(__name__)
