@@ -265,3 +265,31 @@ def test_a_spark_tui_killed_hard_takes_its_openssh_master_with_it(sshd):
         time.sleep(0.05)
     else:
         assert not Path(f"/proc/{pid}").exists(), "the master outlived spark-tui"
+
+
+async def test_closing_while_the_master_still_logs_in_leaves_no_ssh_behind(sshd, web, tmp_path):
+    # A "device" that accepts TCP and never says a word: the master hangs in its banner exchange.
+    silent = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    silent_port = silent.sockets[0].getsockname()[1]
+    made: list[OpenSSHMaster] = []
+
+    def hanging(conn: asyncssh.SSHClientConnection) -> OpenSSHMaster:
+        made.append(OpenSSHMaster("127.0.0.1", silent_port, sshd.user, host_key_alias="x",
+                                  known_hosts=sshd.known_hosts, identity_file=str(sshd.client_key)))
+        return made[0]
+
+    service = TunnelService(connector(sshd), "native", owns_connection=True, openssh=hanging)
+    try:
+        stats = await service.start(LoopbackSpec("web", web.port, 0))
+        for _ in range(200):
+            if made and made[0]._process is not None:
+                break
+            await asyncio.sleep(0.02)
+        pid = made[0]._process.pid
+        assert await http_get(stats.local_port) == b"hello"  # asyncssh carries meanwhile
+    finally:
+        await service.close()
+        silent.close()
+    assert made[0]._process.returncode is not None, "ssh still running after close"
+    assert not os.path.exists(f"/proc/{pid}") or "\nState:\tZ" in open(f"/proc/{pid}/status").read()
+    assert not os.path.exists(made[0].control_path.rsplit("/", 1)[0])

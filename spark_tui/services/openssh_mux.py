@@ -96,10 +96,6 @@ class MuxSession:
         finally:
             self._control.close()
 
-    def abandon(self) -> None:
-        """Close our end of the control connection (the master's channel carries on)."""
-        self._control.close()
-
 
 class OpenSSHMaster:
     """An ``ssh -M -N`` process to one device, and the client side of its mux protocol.
@@ -145,7 +141,6 @@ class OpenSSHMaster:
         self._gate = asyncio.Semaphore(HANDOFFS_IN_FLIGHT)
         self._requests = 0
         self._closed = False
-        self.error = ""
 
     @property
     def alive(self) -> bool:
@@ -174,16 +169,17 @@ class OpenSSHMaster:
                     if os.path.exists(self.control_path) and await self._answers():
                         return
                     await asyncio.wait({exited}, timeout=0.02)
-        except TimeoutError:
+        except BaseException as error:  # timed out or cancelled: no ssh is left running
             await self.close()
-            raise MuxError(f"ssh did not log in within {timeout:g}s") from None
+            if isinstance(error, TimeoutError):
+                raise MuxError(f"ssh did not log in within {timeout:g}s") from None
+            raise
         finally:
             if not exited.done():
                 exited.cancel()
         lines = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
-        self.error = lines[-1] if lines else f"ssh exited with status {self._process.returncode}"
         await self.close()
-        raise MuxError(self.error)
+        raise MuxError(lines[-1] if lines else f"ssh exited with status {self._process.returncode}")
 
     async def _answers(self) -> bool:
         loop = asyncio.get_running_loop()
