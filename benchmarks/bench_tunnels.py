@@ -123,7 +123,7 @@ def tunnel_main(sshd_root: str, port: int, user: str, count: bool, remotes: list
             locals_.append(stats.local_port)
         used = await service.wait_carrier(20)
         if used != carrier:
-            raise SystemExit(f"wanted carrier {carrier}, got {used}: {service._carrier and service._carrier.note}")
+            raise SystemExit(f"wanted carrier {carrier}, got {used}: {service.carrier_note}")
         print(*locals_, flush=True)
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

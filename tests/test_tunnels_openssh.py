@@ -74,7 +74,7 @@ async def carried(server, remote_port: int, connect=None, **options):
                             openssh=master_for(server), **options)
     try:
         stats = await service.start(LoopbackSpec("web", remote_port, 0))
-        assert await service.wait_carrier(20) == "openssh", service._carrier.note
+        assert await service.wait_carrier(20) == "openssh", service.carrier_note
         yield service, stats.local_port
     finally:
         await service.close()
@@ -151,7 +151,7 @@ async def test_a_master_that_cannot_log_in_says_why_and_the_tunnel_works_on_asyn
     try:
         stats = await service.start(LoopbackSpec("web", web.port, 0))
         assert await service.wait_carrier(20) == "asyncssh"
-        note = service._carrier.note
+        note = service.carrier_note
         assert "OpenSSH data path unavailable" in note and "tunnels use asyncssh" in note
         assert "host key" in note.lower() or "verification failed" in note.lower(), note
         assert await http_get(stats.local_port) == b"hello"

@@ -227,6 +227,11 @@ class TunnelService:
         """What carries local forwards' bytes now: ``"openssh"`` (its master) or ``"asyncssh"``."""
         return self._carrier.name if self._carrier is not None else "asyncssh"
 
+    @property
+    def carrier_note(self) -> str:
+        """Why local forwards are not on OpenSSH when a master failed to start, else ``""``."""
+        return self._carrier.note if self._carrier is not None else ""
+
     async def wait_carrier(self, timeout: float) -> str:
         """:attr:`carrier` once an OpenSSH master runs or failed to start (``timeout`` at most)."""
         return await self._carrier.settled(timeout) if self._carrier is not None else "asyncssh"
