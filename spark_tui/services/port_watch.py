@@ -23,6 +23,7 @@ import asyncssh
 from spark_tui.core.models import PortRules
 from spark_tui.core.presets import DASHBOARD_PORTS_FILE, Preset, dashboard_with_jupyterlab, parse_jupyterlab_ports, preset_for_port
 from spark_tui.core.proc_net import DetectedPort, forwardable_ports
+from spark_tui.services.event_loop import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +114,8 @@ class PortWatch:
 
     async def stop(self) -> None:
         """Stop reading and end the remote loop."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         if self._process is not None:
             self._process.close()
             self._process = None

@@ -25,6 +25,7 @@ from typing import Any
 import asyncssh
 
 from spark_tui.core.models import DeviceProfile
+from spark_tui.services.event_loop import cancel_and_wait
 from spark_tui.services.known_hosts import host_pattern
 from spark_tui.services.openssh_mux import MuxError, MuxRefused, MuxSession, OpenSSHMaster
 from spark_tui.services.socket_counters import HandedEnd, counters_supported
@@ -211,10 +212,8 @@ class OpenSSHCarrier:
     async def stop(self) -> None:
         """Stop the master (and a start under way)."""
         starting, self._starting = self._starting, None
-        if starting is not None and starting is not asyncio.current_task():
-            starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await starting
+        if starting is not asyncio.current_task():
+            await cancel_and_wait(starting)
         master, self._master = self._master, None
         if master is not None:
             await master.close()

@@ -10,7 +10,6 @@ is :mod:`spark_tui.services.tunnels`' business.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,6 +17,7 @@ from collections.abc import Awaitable, Callable
 import asyncssh
 
 from spark_tui.core.errors import SparkError
+from spark_tui.services.event_loop import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +111,8 @@ class DeviceLink:
 
     async def close(self, close_connection: bool) -> None:
         """Stop watching; close the connection too when asked."""
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
-            self._watcher = None
+        watcher, self._watcher = self._watcher, None
+        await cancel_and_wait(watcher)
         if self._conn is not None and close_connection:
             self._conn.close()
         self._conn = None

@@ -9,13 +9,13 @@ rates, and calls ``on_stats`` with a snapshot of every tunnel when anything but 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from spark_tui.core.models import TunnelStats
+from spark_tui.services.event_loop import cancel_and_wait
 from spark_tui.services.forwarding import Traffic
 
 log = logging.getLogger(__name__)
@@ -66,11 +66,8 @@ class StatsTicker:
 
     async def stop(self) -> None:
         """Stop ticking and publish a last snapshot."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         self.publish(force=True)
 
     async def _tick(self) -> None:
