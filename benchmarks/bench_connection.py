@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import asyncssh  # noqa: E402
 
 from spark_tui.core.models import DeviceProfile  # noqa: E402
-from spark_tui.services.connection import ConnectionService  # noqa: E402
-from spark_tui.services.known_hosts import KnownHosts  # noqa: E402
+from spark_tui.services.ssh.connection import ConnectionService  # noqa: E402
+from spark_tui.services.ssh.known_hosts import KnownHosts  # noqa: E402
 from tests.sshd_server import Sshd  # noqa: E402
 
 

@@ -60,7 +60,7 @@ async def bench_row_latency(count: int) -> dict[str, list[float]]:
     """(a): registration -> row in the pane, and -> bare zeroconf browser, same registrations."""
     from spark_tui.app import Services, SparkApp
     from spark_tui.config.store import ProfileStore
-    from spark_tui.services.discovery import DiscoveryService
+    from spark_tui.services.discovery.browser import DiscoveryService
     from spark_tui.services.fleet import Fleet
     from spark_tui.widgets.device_list import DeviceList
 

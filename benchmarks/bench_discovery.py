@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from zeroconf import ServiceBrowser, ServiceInfo, Zeroconf
 from zeroconf.asyncio import AsyncZeroconf
 
-from spark_tui.services.discovery import DiscoveryService
+from spark_tui.services.discovery.browser import DiscoveryService
 
 LOOPBACK = "127.0.0.1"
 SSH = "_ssh._tcp.local."
@@ -143,7 +143,7 @@ IDLE_BROWSER = textwrap.dedent(
     kind, expected, seconds, tag = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
     seen = set()
     if kind == "ours":
-        from spark_tui.services.discovery import DiscoveryService
+        from spark_tui.services.discovery.browser import DiscoveryService
         def on_change(snapshot):
             seen.update(s.instance for s in snapshot if tag in s.instance)
         browser = DiscoveryService(on_change, interfaces=["127.0.0.1"])

@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from spark_tui.core.telemetry import GPU_QUERY_FIELDS  # noqa: E402
 from spark_tui.services.demo.device import DemoDeviceThread  # noqa: E402
-from spark_tui.services.telemetry import TelemetrySampler  # noqa: E402
+from spark_tui.services.telemetry.sampler import TelemetrySampler  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 

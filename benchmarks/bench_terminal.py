@@ -171,7 +171,7 @@ consumed = [0]
 async def keystroke_latency(server, keys: int) -> tuple[list[float], float]:
     """Times (s) from writing a key to the emulator consuming its echo during a flood, and the
     flood's rate (MB/s) meanwhile."""
-    from spark_tui.services.shell import ShellSession
+    from spark_tui.services.shell.session import ShellSession
 
     term = Terminal(COLS, ROWS)
     waiting: dict[str, float] = {}
@@ -209,7 +209,7 @@ async def flood_memory(server, megabytes: int) -> tuple[float, float, float]:
     Returns:
         (RSS growth MB, seconds, peak unconsumed KiB).
     """
-    from spark_tui.services.shell import ShellSession
+    from spark_tui.services.shell.session import ShellSession
 
     async with await _connect(server) as conn:
         base_rss = peak_rss = _rss()

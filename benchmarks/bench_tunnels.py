@@ -100,9 +100,9 @@ def targets_main() -> None:
 
 def tunnel_main(sshd_root: str, port: int, user: str, count: bool, remotes: list[int], carrier: str) -> None:
     from spark_tui.core.models import DeviceProfile, TunnelSpec
-    from spark_tui.services.connection import ConnectionService
-    from spark_tui.services.tunnel_carrier import master_factory
-    from spark_tui.services.tunnels import TunnelService
+    from spark_tui.services.ssh.connection import ConnectionService
+    from spark_tui.services.tunnels.carrier import master_factory
+    from spark_tui.services.tunnels.service import TunnelService
 
     root = Path(sshd_root)
     # The product's own path: the shared-connection service with its cipher order and socket.
@@ -114,7 +114,7 @@ def tunnel_main(sshd_root: str, port: int, user: str, count: bool, remotes: list
 
     async def run() -> None:
         # What `spark-tui` does: an OpenSSH master carries the bytes when it can (see
-        # services/openssh_mux.py); --carrier asyncssh measures the all-Python path.
+        # services/ssh/openssh_mux.py); --carrier asyncssh measures the all-Python path.
         openssh = master_factory(lambda: profile, root / "known_hosts") if carrier == "openssh" else None
         service = TunnelService(connect, "bench", count_bytes=count, owns_connection=True, openssh=openssh)
         locals_ = []
@@ -351,7 +351,7 @@ def counting_ns_per_chunk() -> tuple[float, float]:
     """
     import timeit
 
-    from spark_tui.services.forwarding import LocalEnd, QuietLocalEnd, Traffic
+    from spark_tui.services.tunnels.forwarding import LocalEnd, QuietLocalEnd, Traffic
 
     class Sink:
         def write(self, data: bytes) -> None:
@@ -374,7 +374,7 @@ def kernel_counter_poll_ns() -> float:
     """Nanoseconds per read of one socket's kernel byte counters (what the OpenSSH carrier polls)."""
     import timeit
 
-    from spark_tui.services.socket_counters import socket_bytes
+    from spark_tui.services.tunnels.counters import socket_bytes
 
     with socket.create_server(("127.0.0.1", 0)) as server:
         client = socket.create_connection(server.getsockname())
@@ -479,7 +479,7 @@ def main() -> int:
         a = res["spark-tui, asyncssh carrier"]
         print(f"\nspark-tui tunnel vs OpenSSH ssh -N -L: same sshd on 127.0.0.1, {os.cpu_count()} CPUs, "
               f"best of {args.rounds} interleaved rounds; spark-tui on {_product_loop()}, its bytes carried "
-              f"by its OpenSSH master (services/openssh_mux.py; AES-GCM first, OpenSSH's default is ChaCha20-Poly1305)")
+              f"by its OpenSSH master (services/ssh/openssh_mux.py; AES-GCM first, OpenSSH's default is ChaCha20-Poly1305)")
         print(f"{'':30}{'OpenSSH':>14}{'spark-tui':>14}{'ratio':>9}   target")
         for key, label in (("down", "throughput down"), ("up", "throughput up")):
             print(f"{label:30}{_fmt_rate(o[key]):>14}{_fmt_rate(s[key]):>14}{s[key] / o[key]:9.2f}x  >= 1.00x")

@@ -179,7 +179,7 @@ async def test_refusing_an_unknown_host_key_does_not_connect_or_store_it(tmp_pat
 
 
 async def test_when_nothing_is_found_the_devices_pane_says_what_was_tried(tmp_path):
-    from spark_tui.services.discovery import DiscoveryService
+    from spark_tui.services.discovery.browser import DiscoveryService
 
     path = tmp_path / "profiles.toml"
     store = ProfileStore(path)
@@ -254,7 +254,7 @@ async def test_a_saved_device_leaving_and_joining_the_network_is_announced(tmp_p
     from zeroconf import ServiceInfo
     from zeroconf.asyncio import AsyncZeroconf
 
-    from spark_tui.services.discovery import DiscoveryService
+    from spark_tui.services.discovery.browser import DiscoveryService
 
     name = f"spark-{os.urandom(2).hex()}"
     kind = "_sparktui-on._tcp.local."  # our own type, so other tests' adverts don't interfere

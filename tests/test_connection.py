@@ -14,8 +14,8 @@ import pytest
 
 from spark_tui.core.errors import ConnectError
 from spark_tui.core.models import ConnectionState, DeviceProfile
-from spark_tui.services.connection import ConnectionService
-from spark_tui.services.ssh_config import parse_jump
+from spark_tui.services.ssh.connection import ConnectionService
+from spark_tui.services.ssh.ssh_config import parse_jump
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -150,7 +150,7 @@ def test_an_unresolvable_name_is_a_resolve_error(tmp_path: Path) -> None:
         "import asyncio, json\n"
         "from spark_tui.core.errors import ConnectError\n"
         "from spark_tui.core.models import DeviceProfile\n"
-        "from spark_tui.services.connection import ConnectionService\n"
+        "from spark_tui.services.ssh.connection import ConnectionService\n"
         "async def main():\n"
         f"    s = ConnectionService(known_hosts={str(tmp_path / 'kh')!r})\n"
         "    try:\n"
@@ -264,7 +264,7 @@ async def test_disconnecting_while_dialling_cancels_the_attempt(tmp_path: Path) 
 
 
 def test_no_connection_module_imports_textual() -> None:
-    code = "import sys, spark_tui.services.connection, spark_tui.services.onboarding, spark_tui.services.ssh_config; print('textual' in sys.modules)"
+    code = "import sys, spark_tui.services.ssh.connection, spark_tui.services.ssh.onboarding, spark_tui.services.ssh.ssh_config; print('textual' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env={**os.environ})
     assert done.stdout.strip() == "False", done.stderr
 
@@ -276,7 +276,7 @@ import asyncssh
 from zeroconf import ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 from spark_tui.core.models import DeviceProfile
-from spark_tui.services.connection import ConnectionService
+from spark_tui.services.ssh.connection import ConnectionService
 
 async def main():
     root = Path(sys.argv[1])

@@ -22,7 +22,7 @@ from zeroconf.asyncio import AsyncZeroconf
 from spark_tui.core.device_listing import display_safe
 from spark_tui.core.devices import merge_devices
 from spark_tui.core.models import DiscoveredService
-from spark_tui.services.discovery import DiscoveryService
+from spark_tui.services.discovery.browser import DiscoveryService
 
 LOOPBACK = "127.0.0.1"
 SSH = "_ssh._tcp.local."

@@ -43,7 +43,7 @@ ADVERTISER = textwrap.dedent(
 BROWSER = textwrap.dedent(
     """
     import json, sys, time
-    from spark_tui.services.discovery import DiscoveryService
+    from spark_tui.services.discovery.browser import DiscoveryService
     ip, seconds = sys.argv[1], float(sys.argv[2])
     started = time.monotonic()
     def show(snapshot):
@@ -58,7 +58,7 @@ RESOLVER = textwrap.dedent(
     """
     import asyncio, json, sys
     from spark_tui.core.errors import ConnectError
-    from spark_tui.services.mdns_resolve import resolve_host
+    from spark_tui.services.discovery.resolve import resolve_host
     async def main():
         try:
             print(json.dumps(await resolve_host(sys.argv[2], 22, interfaces=[sys.argv[1]], timeout=3.0)))

@@ -8,7 +8,7 @@ import pytest
 
 from spark_tui.core.errors import SparkError
 from spark_tui.core.models import DeviceProfile
-from spark_tui.services.external_terminal import terminal_command, write_terminal_config
+from spark_tui.services.shell.external_terminal import terminal_command, write_terminal_config
 
 SSH = ["ssh", "-F", "/cfg", "lab"]
 

@@ -37,9 +37,9 @@ from spark_tui.core.models import (
     TunnelSpec,
     TunnelState,
 )
-from spark_tui.services import tunnel_link
+from spark_tui.services.tunnels import link as tunnel_link
 from spark_tui.services.fleet import Fleet
-from spark_tui.services.shell import ShellSession
+from spark_tui.services.shell.session import ShellSession
 from tests import sshd_server
 from tests.sshd_server import Sshd, free_port
 from tests.test_tunnels import WebService, http_get

@@ -33,8 +33,8 @@ from spark_tui.core.telemetry import (
     parse_gpu_line,
     parse_meminfo,
 )
-from spark_tui.services import mdns_records
-from spark_tui.services.telemetry import TelemetryDecoder
+from spark_tui.services.discovery import records as mdns_records
+from spark_tui.services.telemetry.sampler import TelemetryDecoder
 from spark_tui.widgets.terminal.emulator import HOLD_LIMIT, Terminal
 
 try:  # display_safe moved next to the other listing helpers

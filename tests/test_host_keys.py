@@ -11,8 +11,8 @@ import pytest
 
 from spark_tui.core.errors import ConnectError, HostKeyChanged
 from spark_tui.core.models import DeviceProfile
-from spark_tui.services.connection import ConnectionService
-from spark_tui.services.known_hosts import KnownHosts, fingerprint
+from spark_tui.services.ssh.connection import ConnectionService
+from spark_tui.services.ssh.known_hosts import KnownHosts, fingerprint
 
 
 def profile_for(server, name: str = "dev", host: str | None = None) -> DeviceProfile:

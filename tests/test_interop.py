@@ -16,7 +16,7 @@ import pytest
 from spark_tui import cli
 from spark_tui.config import locations
 from spark_tui.core.models import DeviceProfile
-from spark_tui.services.known_hosts import KnownHosts
+from spark_tui.services.ssh.known_hosts import KnownHosts
 from tests.sshd_server import free_port
 
 import asyncssh

@@ -11,7 +11,7 @@ import pytest
 from spark_tui import logs
 from spark_tui.config import locations
 from spark_tui.core.models import DeviceProfile
-from spark_tui.services.connection import ConnectionService
+from spark_tui.services.ssh.connection import ConnectionService
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from zeroconf import ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 
 from spark_tui.core.errors import ConnectError
-from spark_tui.services.mdns_resolve import order_for_connect, resolve_host, resolve_local
+from spark_tui.services.discovery.resolve import order_for_connect, resolve_host, resolve_local
 
 LOOPBACK = ("127.0.0.1",)
 

@@ -15,7 +15,7 @@ from spark_tui import cli
 from spark_tui.config import locations
 from spark_tui.core.errors import ConnectError
 from spark_tui.core.models import DeviceProfile
-from spark_tui.services.onboarding import key_path_for, onboard, revoke
+from spark_tui.services.ssh.onboarding import key_path_for, onboard, revoke
 
 
 async def trust(host: str, fp: str) -> bool:

@@ -12,8 +12,8 @@ import pytest
 
 from spark_tui.core.models import PortRules
 from spark_tui.core.presets import DASHBOARD_PORTS_FILE
-from spark_tui.services.forwarding import next_free_port
-from spark_tui.services.port_watch import PortWatch, dashboard_preset, parse_owners, read_dashboard_ports
+from spark_tui.services.tunnels.forwarding import next_free_port
+from spark_tui.services.tunnels.port_watch import PortWatch, dashboard_preset, parse_owners, read_dashboard_ports
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from spark_tui.core.devices import ProbeResult
-from spark_tui.services.probe import Prober, probe_ssh
+from spark_tui.services.ssh.probe import Prober, probe_ssh
 
 
 async def listen(handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]):

@@ -29,10 +29,10 @@ from spark_tui.core.devices import merge_devices
 from spark_tui.core.errors import ConfigError, ConnectError
 from spark_tui.core.models import ConnectionState, DeviceProfile, TunnelSpec, TunnelState
 from spark_tui.core.presets import CATALOGUE, specs_for
-from spark_tui.services.connection import ConnectionService
-from spark_tui.services.discovery import DiscoveryService
+from spark_tui.services.ssh.connection import ConnectionService
+from spark_tui.services.discovery.browser import DiscoveryService
 from spark_tui.services.fleet import Fleet
-from spark_tui.services.onboarding import key_path_for, onboard
+from spark_tui.services.ssh.onboarding import key_path_for, onboard
 from spark_tui.widgets.terminal.view import TerminalView
 from tests.test_tunnels import WebService
 

@@ -8,7 +8,7 @@ import time
 import asyncssh
 import pytest
 
-from spark_tui.services.shell import ShellSession
+from spark_tui.services.shell.session import ShellSession
 from spark_tui.widgets.terminal.emulator import Terminal
 
 

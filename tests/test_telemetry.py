@@ -27,7 +27,7 @@ from spark_tui.core.telemetry import (
     parse_number,
 )
 from spark_tui.services.demo.device import DemoDevice, DemoDeviceThread
-from spark_tui.services.telemetry import SCRIPT, TelemetryDecoder, TelemetrySampler, telemetry_command
+from spark_tui.services.telemetry.sampler import SCRIPT, TelemetryDecoder, TelemetrySampler, telemetry_command
 
 GB10_LINE = "0, NVIDIA GB10, 37, 48, 12.34, [N/A], [N/A]"
 EIGHT_H100 = "\n".join(
@@ -292,7 +292,7 @@ async def test_a_host_without_nvidia_smi_has_samples_with_no_gpus(sshd):
 
 
 async def test_a_device_whose_only_shell_is_plain_sh_still_samples(demo, monkeypatch):
-    import spark_tui.services.telemetry as telemetry
+    import spark_tui.services.telemetry.sampler as telemetry
 
     # Skip the bash branch: dash has no `read -t`, so the script falls back to `sleep`.
     monkeypatch.setattr(telemetry, "_LAUNCH", 'exec sh -c "$0" spark-tui-telemetry "$@"')
@@ -342,7 +342,7 @@ async def test_no_callback_runs_after_stop(demo):
 
 
 async def test_a_script_that_cannot_run_is_reported_with_its_error(demo, monkeypatch):
-    import spark_tui.services.telemetry as telemetry
+    import spark_tui.services.telemetry.sampler as telemetry
 
     monkeypatch.setattr(telemetry, "telemetry_command", lambda interval, every: "echo no shell here >&2; exit 9")
     errors: list = []

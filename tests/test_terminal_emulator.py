@@ -302,7 +302,7 @@ def test_the_emulator_and_the_shell_service_load_without_textual():
     import sys
 
     code = (
-        "import sys, spark_tui.widgets.terminal.emulator, spark_tui.widgets.terminal.keys, spark_tui.services.shell;"
+        "import sys, spark_tui.widgets.terminal.emulator, spark_tui.widgets.terminal.keys, spark_tui.services.shell.session;"
         "print('textual' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -9,9 +9,9 @@ import time
 import pytest
 
 from spark_tui.core.models import TunnelKind, TunnelSpec, TunnelState
-from spark_tui.services import tunnel_link
-from spark_tui.services.forwarding import next_free_port
-from spark_tui.services.tunnels import TunnelService
+from spark_tui.services.tunnels import link as tunnel_link
+from spark_tui.services.tunnels.forwarding import next_free_port
+from spark_tui.services.tunnels.service import TunnelService
 from tests.test_tunnels import MB, WebService, connector, http_get
 
 

@@ -15,9 +15,9 @@ import pytest
 
 from spark_tui.core.errors import PortInUse, TunnelError
 from spark_tui.core.models import TunnelKind, TunnelSpec, TunnelState
-from spark_tui.services.batched_tcp import BatchedTCP
-from spark_tui.services.forwarding import next_free_port
-from spark_tui.services.tunnels import TunnelService
+from spark_tui.services.ssh.batched_tcp import BatchedTCP
+from spark_tui.services.tunnels.forwarding import next_free_port
+from spark_tui.services.tunnels.service import TunnelService
 
 
 def LoopbackSpec(*args, **kwargs) -> TunnelSpec:
@@ -216,7 +216,7 @@ def held_at_most(client: socket.socket) -> int:
     socket's send buffer (at most ``tcp_wmem``'s maximum), our write high-water mark and one SSH
     window: every one bounded, so a tunnel that buffers without limit goes far past it.
     """
-    from spark_tui.services.forwarding import CHANNEL_WINDOW, LOCAL_WRITE_HIGH
+    from spark_tui.services.tunnels.forwarding import CHANNEL_WINDOW, LOCAL_WRITE_HIGH
 
     receive_buffer = client.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
     return receive_buffer + 3 * MB + kernel_buffer_max("tcp_wmem") + LOCAL_WRITE_HIGH + CHANNEL_WINDOW
@@ -565,7 +565,7 @@ def _save_device(server, name: str = "dev", **extra):
     from spark_tui.config import locations
     from spark_tui.config.store import ProfileStore
     from spark_tui.core.models import DeviceProfile
-    from spark_tui.services.known_hosts import KnownHosts
+    from spark_tui.services.ssh.known_hosts import KnownHosts
 
     KnownHosts(locations.known_hosts_path()).add(server.host, server.port, asyncssh.read_public_key(f"{server.host_key}.pub"))
     profile = DeviceProfile(name, server.host, user=server.user, port=server.port, identity_file=str(server.client_key), **extra)

@@ -20,10 +20,10 @@ import asyncssh
 import pytest
 
 from spark_tui.core.models import TunnelState
-from spark_tui.services.known_hosts import host_pattern
-from spark_tui.services.openssh_mux import OpenSSHMaster
-from spark_tui.services.socket_counters import counters_supported
-from spark_tui.services.tunnels import TunnelService
+from spark_tui.services.ssh.known_hosts import host_pattern
+from spark_tui.services.ssh.openssh_mux import OpenSSHMaster
+from spark_tui.services.tunnels.counters import counters_supported
+from spark_tui.services.tunnels.service import TunnelService
 from tests.test_tunnel_faults import port_is_held, wait_for_state
 from tests.test_tunnels import MB, LoopbackSpec, connector, http_get, pattern, web  # noqa: F401 (fixture)
 
@@ -230,7 +230,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from tests.test_tunnels import LoopbackSpec, connector
 from tests.test_tunnels_openssh import master_for
-from spark_tui.services.tunnels import TunnelService
+from spark_tui.services.tunnels.service import TunnelService
 
 server = SimpleNamespace(host="127.0.0.1", port=int(sys.argv[1]), user=sys.argv[2],
                          client_key=Path(sys.argv[3]), known_hosts=Path(sys.argv[4]))

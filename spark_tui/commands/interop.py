@@ -24,7 +24,7 @@ def import_hosts(args, ctx) -> int:
         SparkError: there is no ssh config to read.
     """
     from spark_tui.core.errors import DeviceExists, InvalidProfile
-    from spark_tui.services import ssh_config
+    from spark_tui.services.ssh import ssh_config
 
     sources = [Path(args.source).expanduser()] if args.source else ssh_config.default_sources()
     if not sources:
@@ -70,8 +70,8 @@ def ssh_config(args, ctx) -> int:
         SparkError: the output file cannot be written.
     """
     from spark_tui.config import locations
-    from spark_tui.services.known_hosts import write_private_file
-    from spark_tui.services.ssh_config import ExportSettings, render_config
+    from spark_tui.services.ssh.known_hosts import write_private_file
+    from spark_tui.services.ssh.ssh_config import ExportSettings, render_config
 
     config = ctx.store().load()
     text = render_config(list(config.devices), ExportSettings(known_hosts=locations.known_hosts_path()))
@@ -186,7 +186,7 @@ def exec_command(args, ctx) -> int:
         ConnectError: the single device named could not be reached.
         SparkError: no command was given.
     """
-    from spark_tui.services.connection import ConnectionService
+    from spark_tui.services.ssh.connection import ConnectionService
 
     config = ctx.store().load()
     devices, cmd = _targets(args, config)

@@ -33,7 +33,7 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo
 from spark_tui.core.device_listing import DiscoveryStats
 from spark_tui.core.devices import canonical_host
 from spark_tui.core.models import DiscoveredService
-from spark_tui.services.mdns_records import MAX_NAME, translate, translate_from_cache
+from spark_tui.services.discovery.records import MAX_NAME, translate, translate_from_cache
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ import asyncssh
 from spark_tui.config import locations
 from spark_tui.core.errors import ConnectError, HostKeyChanged, OnboardingFailed
 from spark_tui.core.models import DeviceProfile
-from spark_tui.services.connection import dial, load_identity
-from spark_tui.services.known_hosts import ConfirmHostKey, KnownHosts, fingerprint, write_private_file
+from spark_tui.services.ssh.connection import dial, load_identity
+from spark_tui.services.ssh.known_hosts import ConfirmHostKey, KnownHosts, fingerprint, write_private_file
 
 StepReporter = Callable[[str, str], None]
 STEPS = ("connect", "host-key", "key", "install", "verify")

@@ -4,7 +4,7 @@
 or the shared ``ConnectionService.connect``), watches the current one, and when it closes
 tries again after 0.5 s, 1 s, 2 s ... up to 30 s between attempts; a connection that stayed up
 for a minute resets the wait. It reports through callbacks; what a drop means for each tunnel
-is :mod:`spark_tui.services.tunnels`' business.
+is :mod:`spark_tui.services.tunnels.service`' business.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ to an ``ssh -M`` control master over its Unix control socket: the mux protocol's
 (the request behind ``ssh -W``, ``PROTOCOL.mux`` section 3), with the socket passed as both
 stdin and stdout by ``SCM_RIGHTS``. From then on the master pumps it to a direct-tcpip channel
 in C. We keep our own descriptor of the socket only to read the kernel's byte counters
-(:mod:`spark_tui.services.socket_counters`) and to close it when the master is done with it.
+(:mod:`spark_tui.services.tunnels.counters`) and to close it when the master is done with it.
 
 The master logs in with the device's key and checks the host key against our known_hosts
 (``HostKeyAlias`` = the entry asyncssh trusted), never asking anything (``BatchMode``); any

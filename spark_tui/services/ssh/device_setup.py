@@ -35,7 +35,7 @@ async def add_device(
     """
     profile = DeviceProfile(name=name, host=host, user=user or None, port=port, identity_file=identity_file or None)
     if password:
-        from spark_tui.services.onboarding import onboard
+        from spark_tui.services.ssh.onboarding import onboard
 
         profile = await onboard(
             profile,

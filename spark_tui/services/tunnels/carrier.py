@@ -1,6 +1,6 @@
 """Which program carries a device's local forwards: an OpenSSH master while one runs, else asyncssh.
 
-:class:`OpenSSHCarrier` keeps at most one :class:`~spark_tui.services.openssh_mux.OpenSSHMaster`
+:class:`OpenSSHCarrier` keeps at most one :class:`~spark_tui.services.ssh.openssh_mux.OpenSSHMaster`
 per tunnel service: started in the background once the link is up and a local forward listens,
 stopped when the link drops (it rode the same network) and started again when the link comes
 back; one that fails to start is retried after 0.5 s, 1 s, 2 s ... up to a minute. Until it
@@ -26,10 +26,10 @@ import asyncssh
 
 from spark_tui.core.models import DeviceProfile
 from spark_tui.services.event_loop import cancel_and_wait
-from spark_tui.services.known_hosts import host_pattern
-from spark_tui.services.openssh_mux import MuxError, MuxRefused, MuxSession, OpenSSHMaster
-from spark_tui.services.socket_counters import HandedEnd, counters_supported
-from spark_tui.services.tunnel_link import BACKOFF_FIRST, DeviceLink
+from spark_tui.services.ssh.known_hosts import host_pattern
+from spark_tui.services.ssh.openssh_mux import MuxError, MuxRefused, MuxSession, OpenSSHMaster
+from spark_tui.services.tunnels.counters import HandedEnd, counters_supported
+from spark_tui.services.tunnels.link import BACKOFF_FIRST, DeviceLink
 
 log = logging.getLogger(__name__)
 

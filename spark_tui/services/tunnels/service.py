@@ -6,9 +6,9 @@ connection they share (obtained from a ``connect`` callable, so the caller decid
 connect), and the reconnect loop. When the connection drops, every tunnel goes to
 ``reconnecting`` while the local listeners stay bound (nobody can take the port), and comes back
 by itself with backoff. Stats are published at a steady rate through ``on_stats``, never per
-packet (:mod:`spark_tui.services.tunnel_stats`). Given an ``openssh`` factory, local forwards'
+packet (:mod:`spark_tui.services.tunnels.stats`). Given an ``openssh`` factory, local forwards'
 bytes are carried by an OpenSSH master instead of asyncssh
-(:mod:`spark_tui.services.tunnel_carrier`). No UI here: callbacks and return values only.
+(:mod:`spark_tui.services.tunnels.carrier`). No UI here: callbacks and return values only.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import asyncssh
 
 from spark_tui.core.errors import SparkError, TunnelError
 from spark_tui.core.models import TunnelKind, TunnelSpec, TunnelState, TunnelStats
-from spark_tui.services.forwarding import (
+from spark_tui.services.tunnels.forwarding import (
     LocalEnd,
     QuietLocalEnd,
     Traffic,
@@ -35,10 +35,10 @@ from spark_tui.services.forwarding import (
     listen_locally,
     open_channel,
 )
-from spark_tui.services.socks import SocksEnd
-from spark_tui.services.tunnel_carrier import MasterFactory, OpenSSHCarrier
-from spark_tui.services.tunnel_link import Connect, DeviceLink
-from spark_tui.services.tunnel_stats import StatsCallback, StatsTicker
+from spark_tui.services.tunnels.socks import SocksEnd
+from spark_tui.services.tunnels.carrier import MasterFactory, OpenSSHCarrier
+from spark_tui.services.tunnels.link import Connect, DeviceLink
+from spark_tui.services.tunnels.stats import StatsCallback, StatsTicker
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class TunnelService:
         owns_connection: Close the connection on :meth:`close`. Leave ``False`` when
             ``connect`` hands out a connection shared with other services.
         openssh: Makes an OpenSSH control master to carry local forwards' bytes
-            (:mod:`spark_tui.services.openssh_mux`); ``None`` keeps every byte on asyncssh.
+            (:mod:`spark_tui.services.ssh.openssh_mux`); ``None`` keeps every byte on asyncssh.
             Connections the master cannot take (not started yet, refused, gone) go the
             asyncssh way, so this only changes speed, never what works.
     """

@@ -26,8 +26,8 @@ import asyncssh
 from spark_tui.config import locations
 from spark_tui.core.errors import ConnectError, HostKeyChanged
 from spark_tui.core.models import ConnectionState, ConnectionStatus, DeviceProfile
-from spark_tui.services.batched_tcp import BatchedTCP
-from spark_tui.services.known_hosts import (
+from spark_tui.services.ssh.batched_tcp import BatchedTCP
+from spark_tui.services.ssh.known_hosts import (
     ConfirmHostKey,
     HostKeyCheck,
     KnownHosts,
@@ -35,7 +35,7 @@ from spark_tui.services.known_hosts import (
     host_pattern,
     unknown_host_error,
 )
-from spark_tui.services.ssh_config import parse_jump
+from spark_tui.services.ssh.ssh_config import parse_jump
 
 FAST_CIPHER = "aes128-gcm@openssh.com"
 SETUP_KEY_HINT = "set up key login with: spark-tui device add NAME --host H --setup-key"
@@ -116,7 +116,7 @@ async def _mdns_address(host: str, port: int, interfaces: Sequence[str]) -> str 
     """A ``.local`` name's address over mDNS on ``interfaces`` (all when empty), or None."""
     if not host.rstrip(".").endswith(".local"):
         return None
-    from spark_tui.services.mdns_resolve import resolve_host
+    from spark_tui.services.discovery.resolve import resolve_host
 
     try:
         found = await resolve_host(host, port, interfaces=interfaces)

@@ -1,7 +1,7 @@
 """Zeroconf's answers as plain values: one :class:`DiscoveredService` per instance, every field bounded.
 
 What arrives here comes off the network from anyone on the LAN, so names, TXT entries and
-address lists are capped and decoded leniently; :mod:`spark_tui.services.discovery` calls these
+address lists are capped and decoded leniently; :mod:`spark_tui.services.discovery.browser` calls these
 from zeroconf's thread for every answer it hears.
 """
 

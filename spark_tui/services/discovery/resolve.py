@@ -16,7 +16,7 @@ from zeroconf.asyncio import AsyncZeroconf
 
 from spark_tui.core.devices import address_rank
 from spark_tui.core.errors import ConnectError
-from spark_tui.services.discovery import open_zeroconf
+from spark_tui.services.discovery.browser import open_zeroconf
 
 MDNS_HINT = (
     "mDNS may be blocked on this network, or the device is still starting (a Spark needs "

@@ -7,7 +7,7 @@ fills, the other side stops reading until it drains, so memory stays bounded wha
 speeds. Counting adds one integer add per chunk (chunks are up to 256 KiB from the socket and
 one SSH packet from the channel), never per byte.
 
-This module knows nothing about tunnels' lives; :mod:`spark_tui.services.tunnels` does.
+This module knows nothing about tunnels' lives; :mod:`spark_tui.services.tunnels.service` does.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import asyncssh
 from spark_tui.core.errors import PortInUse, TunnelError
 
 if TYPE_CHECKING:
-    from spark_tui.services.socket_counters import HandedEnd
+    from spark_tui.services.tunnels.counters import HandedEnd
 
 CHANNEL_WINDOW = 8 * 1024 * 1024
 """SSH receive window per channel: enough in flight to keep a fast link busy."""

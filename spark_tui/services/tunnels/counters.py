@@ -1,6 +1,6 @@
 """Counting the bytes of sockets another process moves, from the kernel's own counters.
 
-When OpenSSH's master carries a tunnel's connection (:mod:`spark_tui.services.openssh_mux`), no
+When OpenSSH's master carries a tunnel's connection (:mod:`spark_tui.services.ssh.openssh_mux`), no
 byte passes through our code to be counted. The kernel counts them anyway: ``TCP_INFO`` gives
 what a socket received and what its peer acknowledged, ``SIOCOUTQ`` what still waits to be
 sent. Reading them costs a few microseconds per socket, whatever the traffic.
@@ -17,7 +17,7 @@ import termios
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from spark_tui.services.forwarding import Traffic
+    from spark_tui.services.tunnels.forwarding import Traffic
 
 
 def counters_supported() -> bool:
