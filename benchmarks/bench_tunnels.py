@@ -351,7 +351,8 @@ def counting_ns_per_chunk() -> tuple[float, float]:
     """
     import timeit
 
-    from spark_tui.services.tunnels.forwarding import LocalEnd, QuietLocalEnd, Traffic
+    from spark_tui.services.tunnels.counters import Traffic
+    from spark_tui.services.tunnels.forwarding import LocalEnd, QuietLocalEnd
 
     class Sink:
         def write(self, data: bytes) -> None:

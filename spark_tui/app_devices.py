@@ -80,7 +80,7 @@ class DeviceRouting:
 
     @work(group="onboard", exit_on_error=False)
     async def _run_add_device(self, form, dialog: AddDeviceScreen) -> None:
-        from spark_tui.services.ssh.device_setup import add_device
+        from spark_tui.services.ssh import add_device
 
         try:
             config = await add_device(

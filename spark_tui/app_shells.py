@@ -29,7 +29,7 @@ class ShellRouting:
         if row is None or row.profile is None:
             self.notify("Select a saved device first", severity="warning")
             return
-        from spark_tui.services.shell.external_terminal import open_in_terminal
+        from spark_tui.services.shell import open_in_terminal
 
         try:
             command = open_in_terminal(row.profile, self.config.devices)

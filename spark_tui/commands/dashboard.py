@@ -48,12 +48,12 @@ def run_dashboard(ctx: CliContext, *, demo: bool = False, open_shell: str | None
     )
 
     def discovery(on_change):
-        from spark_tui.services.discovery.browser import DiscoveryService
+        from spark_tui.services.discovery import DiscoveryService
 
         return DiscoveryService(on_change, interfaces=interfaces, service_types=config.settings.discovery_types)
 
     def prober(on_result):
-        from spark_tui.services.ssh.probe import Prober
+        from spark_tui.services.ssh import Prober
 
         return Prober(on_result)
 

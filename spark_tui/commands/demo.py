@@ -59,7 +59,7 @@ def serve(ctx) -> int:
 
 
 async def _serve(folder: Path, out: TextIO) -> int:
-    from spark_tui.services.demo.device import DemoDevice
+    from spark_tui.services.demo import DemoDevice
 
     with _stop_signals() as stopped:  # installed first: a signal during start-up stops cleanly too
         device = DemoDevice(folder / "device")
@@ -129,7 +129,7 @@ def run_demo_dashboard(ctx, *, log_level: str | None = None) -> int:
     Raises:
         SparkError: The device could not start or the folder could not be isolated.
     """
-    from spark_tui.services.demo.device import DemoDeviceThread
+    from spark_tui.services.demo import DemoDeviceThread
 
     folder = Path(tempfile.mkdtemp(prefix="spark-tui-demo-"))
     try:

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
         interfaces = interfaces or tuple(config.settings.discovery_interfaces)
         types = tuple(config.settings.discovery_types) or types
 
-    from spark_tui.services.discovery.browser import DiscoveryService  # zeroconf only when needed
+    from spark_tui.services.discovery import DiscoveryService  # zeroconf only when needed
 
     service = DiscoveryService(lambda snapshot: None, interfaces=interfaces, service_types=types)
     started = time.monotonic()

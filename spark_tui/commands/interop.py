@@ -24,9 +24,9 @@ def import_hosts(args, ctx) -> int:
         SparkError: there is no ssh config to read.
     """
     from spark_tui.core.errors import DeviceExists, InvalidProfile
-    from spark_tui.services.ssh import ssh_config
+    from spark_tui.services.ssh import default_sources, host_aliases, imported_profile
 
-    sources = [Path(args.source).expanduser()] if args.source else ssh_config.default_sources()
+    sources = [Path(args.source).expanduser()] if args.source else default_sources()
     if not sources:
         raise SparkError("no ssh config found (~/.ssh/config, NVIDIA Sync's ssh_config)", "name one with --from FILE")
     wanted = list(args.hosts or [])
@@ -34,11 +34,11 @@ def import_hosts(args, ctx) -> int:
     imported = skipped = 0
     seen: set[str] = set()
     for source in sources:
-        for alias in ssh_config.host_aliases(source):
+        for alias in host_aliases(source):
             if alias in seen or (wanted and alias not in wanted):
                 continue
             seen.add(alias)
-            profile = ssh_config.imported_profile(source, alias)
+            profile = imported_profile(source, alias)
             try:
                 store.add_device(profile)
             except DeviceExists:
@@ -70,8 +70,7 @@ def ssh_config(args, ctx) -> int:
         SparkError: the output file cannot be written.
     """
     from spark_tui.config import locations
-    from spark_tui.services.ssh.known_hosts import write_private_file
-    from spark_tui.services.ssh.ssh_config import ExportSettings, render_config
+    from spark_tui.services.ssh import ExportSettings, render_config, write_private_file
 
     config = ctx.store().load()
     text = render_config(list(config.devices), ExportSettings(known_hosts=locations.known_hosts_path()))
@@ -186,7 +185,7 @@ def exec_command(args, ctx) -> int:
         ConnectError: the single device named could not be reached.
         SparkError: no command was given.
     """
-    from spark_tui.services.ssh.connection import ConnectionService
+    from spark_tui.services.ssh import ConnectionService
 
     config = ctx.store().load()
     devices, cmd = _targets(args, config)

@@ -86,7 +86,7 @@ def setup_key(args, ctx) -> int:
         HostKeyChanged: the device's host key differs from the trusted one.
         SparkError: no password, or the profile could not be saved.
     """
-    from spark_tui.services.ssh.onboarding import onboard
+    from spark_tui.services.ssh import onboard
 
     profile = DeviceProfile(
         name=args.name,
@@ -123,7 +123,7 @@ def revoke(args, ctx, profile: DeviceProfile) -> int:
     Raises:
         ConnectError: the device cannot be reached or the key file cannot be read.
     """
-    from spark_tui.services.ssh.onboarding import revoke as revoke_key
+    from spark_tui.services.ssh import revoke as revoke_key
 
     removed = asyncio.run(revoke_key(profile))
     if removed:

@@ -139,10 +139,8 @@ def run(args, ctx) -> int:
 
 
 async def _serve(profile: DeviceProfile, specs: list[TunnelSpec], ctx, profiles) -> int:
-    from spark_tui.services.ssh.connection import ConnectionService
-    from spark_tui.services.tunnels.port_watch import dashboard_preset
-    from spark_tui.services.tunnels.carrier import master_factory
-    from spark_tui.services.tunnels.service import TunnelService
+    from spark_tui.services.ssh import ConnectionService
+    from spark_tui.services.tunnels import TunnelService, dashboard_preset, master_factory
 
     connections = ConnectionService(profiles=profiles)
     tty = bool(getattr(ctx.stdout, "isatty", lambda: False)())

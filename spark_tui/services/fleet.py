@@ -72,7 +72,7 @@ class Fleet:
     def connections(self):
         """The ConnectionService, made on first use so the dashboard paints before asyncssh loads."""
         if self._connections is None:
-            from spark_tui.services.ssh.connection import ConnectionService
+            from spark_tui.services.ssh import ConnectionService
 
             self._connections = ConnectionService(
                 on_status=self._status, confirm_host_key=self._confirm, **self._connection_options
@@ -150,8 +150,8 @@ class Fleet:
         """
         device = self._device(profile)
         if device.tunnels is None:
-            from spark_tui.services.tunnels.carrier import master_factory
-            from spark_tui.services.tunnels.service import TunnelService
+            from spark_tui.services.tunnels import master_factory
+            from spark_tui.services.tunnels import TunnelService
 
             name = profile.name
             device.tunnels = TunnelService(
@@ -188,7 +188,7 @@ class Fleet:
             ConnectError: the connection failed.
             ShellError: the device refused the session.
         """
-        from spark_tui.services.shell.session import ShellSession
+        from spark_tui.services.shell import ShellSession
 
         conn = await self.connections.connect(profile)
         device = self._device(profile)
@@ -231,7 +231,7 @@ class Fleet:
             return
         name = device.profile.name
         if device.sampler is None:
-            from spark_tui.services.telemetry.sampler import TelemetrySampler
+            from spark_tui.services.telemetry import TelemetrySampler
 
             def sampler_failed(error: Exception, device: _Device = device) -> None:
                 # The stream ended without the link going down (the script was killed on the
@@ -243,7 +243,7 @@ class Fleet:
             await _best_effort(device.sampler.start(), f"telemetry on {name}")
         if device.port_watch is None:
             try:
-                from spark_tui.services.tunnels.port_watch import PortWatch
+                from spark_tui.services.tunnels import PortWatch
             except ImportError:  # pragma: no cover - present once the tunnels work lands
                 return
             device.port_watch = PortWatch(

@@ -59,8 +59,8 @@ def terminal_command(title: str, argv: Sequence[str], environ: Mapping[str, str]
 
 def write_terminal_config(profiles: Sequence[DeviceProfile]) -> Path:
     """Write the OpenSSH config the external terminal uses (0600, atomically) and return its path."""
-    from spark_tui.services.ssh.known_hosts import write_private_file
-    from spark_tui.services.ssh.ssh_config import ExportSettings, render_config
+    from spark_tui.services.ssh import write_private_file
+    from spark_tui.services.ssh import ExportSettings, render_config
 
     path = locations.data_dir() / "ssh_config"
     text = render_config(list(profiles), ExportSettings(known_hosts=locations.known_hosts_path()), include_demo=True)

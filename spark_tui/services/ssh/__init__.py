@@ -1,0 +1,47 @@
+"""SSH to a device: the shared connection, host-key trust, key onboarding, OpenSSH config, probes.
+
+Other layers import from here only; the modules behind this face are private to it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from spark_tui.services.lazy_face import lazy_exports
+
+__all__, __getattr__ = lazy_exports(__name__, {
+    "ConnectionService": "connection",
+    "dial": "connection",
+    "load_identity": "connection",
+    "translate_error": "connection",
+    "add_device": "device_setup",
+    "KnownHosts": "known_hosts",
+    "fingerprint": "known_hosts",
+    "host_pattern": "known_hosts",
+    "write_private_file": "known_hosts",
+    "onboard": "onboarding",
+    "revoke": "onboarding",
+    "OpenSSHMaster": "openssh_mux",
+    "MuxError": "openssh_mux",
+    "MuxRefused": "openssh_mux",
+    "MuxSession": "openssh_mux",
+    "Prober": "probe",
+    "probe_ssh": "probe",
+    "ExportSettings": "ssh_config",
+    "render_config": "ssh_config",
+    "parse_jump": "ssh_config",
+    "default_sources": "ssh_config",
+    "host_aliases": "ssh_config",
+    "imported_profile": "ssh_config",
+})
+
+if TYPE_CHECKING:
+    from spark_tui.services.ssh.connection import ConnectionService, dial, load_identity, translate_error
+    from spark_tui.services.ssh.device_setup import add_device
+    from spark_tui.services.ssh.known_hosts import KnownHosts, fingerprint, host_pattern, write_private_file
+    from spark_tui.services.ssh.onboarding import onboard, revoke
+    from spark_tui.services.ssh.openssh_mux import MuxError, MuxRefused, MuxSession, OpenSSHMaster
+    from spark_tui.services.ssh.probe import Prober, probe_ssh
+    from spark_tui.services.ssh.ssh_config import (
+        ExportSettings, default_sources, host_aliases, imported_profile, parse_jump, render_config,
+    )

@@ -116,7 +116,7 @@ async def _mdns_address(host: str, port: int, interfaces: Sequence[str]) -> str 
     """A ``.local`` name's address over mDNS on ``interfaces`` (all when empty), or None."""
     if not host.rstrip(".").endswith(".local"):
         return None
-    from spark_tui.services.discovery.resolve import resolve_host
+    from spark_tui.services.discovery import resolve_host
 
     try:
         found = await resolve_host(host, port, interfaces=interfaces)

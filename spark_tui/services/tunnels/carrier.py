@@ -26,8 +26,8 @@ import asyncssh
 
 from spark_tui.core.models import DeviceProfile
 from spark_tui.services.event_loop import cancel_and_wait
-from spark_tui.services.ssh.known_hosts import host_pattern
-from spark_tui.services.ssh.openssh_mux import MuxError, MuxRefused, MuxSession, OpenSSHMaster
+from spark_tui.services.ssh import host_pattern
+from spark_tui.services.ssh import MuxError, MuxRefused, MuxSession, OpenSSHMaster
 from spark_tui.services.tunnels.counters import HandedEnd, counters_supported
 from spark_tui.services.tunnels.link import BACKOFF_FIRST, DeviceLink
 

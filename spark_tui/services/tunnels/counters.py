@@ -14,10 +14,15 @@ import socket
 import struct
 import sys
 import termios
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from spark_tui.services.tunnels.forwarding import Traffic
+
+class ForwardedEnd(Protocol):
+    """A connection whose bytes pass through us (``forwarding.LocalEnd``): we can close it."""
+
+    chan: Any
+
+    def close(self) -> None: ...
 
 
 def counters_supported() -> bool:
@@ -93,3 +98,38 @@ class HandedEnd:
         self.traffic.handed.discard(self)
         self.traffic.active -= 1
         self.sock.close()
+
+
+class Traffic:
+    """Live counters of one tunnel, updated by its connections.
+
+    Attributes:
+        up: Bytes sent towards the device.
+        down: Bytes received from the device.
+        active: Connections open now.
+        total: Connections since the tunnel started.
+    """
+
+    __slots__ = ("up", "down", "active", "total", "ends", "handed")
+
+    def __init__(self) -> None:
+        self.up = 0
+        self.down = 0
+        self.active = 0
+        self.total = 0
+        self.ends: set[ForwardedEnd] = set()
+        self.handed: set[HandedEnd] = set()
+
+    def poll(self) -> None:
+        """Add what the kernel counted on connections handed to OpenSSH since the last poll."""
+        for end in self.handed:
+            end.poll()
+
+    def close_all(self) -> None:
+        """Close every open connection of the tunnel."""
+        for end in list(self.ends):
+            end.close()
+            if end.chan is not None:
+                end.chan.close()
+        for handed in list(self.handed):
+            handed.shut()

@@ -16,14 +16,11 @@ import asyncio
 import errno
 import socket
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import asyncssh
 
 from spark_tui.core.errors import PortInUse, TunnelError
-
-if TYPE_CHECKING:
-    from spark_tui.services.tunnels.counters import HandedEnd
+from spark_tui.services.tunnels.counters import Traffic
 
 CHANNEL_WINDOW = 8 * 1024 * 1024
 """SSH receive window per channel: enough in flight to keep a fast link busy."""
@@ -33,41 +30,6 @@ LOCAL_WRITE_HIGH = 1024 * 1024
 """Local socket write buffer above which the SSH channel stops reading."""
 LISTEN_BACKLOG = 1024
 """Accept queue of our listeners: hundreds of clients may connect at once."""
-
-
-class Traffic:
-    """Live counters of one tunnel, updated by its connections.
-
-    Attributes:
-        up: Bytes sent towards the device.
-        down: Bytes received from the device.
-        active: Connections open now.
-        total: Connections since the tunnel started.
-    """
-
-    __slots__ = ("up", "down", "active", "total", "ends", "handed")
-
-    def __init__(self) -> None:
-        self.up = 0
-        self.down = 0
-        self.active = 0
-        self.total = 0
-        self.ends: set[LocalEnd] = set()
-        self.handed: set[HandedEnd] = set()
-
-    def poll(self) -> None:
-        """Add what the kernel counted on connections handed to OpenSSH since the last poll."""
-        for end in self.handed:
-            end.poll()
-
-    def close_all(self) -> None:
-        """Close every open connection of the tunnel."""
-        for end in list(self.ends):
-            end.close()
-            if end.chan is not None:
-                end.chan.close()
-        for handed in list(self.handed):
-            handed.shut()
 
 
 class LocalEnd(asyncio.Protocol):

@@ -28,13 +28,13 @@ from spark_tui.core.models import TunnelKind, TunnelSpec, TunnelState, TunnelSta
 from spark_tui.services.tunnels.forwarding import (
     LocalEnd,
     QuietLocalEnd,
-    Traffic,
     bind_listener,
     channel_end_for,
     describe_open_error,
     listen_locally,
     open_channel,
 )
+from spark_tui.services.tunnels.counters import Traffic
 from spark_tui.services.tunnels.socks import SocksEnd
 from spark_tui.services.tunnels.carrier import MasterFactory, OpenSSHCarrier
 from spark_tui.services.tunnels.link import Connect, DeviceLink

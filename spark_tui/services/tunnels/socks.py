@@ -15,7 +15,8 @@ from collections.abc import Callable
 
 import asyncssh
 
-from spark_tui.services.tunnels.forwarding import LocalEnd, Traffic
+from spark_tui.services.tunnels.counters import Traffic
+from spark_tui.services.tunnels.forwarding import LocalEnd
 
 MAX_HANDSHAKE = 1024
 """A client that sends more than this without completing a request is dropped."""

@@ -1,6 +1,6 @@
 """Tunnel stats at a steady rate: rates from counter samples, published only when they change.
 
-:class:`StatsTicker` wakes every interval, has each tunnel's :class:`~spark_tui.services.tunnels.forwarding.Traffic`
+:class:`StatsTicker` wakes every interval, has each tunnel's :class:`~spark_tui.services.tunnels.counters.Traffic`
 collect what the kernel counted for OpenSSH-carried connections, turns the counters into
 rates, and calls ``on_stats`` with a snapshot of every tunnel when anything but uptime changed
 (and once more after it stops changing). Never per packet.
@@ -16,7 +16,7 @@ from typing import Protocol
 
 from spark_tui.core.models import TunnelStats
 from spark_tui.services.event_loop import cancel_and_wait
-from spark_tui.services.tunnels.forwarding import Traffic
+from spark_tui.services.tunnels.counters import Traffic
 
 log = logging.getLogger(__name__)
 
