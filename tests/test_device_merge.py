@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from spark_tui.core.device_listing import DiscoveryStats, diagnostics_text, display_safe, filter_rows, sort_rows
+from spark_tui.core.device_listing import DiscoveryStats, diagnostics_text, filter_rows, sort_rows
+from spark_tui.core.untrusted import display_safe
 from spark_tui.core.devices import DeviceRow, ProbeResult, merge_devices, spark_model
 from spark_tui.core.models import DeviceProfile, DiscoveredService
 

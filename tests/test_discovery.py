@@ -19,7 +19,7 @@ import pytest
 from zeroconf import DNSAddress, DNSOutgoing, DNSPointer, DNSService, DNSText, ServiceInfo, Zeroconf, const
 from zeroconf.asyncio import AsyncZeroconf
 
-from spark_tui.core.device_listing import display_safe
+from spark_tui.core.untrusted import display_safe
 from spark_tui.core.devices import merge_devices
 from spark_tui.core.models import DiscoveredService
 from spark_tui.services.discovery.browser import DiscoveryService

@@ -22,7 +22,7 @@ from zeroconf.asyncio import AsyncServiceInfo
 from zeroconf.const import _CLASS_IN, _TYPE_A, _TYPE_AAAA, _TYPE_SRV, _TYPE_TXT
 
 from spark_tui.core import proc_net
-from spark_tui.core.device_listing import display_safe
+from spark_tui.core.untrusted import display_safe
 from spark_tui.core.devices import merge_devices
 from spark_tui.core.models import DeviceProfile, DiscoveredService, PortRules
 from spark_tui.core.telemetry import (
@@ -36,11 +36,6 @@ from spark_tui.core.telemetry import (
 from spark_tui.services.discovery import records as mdns_records
 from spark_tui.services.telemetry.sampler import TelemetryDecoder
 from spark_tui.widgets.terminal.emulator import HOLD_LIMIT, Terminal
-
-try:  # display_safe moved next to the other listing helpers
-    from spark_tui.core.device_listing import display_safe
-except ImportError:  # pragma: no cover - before that move
-    from spark_tui.core.devices import display_safe
 
 DEFAULT_EXAMPLES = 150
 SLOW_EXAMPLES = 3000

@@ -27,7 +27,8 @@ import json
 import time
 from typing import Any
 
-from spark_tui.core.device_listing import diagnostics_text, display_safe
+from spark_tui.core.device_listing import diagnostics_text
+from spark_tui.core.untrusted import display_safe
 from spark_tui.core.devices import DeviceRow, merge_devices
 from spark_tui.core.errors import SparkError
 

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, RichLog, SelectionList, Static
 
-from spark_tui.core.device_listing import display_safe
+from spark_tui.core.untrusted import display_safe
 
 
 class RunCommandScreen(ModalScreen[None]):

@@ -13,7 +13,8 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Input, Static
 
-from spark_tui.core.device_listing import display_safe, filter_rows, sort_rows
+from spark_tui.core.device_listing import filter_rows, sort_rows
+from spark_tui.core.untrusted import display_safe
 from spark_tui.core.devices import DeviceRow
 from spark_tui.core.models import ConnectionState, ConnectionStatus
 from spark_tui.widgets.status_style import COMPACT_BELOW, state_text, theme_color
