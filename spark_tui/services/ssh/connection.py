@@ -13,8 +13,10 @@ password) so both share the same host-key checks and error mapping.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import getpass
+import inspect
 import shlex
 import socket
 import stat
@@ -27,6 +29,7 @@ from spark_tui.config import locations
 from spark_tui.core.errors import ConnectError, HostKeyChanged
 from spark_tui.core.models import ConnectionState, ConnectionStatus, DeviceProfile
 from spark_tui.services.ssh.batched_tcp import BatchedTCP
+from spark_tui.services.ssh.host_key_order import host_key_algorithms
 from spark_tui.services.ssh.known_hosts import (
     ConfirmHostKey,
     HostKeyCheck,
@@ -78,6 +81,63 @@ def load_identity(identity_file: str) -> asyncssh.SSHKey:
         if "assphrase" not in str(error):
             hint = "is it an OpenSSH/PEM private key? choose another with --identity"
         raise ConnectError("key-file", f"cannot load key file {path}: {error}", hint) from None
+
+
+def load_identities(profile: DeviceProfile) -> list[asyncssh.SSHKey]:
+    """Every private key of the profile, in order, as OpenSSH tries its ``IdentityFile`` lines.
+
+    One key file must load. With several, missing files are skipped (OpenSSH does the same);
+    other problems (too open, encrypted, unreadable) still stop the login with their hint.
+
+    Raises:
+        ConnectError: kind ``key-file`` when a key cannot be used, or none of several exists.
+    """
+    files = profile.identity_files
+    if len(files) == 1:
+        return [load_identity(files[0])]
+    keys, missing = [], []
+    for name in files:
+        if not Path(name).expanduser().exists():
+            missing.append(name)
+            continue
+        keys.append(load_identity(name))
+    if not keys:
+        raise ConnectError("key-file", f"none of the key files {', '.join(missing)} exists", "check the profile's identity_files")
+    return keys
+
+
+def proxy_argv(profile: DeviceProfile) -> list[str]:
+    """The profile's ProxyCommand as OpenSSH runs it: tokens expanded, then ``/bin/sh -c``.
+
+    Raises:
+        ConnectError: kind ``other`` when it uses a token we do not know.
+    """
+    assert profile.proxy_command
+    values = {"h": profile.host, "p": str(profile.port), "r": profile.user or getpass.getuser(), "n": profile.name, "%": "%"}
+    out, text, i = [], profile.proxy_command, 0
+    while i < len(text):
+        if text[i] == "%" and i + 1 < len(text):
+            token = text[i + 1]
+            if token not in values:
+                raise ConnectError("other", f"ProxyCommand of {profile.name} uses %{token}, which spark-tui does not expand", "use %h, %p, %r, %n or %%")
+            out.append(values[token])
+            i += 2
+            continue
+        out.append(text[i])
+        i += 1
+    return ["/bin/sh", "-c", "exec " + "".join(out)]
+
+
+async def ask_about_key(confirm: ConfirmHostKey, host: str, fp: str, key_type: str) -> bool:
+    """Ask ``confirm(host, fingerprint)``, adding ``key_type`` for callbacks that take a third argument."""
+    try:
+        params = inspect.signature(confirm).parameters.values()
+        takes_type = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params) >= 3 or any(
+            p.kind is p.VAR_POSITIONAL for p in params
+        )
+    except (TypeError, ValueError):
+        takes_type = False
+    return bool(await (confirm(host, fp, key_type) if takes_type else confirm(host, fp)))
 
 
 def translate_error(error: BaseException, profile: DeviceProfile) -> ConnectError:
@@ -154,22 +214,35 @@ async def dial(
     auth: dict = {"config": None, "encryption_algs": encryption_algs()}
     if password is not None:
         auth.update(password=password, client_keys=None, agent_path=None, preferred_auth="keyboard-interactive,password")
-    elif profile.identity_file:
-        auth.update(client_keys=[load_identity(profile.identity_file)], agent_path=None)
+    elif profile.identity_files:
+        auth.update(client_keys=load_identities(profile), agent_path=None)
+    if profile.proxy_command and tunnel is None:
+        auth.update(proxy_command=proxy_argv(profile))
+    else:
+        # Direct links batch each loop turn's packets into one send (see batched_tcp).
+        auth.update(tunnel=tunnel or BatchedTCP())
     address = profile.host
     user = profile.user or getpass.getuser()
     confirmed: asyncssh.SSHKey | None = None
+    name = host_pattern(profile.host, profile.port)
     while True:
         trusted = known_hosts.keys_for(profile.host, profile.port)
+        entries = [e for e in known_hosts.entries() if e.matches(name)]
+        revoked = [e.key for e in entries if e.marker == "@revoked"]
+        authorities = [e.key for e in entries if e.marker == "@cert-authority" and e.key not in revoked]
+        algorithms = host_key_algorithms(
+            [e.key.algorithm.decode() for e in entries if e.marker != "@cert-authority"], with_certificates=bool(authorities)
+        )
         check = HostKeyCheck(trusted_key=confirmed)
         try:
             conn = await asyncssh.connect(
                 address,
                 profile.port,
-                # Direct links batch each loop turn's packets into one send (see batched_tcp).
-                tunnel=tunnel or BatchedTCP(),
                 username=user,
-                known_hosts=(trusted, [], []),
+                known_hosts=(trusted, authorities, revoked),
+                server_host_key_algs=algorithms,
+                # Certificates name the host the user wrote, not the address mDNS found.
+                host_key_alias=profile.host if address != profile.host else None,
                 client_factory=lambda: check,
                 keepalive_interval=keepalive_interval,
                 keepalive_count_max=keepalive_count_max,
@@ -180,6 +253,12 @@ async def dial(
         except asyncssh.HostKeyNotVerifiable as error:
             offered = check.offered_key
             if offered is None:
+                if "revoked" in str(error.reason):
+                    raise ConnectError(
+                        "host-key-changed",
+                        f"host key of {name} is revoked ({error.reason})",
+                        f"it is marked @revoked in {known_hosts.path}; do not connect until you know why",
+                    ) from None
                 raise ConnectError("host-key-changed", f"host key of {profile.host} refused: {error.reason}", "") from None
             if known_hosts.is_revoked(profile.host, profile.port, offered):
                 raise ConnectError(
@@ -195,10 +274,10 @@ async def dial(
                     fingerprint(offered),
                     shlex.quote(str(known_hosts.path)),
                 ) from None
-            name, offered_fp = host_pattern(profile.host, profile.port), fingerprint(offered)
+            offered_fp = fingerprint(offered)
             if confirm_host_key is None:
                 raise unknown_host_error(profile.host, profile.port, offered_fp, rejected=False) from None
-            if not await confirm_host_key(name, offered_fp):
+            if not await ask_about_key(confirm_host_key, name, offered_fp, offered.algorithm.decode()):
                 raise unknown_host_error(profile.host, profile.port, offered_fp, rejected=True) from None
             known_hosts.add(profile.host, profile.port, offered)
             confirmed = offered
@@ -347,8 +426,12 @@ class ConnectionService:
     async def _jump(self, profile: DeviceProfile) -> asyncssh.SSHClientConnection | None:
         if not profile.jump_host:
             return None
-        saved = self._profiles(profile.jump_host) if self._profiles else None
-        jump = saved or parse_jump(profile.jump_host)
+        # A chain a,b,c is c reached through the chain a,b (as ssh -J a,b,c does it).
+        hops = [hop.strip() for hop in profile.jump_host.split(",")]
+        saved = self._profiles(hops[-1]) if self._profiles else None
+        jump = saved or parse_jump(hops[-1])
+        if len(hops) > 1:
+            jump = dataclasses.replace(jump, name=f"jump:{','.join(hops)}", jump_host=",".join(hops[:-1]))
         if jump.name == profile.name:
             raise ConnectError("other", f"device {profile.name} names itself as its jump host", "fix jump_host")
         try:
