@@ -92,6 +92,10 @@ def _targets(args, config) -> tuple[list[DeviceProfile], list[str]]:
     many = bool(args.all or args.tag)
     if many and args.name:  # with --all/--tag argparse takes the command's first word as NAME
         cmd.insert(0, args.name)
+    # argparse's REMAINDER swallows options written after NAME: take ours back before the --
+    while len(cmd) >= 2 and cmd[0] == "--trust" and not getattr(args, "trust", None):
+        args.trust = cmd[1]
+        del cmd[:2]
     if cmd and cmd[0] == "--":
         cmd.pop(0)
     if not cmd:
@@ -174,7 +178,8 @@ def exec_command(args, ctx) -> int:
 
     The words are joined with spaces, as ``ssh`` does, and run by the remote user's shell.
     With several devices they run concurrently and each output line is prefixed ``NAME: ``.
-    Unknown host keys are refused (no prompt here).
+    An unknown host key is asked about on a terminal, accepted with ``--trust FP`` when it has
+    that fingerprint, and refused otherwise (see ``commands.host_trust``).
 
     Returns:
         The remote exit status; with several devices the worst one (255 when one could not
@@ -185,15 +190,17 @@ def exec_command(args, ctx) -> int:
         ConnectError: the single device named could not be reached.
         SparkError: no command was given.
     """
+    from spark_tui.commands.host_trust import confirm_host_key
     from spark_tui.services.ssh import ConnectionService
 
     config = ctx.store().load()
     devices, cmd = _targets(args, config)
     command = " ".join(cmd)
     prefixed = bool(args.all or args.tag)
+    confirm = confirm_host_key(ctx, trust=getattr(args, "trust", None), device=devices[0].name if len(devices) == 1 else None)
 
     async def run() -> int:
-        service = ConnectionService(profiles=config.device)
+        service = ConnectionService(profiles=config.device, confirm_host_key=confirm)
         try:
             statuses = await asyncio.gather(*(_run_on(service, d, command, ctx, prefixed) for d in devices))
         finally:

@@ -19,6 +19,8 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "fingerprint": "known_hosts",
     "host_pattern": "known_hosts",
     "write_private_file": "known_hosts",
+    "trust_device": "trust",
+    "TrustOutcome": "trust",
     "onboard": "onboarding",
     "revoke": "onboarding",
     "OpenSSHMaster": "openssh_mux",
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from spark_tui.services.ssh.device_setup import add_device
     from spark_tui.services.ssh.known_hosts import KnownHosts, fingerprint, host_pattern, write_private_file
     from spark_tui.services.ssh.onboarding import onboard, revoke
+    from spark_tui.services.ssh.trust import TrustOutcome, trust_device
     from spark_tui.services.ssh.openssh_mux import MuxError, MuxRefused, MuxSession, OpenSSHMaster
     from spark_tui.services.ssh.probe import Prober, probe_ssh
     from spark_tui.services.ssh.ssh_config import (

@@ -231,7 +231,7 @@ async def dial(
         revoked = [e.key for e in entries if e.marker == "@revoked"]
         authorities = [e.key for e in entries if e.marker == "@cert-authority" and e.key not in revoked]
         algorithms = host_key_algorithms(
-            [e.key.algorithm.decode() for e in entries if e.marker != "@cert-authority"], with_certificates=bool(authorities)
+            [e.key.algorithm.decode() for e in entries if not e.marker], with_certificates=bool(authorities)
         )
         check = HostKeyCheck(trusted_key=confirmed)
         try:
@@ -422,6 +422,14 @@ class ConnectionService:
         check.lost_callback = lambda exc: self._ended(profile, device, conn, exc)
         self._set(profile.name, device, ConnectionState.CONNECTED, f"connected to {profile.host}:{profile.port}")
         return conn
+
+    async def jump_tunnel(self, profile: DeviceProfile) -> asyncssh.SSHClientConnection | None:
+        """The connection to ``profile``'s last jump hop (dialled through the chain), or None.
+
+        Raises:
+            ConnectError: a hop cannot be reached (the message names it).
+        """
+        return await self._jump(profile)
 
     async def _jump(self, profile: DeviceProfile) -> asyncssh.SSHClientConnection | None:
         if not profile.jump_host:

@@ -52,9 +52,9 @@ def host_key_algorithms(known_types: Iterable[str], *, with_certificates: bool) 
     """OpenSSH's default order, types already known for the host first.
 
     Args:
-        known_types: Key types (``ssh-ed25519``, ``ssh-rsa``...) of the keys known for the host,
-            revoked ones included (OpenSSH then meets the revoked key and refuses it, rather than
-            quietly negotiating another type).
+        known_types: Key types (``ssh-ed25519``, ``ssh-rsa``...) of the keys trusted for the
+            host (``@revoked`` lines do not count, as in OpenSSH: with only a revoked ed25519 key
+            known, the default order still meets that key first and the connection is refused).
         with_certificates: A ``@cert-authority`` line covers the host.
 
     Returns:
