@@ -82,7 +82,13 @@ def ssh_config(args, ctx) -> int:
         write_private_file(target, text.encode())
     except OSError as error:
         raise SparkError(f"cannot write {target}: {error.strerror}", "choose another path with -o") from None
-    print(f"wrote {target}; use it with this line in ~/.ssh/config:  Include {target}", file=ctx.stdout)
+    from spark_tui.services.ssh import openssh_word
+
+    print(
+        f"wrote {target}; use it with this line at the TOP of ~/.ssh/config "
+        f"(after it, Host * defaults already matched):  Include {openssh_word(str(target), tokens=False)}",
+        file=ctx.stdout,
+    )
     return 0
 
 

@@ -32,6 +32,9 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "ExportSettings": "ssh_config",
     "render_config": "ssh_config",
     "parse_jump": "ssh_config",
+    "openssh_word": "ssh_config",
+    "proxy_command": "ssh_config",
+    "jump_hops": "ssh_config",
     "default_sources": "ssh_config",
     "host_aliases": "ssh_config",
     "imported_profile": "ssh_config",
@@ -46,5 +49,6 @@ if TYPE_CHECKING:
     from spark_tui.services.ssh.openssh_mux import MuxError, MuxRefused, MuxSession, OpenSSHMaster
     from spark_tui.services.ssh.probe import Prober, probe_ssh
     from spark_tui.services.ssh.ssh_config import (
-        ExportSettings, default_sources, host_aliases, imported_profile, parse_jump, render_config,
+        ExportSettings, default_sources, host_aliases, imported_profile, jump_hops, openssh_word, parse_jump,
+        proxy_command, render_config,
     )
