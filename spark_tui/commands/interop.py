@@ -13,50 +13,87 @@ CONNECT_FAILED = 255  # what ``ssh`` exits with when it cannot connect
 
 
 def import_hosts(args, ctx) -> int:
-    """``spark-tui device import [--from FILE] [HOSTS...]``: save ssh config aliases as devices.
+    """``spark-tui device import [--from FILE] [--trust-known-hosts] [HOSTS...]``: ssh config aliases as devices.
+
+    Each alias is resolved by OpenSSH (``ssh -G``); a host that cannot be represented is skipped
+    with one line naming the directive. Importing a host brings the aliases its ProxyJump goes
+    through. The keys OpenSSH already trusts for an imported host are listed with the file they
+    come from and trusted in spark-tui's known_hosts with ``--trust-known-hosts`` (or a ``yes``
+    on a terminal); otherwise they are only listed.
 
     Returns:
         0 when something was imported or everything asked for was already saved, 1 when a host
         asked for is not in the files.
 
     Raises:
-        ConfigError: a config file cannot be read or parsed, or the profile file cannot be saved.
+        ConfigError: a config file cannot be read or OpenSSH refuses it, or the profile file
+            cannot be saved.
         SparkError: there is no ssh config to read.
     """
+    from spark_tui.config import locations
     from spark_tui.core.errors import DeviceExists, InvalidProfile
-    from spark_tui.services.ssh import default_sources, host_aliases, imported_profile
+    from spark_tui.services.ssh import KnownHosts, default_sources, openssh_trust, resolve_config
 
     sources = [Path(args.source).expanduser()] if args.source else default_sources()
     if not sources:
         raise SparkError("no ssh config found (~/.ssh/config, NVIDIA Sync's ssh_config)", "name one with --from FILE")
     wanted = list(args.hosts or [])
     store = ctx.store()
+    known = KnownHosts(locations.known_hosts_path())
     imported = skipped = 0
     seen: set[str] = set()
     for source in sources:
-        for alias in host_aliases(source):
-            if alias in seen or (wanted and alias not in wanted):
+        for host in resolve_config(source, wanted or None):
+            if host.alias in seen:
                 continue
-            seen.add(alias)
-            profile = imported_profile(source, alias)
+            seen.add(host.alias)
+            profile = host.profile
+            if profile is None:
+                print(f"skipped {host.alias}: {host.skipped}", file=ctx.stderr)
+                skipped += 1
+                continue
             try:
                 store.add_device(profile)
             except DeviceExists:
-                print(f"skipped {alias}: a device with that name is already saved", file=ctx.stdout)
+                print(f"skipped {host.alias}: a device with that name is already saved", file=ctx.stdout)
                 skipped += 1
                 continue
             except InvalidProfile as error:
-                print(f"skipped {alias}: {error}", file=ctx.stderr)
+                print(f"skipped {host.alias}: {error}", file=ctx.stderr)
                 skipped += 1
                 continue
             imported += 1
             where = f"{profile.user + '@' if profile.user else ''}{profile.host}:{profile.port}"
-            print(f"imported {alias} ({where}) from {source}", file=ctx.stdout)
+            via = f" via {profile.jump_host}" if profile.jump_host else " via ProxyCommand" if profile.proxy_command else ""
+            print(f"imported {host.alias} ({where}{via}) from {source}", file=ctx.stdout)
+            _offer_trust(args, ctx, known, profile, openssh_trust(profile, host.known_hosts))
     missing = [host for host in wanted if host not in seen]
     for host in missing:
         print(f"spark-tui: error: no Host {host} in {', '.join(map(str, sources))}", file=ctx.stderr)
     print(f"{imported} imported, {skipped} skipped", file=ctx.stdout)
     return 1 if missing else 0
+
+
+def _offer_trust(args, ctx, known, profile: DeviceProfile, lines) -> None:
+    """List what OpenSSH trusts for ``profile`` and, if the user agrees, trust it here too."""
+    if not lines:
+        return
+    from spark_tui.commands.host_trust import key_kind
+    from spark_tui.services.ssh import adopt_trust, fingerprint
+
+    for line in lines:
+        what = {"@revoked": "REVOKED ", "@cert-authority": "certificate authority "}.get(line.entry.marker, "")
+        print(f"  OpenSSH trusts for {profile.name}: {what}{key_kind(line.entry.key.algorithm.decode())} key "
+              f"{fingerprint(line.entry.key)} from {line.source}", file=ctx.stdout)
+    agree = bool(getattr(args, "trust_known_hosts", False))
+    if not agree and ctx.stdin.isatty() and ctx.stderr.isatty():
+        print(f"Trust these for {profile.name} in spark-tui too? [y/N] ", end="", file=ctx.stderr, flush=True)
+        agree = ctx.stdin.readline().strip().lower() in ("y", "yes")
+    if not agree:
+        print(f"  not trusted here: pass --trust-known-hosts, or review with: spark-tui device trust {profile.name}", file=ctx.stdout)
+        return
+    added = adopt_trust(known, profile, lines)
+    print(f"  trusted {added} line(s) for {profile.name} in {known.path}", file=ctx.stdout)
 
 
 def ssh_config(args, ctx) -> int:

@@ -38,6 +38,9 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "default_sources": "ssh_config",
     "host_aliases": "ssh_config",
     "imported_profile": "ssh_config",
+    "resolve_config": "ssh_import",
+    "openssh_trust": "ssh_import",
+    "adopt_trust": "ssh_import",
 })
 
 if TYPE_CHECKING:
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
     from spark_tui.services.ssh.device_setup import add_device
     from spark_tui.services.ssh.known_hosts import KnownHosts, fingerprint, host_pattern, write_private_file
     from spark_tui.services.ssh.onboarding import onboard, revoke
+    from spark_tui.services.ssh.ssh_import import adopt_trust, openssh_trust, resolve_config
     from spark_tui.services.ssh.trust import TrustOutcome, trust_device
     from spark_tui.services.ssh.openssh_mux import MuxError, MuxRefused, MuxSession, OpenSSHMaster
     from spark_tui.services.ssh.probe import Prober, probe_ssh
