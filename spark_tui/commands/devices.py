@@ -11,7 +11,9 @@ scripts; fields are only ever added, never renamed or removed::
         "user": "me",                    // null: the local user name is used
         "port": 22,
         "identity_file": "~/.ssh/id",    // null: ssh-agent / default keys; "~" is not expanded
-        "jump_host": null,               // null or "user@host:port" / another device's name
+        "identity_files": ["~/.ssh/id"], // every key tried, in order (identity_file is the first)
+        "jump_host": null,               // null, "user@host:port" / another device's name, or a chain "a,b"
+        "proxy_command": null,           // null or an OpenSSH ProxyCommand
         "tags": ["lab"],
         "tunnels": [
           {
@@ -133,7 +135,9 @@ def device_as_json(profile: DeviceProfile) -> dict[str, Any]:
         "user": profile.user,
         "port": profile.port,
         "identity_file": profile.identity_file,
+        "identity_files": list(profile.identity_files),
         "jump_host": profile.jump_host,
+        "proxy_command": profile.proxy_command,
         "tags": list(profile.tags),
         "tunnels": [_tunnel_as_json(t) for t in profile.tunnels],
     }

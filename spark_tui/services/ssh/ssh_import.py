@@ -27,6 +27,7 @@ from pathlib import Path
 
 from spark_tui.core.errors import ConfigError
 from spark_tui.core.models import DeviceProfile
+from spark_tui.core.untrusted import display_safe
 from spark_tui.services.ssh.known_hosts import KnownHostEntry, KnownHosts, host_pattern, write_private_file
 from spark_tui.services.ssh.ssh_config import SYNC_TAG, imported_profile, is_sync_config
 
@@ -107,7 +108,9 @@ def resolve(path: Path, alias: str, ssh: str) -> dict[str, list[str]]:
         raise ConfigError(str(path), f"ssh -G {alias} took over {RESOLVE_TIMEOUT:.0f}s (a Match exec?)", hint="") from None
     if done.returncode != 0:
         lines = [ln for ln in done.stderr.decode(errors="replace").splitlines() if "Pseudo-terminal" not in ln]
-        raise ConfigError(str(path), lines[-1] if lines else f"ssh -G exited with {done.returncode}",
+        named = [ln.removeprefix(f"{path} ") for ln in lines if ln.startswith(f"{path} line ")]  # the line at fault
+        message = (named or lines or [f"ssh -G exited with {done.returncode}"])[0]
+        raise ConfigError(str(path), display_safe(message, 300),
                           hint="OpenSSH refuses this file; fix it, or import from another with --from")
     values: dict[str, list[str]] = {}
     for line in done.stdout.decode("utf-8", errors="replace").splitlines():
