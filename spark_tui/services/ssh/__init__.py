@@ -12,7 +12,7 @@ from spark_tui.services.lazy_face import lazy_exports
 __all__, __getattr__ = lazy_exports(__name__, {
     "ConnectionService": "connection",
     "dial": "connection",
-    "load_identity": "connection",
+    "load_identity": "login_options",
     "translate_error": "connection",
     "add_device": "device_setup",
     "KnownHosts": "known_hosts",
@@ -44,7 +44,8 @@ __all__, __getattr__ = lazy_exports(__name__, {
 })
 
 if TYPE_CHECKING:
-    from spark_tui.services.ssh.connection import ConnectionService, dial, load_identity, translate_error
+    from spark_tui.services.ssh.connection import ConnectionService, dial, translate_error
+    from spark_tui.services.ssh.login_options import load_identity
     from spark_tui.services.ssh.device_setup import add_device
     from spark_tui.services.ssh.known_hosts import KnownHosts, fingerprint, host_pattern, write_private_file
     from spark_tui.services.ssh.onboarding import onboard, revoke

@@ -9,7 +9,8 @@ import asyncssh
 
 from spark_tui.core.errors import ConnectError, HostKeyChanged
 from spark_tui.core.models import DeviceProfile
-from spark_tui.services.ssh.connection import ConnectionService, ask_about_key, proxy_argv, translate_error
+from spark_tui.services.ssh.connection import ConnectionService, translate_error
+from spark_tui.services.ssh.login_options import ask_about_key, proxy_argv
 from spark_tui.services.ssh.host_key_order import host_key_algorithms
 from spark_tui.services.ssh.known_hosts import ConfirmHostKey, fingerprint, host_pattern
 
