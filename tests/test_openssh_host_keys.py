@@ -238,3 +238,24 @@ def test_exec_in_a_real_terminal_asks_like_openssh_and_works_after_yes(many_keys
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
     assert openssh(many_keys, locations.known_hosts_path()).returncode == 0
+
+
+def test_tunnel_without_a_terminal_refuses_with_the_fingerprint_then_runs_with_trust(many_keys, tmp_path: Path) -> None:
+    from tests.sshd_server import free_port
+
+    save(many_keys)
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    _, fp = openssh_server_key(openssh(many_keys, empty).stderr)
+    forward = f"{many_keys.port}:{free_port()}"
+    done = subprocess.run([SPARK_TUI, "tunnel", "dev", forward], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert done.returncode == 1 and f"--trust {fp}" in done.stderr, done.stderr
+    tunnel = subprocess.Popen([SPARK_TUI, "tunnel", "dev", forward, "--trust", fp], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, stdin=subprocess.DEVNULL)
+    try:
+        first = tunnel.stdout.readline()
+        assert f"-> dev localhost:{many_keys.port}" in first, first + tunnel.stderr.read()
+    finally:
+        tunnel.terminate()
+        tunnel.communicate(timeout=30)
+    assert tunnel.returncode == 0
