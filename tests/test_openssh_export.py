@@ -199,3 +199,18 @@ def test_every_tag_is_a_group_ansible_accepts_and_reaches(sshd, tmp_path: Path, 
     for group in dev_groups:
         assert ansible_ping(inventory, tmp_path, group) == {"dev": "SUCCESS"}
         break  # one ping proves the group reaches the host; the listing proved the rest
+
+
+async def test_the_tunnels_openssh_master_starts_with_a_spaced_data_folder_and_an_odd_key_path(sshd, tmp_path: Path) -> None:
+    from spark_tui.services.ssh import OpenSSHMaster, host_pattern
+
+    known = tmp_path / "Application Support" / "100% known_hosts"
+    known.parent.mkdir()
+    known.write_text(sshd.known_hosts.read_text())
+    master = OpenSSHMaster(sshd.host, sshd.port, sshd.user, host_key_alias=host_pattern(sshd.host, sshd.port),
+                           known_hosts=known, identity_file=awkward_key(sshd, tmp_path))
+    try:
+        await master.start()
+        assert master.alive
+    finally:
+        await master.close()
