@@ -44,6 +44,14 @@ def ssh_home() -> Path:
         return Path.home()
 
 
+def _local_user() -> str:
+    """The login name OpenSSH uses by default (the password database's)."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # pragma: no cover
+        return getpass.getuser()
+
+
 def _words(line: str) -> list[str]:
     """A config line's words as OpenSSH splits them (quotes, ``#`` comments, ``key=value``)."""
     line = line.strip()
@@ -214,10 +222,12 @@ def resolve_host(path: Path, alias: str, aliases: list[str], ssh: str, defaults:
     command = "" if command == "none" or jump else command
     hops = tuple(h for h in jump.split(",") if h in aliases) if jump else ()
     port = _first(values, "port")
+    user = _first(values, "user")
     profile = DeviceProfile(
         name=alias,
         host=_first(values, "hostname") or alias,
-        user=_first(values, "user") or None,
+        # ssh -G always names a user; the local one is what "no user" means in a profile too
+        user=user if user and user != _local_user() else None,
         port=int(port) if port.isdigit() else 22,
         identity_file=identities[0] if identities else None,
         jump_host=jump or None,
