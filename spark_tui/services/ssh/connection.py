@@ -28,7 +28,6 @@ from spark_tui.core.errors import ConnectError, HostKeyChanged
 from spark_tui.core.models import ConnectionState, ConnectionStatus, DeviceProfile
 from spark_tui.services.ssh.batched_tcp import BatchedTCP
 from spark_tui.services.ssh.host_key_order import host_key_algorithms
-from spark_tui.services.ssh.login_options import ask_about_key, load_identities, load_identity, proxy_argv
 from spark_tui.services.ssh.known_hosts import (
     ConfirmHostKey,
     HostKeyCheck,
@@ -36,6 +35,9 @@ from spark_tui.services.ssh.known_hosts import (
     fingerprint,
     host_pattern,
     unknown_host_error,
+)
+from spark_tui.services.ssh.login_options import (  # load_identity: onboarding imports it from here
+    ask_about_key, load_identities, load_identity, proxy_argv,  # noqa: F401
 )
 from spark_tui.services.ssh.ssh_config import parse_jump
 
@@ -115,8 +117,10 @@ async def dial(
 
     With ``password`` only password/keyboard-interactive logins are tried; otherwise the
     profile's ``identity_file`` (alone) or, without one, ssh-agent and the default keys.
-    An unknown host key is offered to ``confirm_host_key(host, fingerprint)`` and stored if it
-    says yes; the login only happens after that.
+    An unknown host key is offered to ``confirm_host_key(host, fingerprint)`` (with the key type
+    as a third argument when the callback takes one) and stored if it says yes; the login only
+    happens after that. Host key algorithms are offered in OpenSSH's order (``host_key_order``);
+    ``@cert-authority`` and ``@revoked`` lines of our known_hosts are honoured.
 
     Returns:
         The connection and the client object watching it (its ``lost_callback`` may be set).
