@@ -24,6 +24,7 @@ from spark_tui.config import locations
 from spark_tui.core.errors import ConnectError
 from spark_tui.core.models import DeviceProfile
 from spark_tui.services.ssh import ConnectionService
+from tests.sshd_server import Sshd, SshdUnavailable
 
 SPARK_TUI = str(Path(sys.executable).parent / "spark-tui")
 
@@ -32,21 +33,31 @@ def keygen(*args: str) -> None:
     subprocess.run(["ssh-keygen", "-q", *args], check=True, capture_output=True)
 
 
-@pytest.fixture
-def many_keys(sshd_factory, tmp_path: Path):
-    """A real sshd with ed25519 + ecdsa + rsa host keys and a CA-signed ed25519 host certificate."""
-    keys = tmp_path / "hostkeys"
+@pytest.fixture(scope="module")
+def many_keys(tmp_path_factory: pytest.TempPathFactory):
+    """A real sshd with ed25519 + ecdsa + rsa host keys and a CA-signed ed25519 host certificate.
+
+    Shared by this module's tests: none of them changes the server, each has its own known_hosts.
+    """
+    root = tmp_path_factory.mktemp("many-keys")
+    keys = root / "hostkeys"
     keys.mkdir()
     for kind in ("ecdsa", "rsa"):
         keygen("-t", kind, "-N", "", "-f", str(keys / f"ssh_host_{kind}_key"))
     keygen("-t", "ed25519", "-N", "", "-C", "test-ca", "-f", str(keys / "ca"))
-    server = sshd_factory(extra_config=f"HostKey {keys / 'ssh_host_ecdsa_key'}\nHostKey {keys / 'ssh_host_rsa_key'}\n")
+    try:
+        server = Sshd(root / "sshd", extra_config=f"HostKey {keys / 'ssh_host_ecdsa_key'}\nHostKey {keys / 'ssh_host_rsa_key'}\n")
+    except SshdUnavailable as error:
+        pytest.fail(str(error), pytrace=False)
     keygen("-s", str(keys / "ca"), "-I", "spark-test-host", "-h", "-n", server.host, str(server.host_key) + ".pub")
     server.extra_config += f"HostCertificate {server.host_key}-cert.pub\n"
     server.write_config()
-    server.restart()
     server.keys = keys
-    return server
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
 
 
 def pub(path: Path) -> str:
