@@ -27,6 +27,7 @@ COMMANDS: dict[tuple[str, str | None], str] = {
     ("device", "add"): "spark_tui.commands.devices:add_device",
     ("device", "remove"): "spark_tui.commands.devices:remove_device",
     ("device", "import"): "spark_tui.commands.interop:import_hosts",
+    ("device", "trust"): "spark_tui.commands.devices:trust_device",
     ("discover", None): "spark_tui.commands.discover:run",
     ("tunnel", None): "spark_tui.commands.tunnel:run",
     ("exec", None): "spark_tui.commands.interop:exec_command",
@@ -103,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     dimp = dsub.add_parser("import", help="import hosts from ~/.ssh/config and NVIDIA Sync's ssh config")
     dimp.add_argument("--from", dest="source", metavar="FILE", help="ssh config file to read (default: ~/.ssh/config and Sync's)")
     dimp.add_argument("hosts", nargs="*", help="only these Host aliases")
+    dimp.add_argument(
+        "--trust-known-hosts", action="store_true",
+        help="also trust the keys OpenSSH already trusts for them (their UserKnownHostsFile/GlobalKnownHostsFile)",
+    )
+    dtr = dsub.add_parser("trust", help="review and trust a device's host key (no login)")
+    dtr.add_argument("name")
+    dtr.add_argument("--fingerprint", metavar="SHA256:...", help="trust the key only if it has this fingerprint (no question)")
 
     disc = sub.add_parser("discover", help="browse mDNS for SSH hosts, print them and exit")
     disc.add_argument("--timeout", type=float, default=3.0, metavar="S", help="seconds to listen (default 3)")
@@ -113,11 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     tun.add_argument("name", help="device name")
     tun.add_argument("ports", nargs="+", metavar="REMOTE_PORT[:LOCAL_PORT]")
     tun.add_argument("--bind", default="127.0.0.1", metavar="ADDR", help="local listen address (default 127.0.0.1)")
+    tun.add_argument("--trust", metavar="SHA256:...", help="accept an unknown host key only if it has this fingerprint")
 
     ex = sub.add_parser("exec", help="run a command on one or more devices")
     ex.add_argument("name", nargs="?", help="device name")
     ex.add_argument("--all", action="store_true", help="every saved device")
     ex.add_argument("--tag", metavar="T", help="every device tagged T")
+    ex.add_argument("--trust", metavar="SHA256:...", help="accept an unknown host key only if it has this fingerprint")
     ex.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD")
 
     sc = sub.add_parser("ssh-config", help="write an OpenSSH config for all devices, to Include")

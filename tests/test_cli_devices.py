@@ -73,11 +73,12 @@ def test_list_json_follows_the_documented_format(run, config: Path) -> None:
 
     assert listed.code == 0
     assert json.loads(listed.out) == [
-        {"name": "a", "host": "a.local", "user": None, "port": 22, "identity_file": None, "jump_host": None, "tags": [],
+        {"name": "a", "host": "a.local", "user": None, "port": 22, "identity_file": None, "identity_files": [],
+         "jump_host": None, "proxy_command": None, "tags": [],
          "tunnels": [{"name": "dashboard", "remote_port": 11000, "local_port": 11000, "remote_host": "localhost",
                       "bind_address": "127.0.0.1", "kind": "local", "auto_start": True, "browser_path": "/"}]},
-        {"name": "b", "host": "b.local", "user": "me", "port": 22, "identity_file": "~/.ssh/id", "jump_host": None,
-         "tags": [], "tunnels": []},
+        {"name": "b", "host": "b.local", "user": "me", "port": 22, "identity_file": "~/.ssh/id",
+         "identity_files": ["~/.ssh/id"], "jump_host": None, "proxy_command": None, "tags": [], "tunnels": []},
     ]
 
 

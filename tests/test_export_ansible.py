@@ -1,6 +1,7 @@
 """`spark-tui export ansible` turns the profiles into an inventory Ansible can use."""
 
 import json
+import shlex
 import os
 import stat
 
@@ -22,7 +23,9 @@ def test_every_device_is_a_host_and_every_tag_a_group(tmp_path, capsys):
     assert hosts["spark-1a2b"]["ansible_host"] == "spark-1a2b.local"
     assert hosts["spark-1a2b"]["ansible_user"] == "me"
     assert hosts["gx10-00ff"]["ansible_port"] == 2222
-    assert "-J me@bastion" in hosts["gx10-00ff"]["ansible_ssh_common_args"]
+    # the hop is dialled by a ProxyCommand given the same known_hosts (-J would drop the -o options)
+    hop = shlex.split(hosts["gx10-00ff"]["ansible_ssh_common_args"])[-1]
+    assert hop.startswith("ProxyCommand=ssh ") and shlex.split(hop)[-2:] == ["--", "bastion"] and "-l me" in hop
     assert "StrictHostKeyChecking=yes" in hosts["spark-1a2b"]["ansible_ssh_common_args"]
     assert set(inventory["all"]["children"]["fleet"]["hosts"]) == {"spark-1a2b", "gx10-00ff"}
     assert set(inventory["all"]["children"]["lab"]["hosts"]) == {"spark-1a2b"}

@@ -204,7 +204,7 @@ def test_exec_refuses_an_unknown_host_key_and_says_how_to_trust_it(sshd, monkeyp
     save(sshd, "dev")
     code, out, err = run_cli(["exec", "dev", "--", "true"], monkeypatch, capsys)
     assert code == 1 and out == ""
-    assert "not known yet" in err and "--setup-key" in err
+    assert "not known yet" in err and "device trust dev --fingerprint SHA256:" in err
     assert not locations.known_hosts_path().exists()
 
 

@@ -1,4 +1,4 @@
-"""``spark-tui device list | add | remove``: saved devices from the command line.
+"""``spark-tui device list | add | remove | trust``: saved devices from the command line.
 
 ``device list`` prints a table (NAME HOST USER PORT TAGS TUNNELS). ``device list --json``
 prints a JSON array, one object per device in file order. This format is a contract for
@@ -11,7 +11,9 @@ scripts; fields are only ever added, never renamed or removed::
         "user": "me",                    // null: the local user name is used
         "port": 22,
         "identity_file": "~/.ssh/id",    // null: ssh-agent / default keys; "~" is not expanded
-        "jump_host": null,               // null or "user@host:port" / another device's name
+        "identity_files": ["~/.ssh/id"], // every key tried, in order (identity_file is the first)
+        "jump_host": null,               // null, "user@host:port" / another device's name, or a chain "a,b"
+        "proxy_command": null,           // null or an OpenSSH ProxyCommand
         "tags": ["lab"],
         "tunnels": [
           {
@@ -133,7 +135,9 @@ def device_as_json(profile: DeviceProfile) -> dict[str, Any]:
         "user": profile.user,
         "port": profile.port,
         "identity_file": profile.identity_file,
+        "identity_files": list(profile.identity_files),
         "jump_host": profile.jump_host,
+        "proxy_command": profile.proxy_command,
         "tags": list(profile.tags),
         "tunnels": [_tunnel_as_json(t) for t in profile.tunnels],
     }
@@ -158,3 +162,43 @@ def _identity_file(value: str) -> str:
     if not path.is_file():
         raise SparkError(f"identity file {value} does not exist", "give the path of a private key, e.g. ~/.ssh/id_ed25519")
     return value if value.startswith("~") else os.path.abspath(value)
+
+
+def trust_device(args: argparse.Namespace, ctx: Any) -> int:
+    """``spark-tui device trust NAME [--fingerprint SHA256:...]``: review and trust the host key.
+
+    Asks the device for its host key (no login), shows it as OpenSSH does and stores it in our
+    known_hosts after a ``yes`` on the terminal, or when it has the ``--fingerprint`` given.
+
+    Raises:
+        DeviceNotFound: No device of that name is saved.
+        HostKeyChanged: A different key is already trusted for the device.
+        ConnectError: The key was refused, is revoked, or the device cannot be reached.
+    """
+    import asyncio
+
+    from spark_tui.commands.host_trust import confirm_host_key, key_kind
+    from spark_tui.services.ssh import ConnectionService, trust_device as fetch_and_trust
+
+    config = ctx.store().load()
+    profile = config.device(args.name)
+    if profile is None:
+        raise DeviceNotFound(f"no saved device named {args.name!r}", "see: spark-tui device list")
+    confirm = confirm_host_key(ctx, trust=args.fingerprint, device=profile.name, flag="--fingerprint")
+
+    async def run():
+        service = ConnectionService(profiles=config.device, confirm_host_key=confirm)
+        try:
+            return await fetch_and_trust(service, profile, confirm)
+        finally:
+            await service.close()
+
+    outcome = asyncio.run(run())
+    kind = key_kind(outcome.key_type)
+    if outcome.status == "added":
+        print(f"trusted {profile.name}: {kind} key {outcome.fingerprint}", file=ctx.stdout)
+    elif outcome.status == "already":
+        print(f"{profile.name}: {kind} key {outcome.fingerprint} was already trusted", file=ctx.stdout)
+    else:
+        print(f"{profile.name}: presents a certificate ({kind} key {outcome.fingerprint}) signed by a CA you trust", file=ctx.stdout)
+    return 0

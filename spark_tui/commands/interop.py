@@ -13,50 +13,87 @@ CONNECT_FAILED = 255  # what ``ssh`` exits with when it cannot connect
 
 
 def import_hosts(args, ctx) -> int:
-    """``spark-tui device import [--from FILE] [HOSTS...]``: save ssh config aliases as devices.
+    """``spark-tui device import [--from FILE] [--trust-known-hosts] [HOSTS...]``: ssh config aliases as devices.
+
+    Each alias is resolved by OpenSSH (``ssh -G``); a host that cannot be represented is skipped
+    with one line naming the directive. Importing a host brings the aliases its ProxyJump goes
+    through. The keys OpenSSH already trusts for an imported host are listed with the file they
+    come from and trusted in spark-tui's known_hosts with ``--trust-known-hosts`` (or a ``yes``
+    on a terminal); otherwise they are only listed.
 
     Returns:
         0 when something was imported or everything asked for was already saved, 1 when a host
         asked for is not in the files.
 
     Raises:
-        ConfigError: a config file cannot be read or parsed, or the profile file cannot be saved.
+        ConfigError: a config file cannot be read or OpenSSH refuses it, or the profile file
+            cannot be saved.
         SparkError: there is no ssh config to read.
     """
+    from spark_tui.config import locations
     from spark_tui.core.errors import DeviceExists, InvalidProfile
-    from spark_tui.services.ssh import default_sources, host_aliases, imported_profile
+    from spark_tui.services.ssh import KnownHosts, default_sources, openssh_trust, resolve_config
 
     sources = [Path(args.source).expanduser()] if args.source else default_sources()
     if not sources:
         raise SparkError("no ssh config found (~/.ssh/config, NVIDIA Sync's ssh_config)", "name one with --from FILE")
     wanted = list(args.hosts or [])
     store = ctx.store()
+    known = KnownHosts(locations.known_hosts_path())
     imported = skipped = 0
     seen: set[str] = set()
     for source in sources:
-        for alias in host_aliases(source):
-            if alias in seen or (wanted and alias not in wanted):
+        for host in resolve_config(source, wanted or None):
+            if host.alias in seen:
                 continue
-            seen.add(alias)
-            profile = imported_profile(source, alias)
+            seen.add(host.alias)
+            profile = host.profile
+            if profile is None:
+                print(f"skipped {host.alias}: {host.skipped}", file=ctx.stderr)
+                skipped += 1
+                continue
             try:
                 store.add_device(profile)
             except DeviceExists:
-                print(f"skipped {alias}: a device with that name is already saved", file=ctx.stdout)
+                print(f"skipped {host.alias}: a device with that name is already saved", file=ctx.stdout)
                 skipped += 1
                 continue
             except InvalidProfile as error:
-                print(f"skipped {alias}: {error}", file=ctx.stderr)
+                print(f"skipped {host.alias}: {error}", file=ctx.stderr)
                 skipped += 1
                 continue
             imported += 1
             where = f"{profile.user + '@' if profile.user else ''}{profile.host}:{profile.port}"
-            print(f"imported {alias} ({where}) from {source}", file=ctx.stdout)
+            via = f" via {profile.jump_host}" if profile.jump_host else " via ProxyCommand" if profile.proxy_command else ""
+            print(f"imported {host.alias} ({where}{via}) from {source}", file=ctx.stdout)
+            _offer_trust(args, ctx, known, profile, openssh_trust(profile, host.known_hosts))
     missing = [host for host in wanted if host not in seen]
     for host in missing:
         print(f"spark-tui: error: no Host {host} in {', '.join(map(str, sources))}", file=ctx.stderr)
     print(f"{imported} imported, {skipped} skipped", file=ctx.stdout)
     return 1 if missing else 0
+
+
+def _offer_trust(args, ctx, known, profile: DeviceProfile, lines) -> None:
+    """List what OpenSSH trusts for ``profile`` and, if the user agrees, trust it here too."""
+    if not lines:
+        return
+    from spark_tui.commands.host_trust import key_kind
+    from spark_tui.services.ssh import adopt_trust, fingerprint
+
+    for line in lines:
+        what = {"@revoked": "REVOKED ", "@cert-authority": "certificate authority "}.get(line.entry.marker, "")
+        print(f"  OpenSSH trusts for {profile.name}: {what}{key_kind(line.entry.key.algorithm.decode())} key "
+              f"{fingerprint(line.entry.key)} from {line.source}", file=ctx.stdout)
+    agree = bool(getattr(args, "trust_known_hosts", False))
+    if not agree and ctx.stdin.isatty() and ctx.stderr.isatty():
+        print(f"Trust these for {profile.name} in spark-tui too? [y/N] ", end="", file=ctx.stderr, flush=True)
+        agree = ctx.stdin.readline().strip().lower() in ("y", "yes")
+    if not agree:
+        print(f"  not trusted here: pass --trust-known-hosts, or review with: spark-tui device trust {profile.name}", file=ctx.stdout)
+        return
+    added = adopt_trust(known, profile, lines)
+    print(f"  trusted {added} line(s) for {profile.name} in {known.path}", file=ctx.stdout)
 
 
 def ssh_config(args, ctx) -> int:
@@ -82,7 +119,13 @@ def ssh_config(args, ctx) -> int:
         write_private_file(target, text.encode())
     except OSError as error:
         raise SparkError(f"cannot write {target}: {error.strerror}", "choose another path with -o") from None
-    print(f"wrote {target}; use it with this line in ~/.ssh/config:  Include {target}", file=ctx.stdout)
+    from spark_tui.services.ssh import openssh_word
+
+    print(
+        f"wrote {target}; use it with this line at the TOP of ~/.ssh/config "
+        f"(after it, Host * defaults already matched):  Include {openssh_word(str(target), tokens=False)}",
+        file=ctx.stdout,
+    )
     return 0
 
 
@@ -92,6 +135,10 @@ def _targets(args, config) -> tuple[list[DeviceProfile], list[str]]:
     many = bool(args.all or args.tag)
     if many and args.name:  # with --all/--tag argparse takes the command's first word as NAME
         cmd.insert(0, args.name)
+    # argparse's REMAINDER swallows options written after NAME: take ours back before the --
+    while len(cmd) >= 2 and cmd[0] == "--trust" and not getattr(args, "trust", None):
+        args.trust = cmd[1]
+        del cmd[:2]
     if cmd and cmd[0] == "--":
         cmd.pop(0)
     if not cmd:
@@ -174,7 +221,8 @@ def exec_command(args, ctx) -> int:
 
     The words are joined with spaces, as ``ssh`` does, and run by the remote user's shell.
     With several devices they run concurrently and each output line is prefixed ``NAME: ``.
-    Unknown host keys are refused (no prompt here).
+    An unknown host key is asked about on a terminal, accepted with ``--trust FP`` when it has
+    that fingerprint, and refused otherwise (see ``commands.host_trust``).
 
     Returns:
         The remote exit status; with several devices the worst one (255 when one could not
@@ -185,15 +233,17 @@ def exec_command(args, ctx) -> int:
         ConnectError: the single device named could not be reached.
         SparkError: no command was given.
     """
+    from spark_tui.commands.host_trust import confirm_host_key
     from spark_tui.services.ssh import ConnectionService
 
     config = ctx.store().load()
     devices, cmd = _targets(args, config)
     command = " ".join(cmd)
     prefixed = bool(args.all or args.tag)
+    confirm = confirm_host_key(ctx, trust=getattr(args, "trust", None), device=devices[0].name if len(devices) == 1 else None)
 
     async def run() -> int:
-        service = ConnectionService(profiles=config.device)
+        service = ConnectionService(profiles=config.device, confirm_host_key=confirm)
         try:
             statuses = await asyncio.gather(*(_run_on(service, d, command, ctx, prefixed) for d in devices))
         finally:

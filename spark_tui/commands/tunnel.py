@@ -135,14 +135,17 @@ def run(args, ctx) -> int:
         raise TunnelError("the same tunnel is asked for twice", "list each port once")
     from spark_tui.services import event_loop
 
-    return event_loop.run(_serve(profile, specs, ctx, config.device))
+    from spark_tui.commands.host_trust import confirm_host_key
+
+    confirm = confirm_host_key(ctx, trust=getattr(args, "trust", None), device=profile.name)
+    return event_loop.run(_serve(profile, specs, ctx, config.device, confirm))
 
 
-async def _serve(profile: DeviceProfile, specs: list[TunnelSpec], ctx, profiles) -> int:
+async def _serve(profile: DeviceProfile, specs: list[TunnelSpec], ctx, profiles, confirm=None) -> int:
     from spark_tui.services.ssh import ConnectionService
     from spark_tui.services.tunnels import TunnelService, dashboard_preset, master_factory
 
-    connections = ConnectionService(profiles=profiles)
+    connections = ConnectionService(profiles=profiles, confirm_host_key=confirm)
     tty = bool(getattr(ctx.stdout, "isatty", lambda: False)())
     printer = StatusPrinter(ctx.stdout, tty)
     service = TunnelService(

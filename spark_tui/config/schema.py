@@ -10,9 +10,10 @@ The schema, by table (defaults in brackets; a default is not written back to the
 ``[settings.keys]``
     binding id -> key(s) as Textual writes them (``connect = "enter"``, ``quit = "ctrl+q,q"``).
 ``[devices.NAME]``
-    ``host`` (required), ``user``, ``port`` [22], ``identity_file``, ``jump_host``,
-    ``tags`` (list of str), ``ports`` (``{ allow = ["8000-9000"], deny = ["22"] }``),
-    ``demo`` (bool [false]).
+    ``host`` (required), ``user``, ``port`` [22], ``identity_file`` (one key) or
+    ``identity_files`` (list of keys tried in order; not both), ``jump_host`` (one hop or a
+    chain ``"a,b"``), ``proxy_command`` (an OpenSSH ProxyCommand), ``tags`` (list of str),
+    ``ports`` (``{ allow = ["8000-9000"], deny = ["22"] }``), ``demo`` (bool [false]).
 ``[[devices.NAME.tunnels]]``
     ``name`` and ``remote_port`` (required; a ``dynamic`` SOCKS tunnel may give only
     ``local_port``, its remote port is then 0), ``local_port`` [= remote_port], ``remote_host``
@@ -61,7 +62,9 @@ from spark_tui.config.fields import (
 )
 from spark_tui.core.models import LOOPBACK, Config, DeviceProfile, PortRules, Settings, TunnelKind, TunnelSpec
 
-DEVICE_KEYS = ("host", "user", "port", "identity_file", "jump_host", "tags", "ports", "demo", "tunnels")
+DEVICE_KEYS = (
+    "host", "user", "port", "identity_file", "identity_files", "jump_host", "proxy_command", "tags", "ports", "demo", "tunnels",
+)
 TUNNEL_KEYS = ("name", "remote_port", "local_port", "remote_host", "bind_address", "kind", "auto_start", "browser_path")
 SETTING_KEYS = ("theme", "telemetry_interval", "discovery_interfaces", "discovery_types", "log_level")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -186,18 +189,50 @@ def parse_device(name: str, data: Mapping[str, Any]) -> DeviceProfile:
     duplicate = next((t for i, t in enumerate(tags) if t in tags[:i]), None)
     if duplicate is not None:
         raise SchemaProblem((*where, "tags"), f"tag {duplicate!r} is listed twice", "list each tag once")
+    identities = _identity_files(data, where)
     return DeviceProfile(
         name=name,
         host=matching(data["host"], (*where, "host"), HOST_RE, "a host name or address such as spark-1a2b.local"),
         user=optional(data, "user", where, lambda v, w: matching(v, w, USER_RE, "a login name")),
         port=port_number(data.get("port", 22), (*where, "port")),
-        identity_file=optional(data, "identity_file", where, file_path),
-        jump_host=optional(data, "jump_host", where, lambda v, w: matching(v, w, JUMP_RE, "user@host:port or a device name")),
+        identity_file=identities[0] if identities else None,
+        jump_host=optional(data, "jump_host", where, _jump_chain),
         tags=tags,
         tunnels=tuple(tunnels),
         ports=port_rules(data.get("ports", {}), (*where, "ports")),
         demo=boolean(data.get("demo", False), (*where, "demo")),
+        extra_identity_files=identities[1:],
+        proxy_command=optional(data, "proxy_command", where, _proxy_command),
     )
+
+
+def _identity_files(data: Mapping[str, Any], where: Where) -> tuple[str, ...]:
+    """``identity_file`` (one) or ``identity_files`` (several, in order); never both."""
+    if "identity_file" in data and "identity_files" in data:
+        raise SchemaProblem((*where, "identity_files"), "both identity_file and identity_files are set", "keep one: identity_files = [\"~/.ssh/a\", \"~/.ssh/b\"]")
+    if "identity_files" in data:
+        items = array(data["identity_files"], (*where, "identity_files"))
+        files = tuple(file_path(item, (*where, "identity_files", i)) for i, item in enumerate(items))
+        if not files:
+            raise SchemaProblem((*where, "identity_files"), "is empty", "remove it to use ssh-agent and the default keys")
+        return files
+    single = optional(data, "identity_file", where, file_path)
+    return (single,) if single else ()
+
+
+def _jump_chain(value: Any, where: Where) -> str:
+    """One jump hop or a comma-separated chain, each ``[user@]host[:port]`` or a device name."""
+    text = matching(value, where, JUMP_RE, "user@host:port, a device name, or a chain a,b")
+    if any(not hop for hop in text.split(",")):
+        raise SchemaProblem(where, f"empty hop in jump chain {text!r}", "write hops as a,b with nothing empty")
+    return text
+
+
+def _proxy_command(value: Any, where: Where) -> str:
+    text = string(value, where)
+    if not text.strip() or len(text) > 4096 or CONTROL_RE.search(text):
+        raise SchemaProblem(where, "invalid proxy command", 'e.g. "nc %h %p"')
+    return text
 
 
 def parse_tunnel(data: Mapping[str, Any], where: Where) -> TunnelSpec:
@@ -258,8 +293,10 @@ def device_to_plain(profile: DeviceProfile, *, with_tunnels: bool = True) -> dic
         "host": profile.host,
         "user": profile.user,
         "port": profile.port,
-        "identity_file": profile.identity_file,
+        "identity_file": None if profile.extra_identity_files else profile.identity_file,
+        "identity_files": list(profile.identity_files) if profile.extra_identity_files else None,
         "jump_host": profile.jump_host,
+        "proxy_command": profile.proxy_command,
         "tags": list(profile.tags),
         "ports": rules_to_plain(profile.ports),
         "demo": profile.demo,

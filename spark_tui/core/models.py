@@ -77,11 +77,16 @@ class DeviceProfile:
         user: Login name; ``None`` means the local user name.
         port: SSH port.
         identity_file: Private key path; ``None`` means ssh-agent / defaults.
-        jump_host: Optional ProxyJump (``user@bastion:22`` or another profile's name).
+        jump_host: Optional ProxyJump: one hop (``user@bastion:22`` or another profile's name) or
+            a chain ``a,b`` dialled in order, as OpenSSH's ``ProxyJump a,b``.
         tags: Free labels for grouping (``lab``, ``fleet``).
         tunnels: Saved tunnels.
         ports: Rules for remote port detection.
         demo: True for the embedded demo device (this computer, not a Spark).
+        extra_identity_files: More private keys tried after ``identity_file``, in order (OpenSSH
+            tries every ``IdentityFile``); stored in the file as one ``identity_files`` list.
+        proxy_command: Optional OpenSSH ``ProxyCommand`` (run by ``/bin/sh -c``; ``%h``, ``%p``,
+            ``%r``, ``%n`` and ``%%`` expanded when connecting).
     """
 
     name: str
@@ -94,6 +99,13 @@ class DeviceProfile:
     tunnels: tuple[TunnelSpec, ...] = ()
     ports: PortRules = field(default_factory=PortRules)
     demo: bool = False
+    extra_identity_files: tuple[str, ...] = ()
+    proxy_command: str | None = None
+
+    @property
+    def identity_files(self) -> tuple[str, ...]:
+        """Every private key to try, in order (empty: ssh-agent / default keys)."""
+        return ((self.identity_file,) if self.identity_file else ()) + self.extra_identity_files
 
 
 @dataclass(frozen=True)

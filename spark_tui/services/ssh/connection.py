@@ -13,11 +13,11 @@ password) so both share the same host-key checks and error mapping.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import getpass
 import shlex
 import socket
-import stat
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from spark_tui.config import locations
 from spark_tui.core.errors import ConnectError, HostKeyChanged
 from spark_tui.core.models import ConnectionState, ConnectionStatus, DeviceProfile
 from spark_tui.services.ssh.batched_tcp import BatchedTCP
+from spark_tui.services.ssh.host_key_order import host_key_algorithms
 from spark_tui.services.ssh.known_hosts import (
     ConfirmHostKey,
     HostKeyCheck,
@@ -34,6 +35,9 @@ from spark_tui.services.ssh.known_hosts import (
     fingerprint,
     host_pattern,
     unknown_host_error,
+)
+from spark_tui.services.ssh.login_options import (  # load_identity: onboarding imports it from here
+    ask_about_key, load_identities, load_identity, proxy_argv,  # noqa: F401
 )
 from spark_tui.services.ssh.ssh_config import parse_jump
 
@@ -50,34 +54,6 @@ def encryption_algs() -> list[str]:
     except ImportError:  # pragma: no cover - older/newer asyncssh layouts
         defaults = ["chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com", "aes256-ctr", "aes128-ctr"]
     return [FAST_CIPHER, *(alg for alg in defaults if alg != FAST_CIPHER)]
-
-
-def load_identity(identity_file: str) -> asyncssh.SSHKey:
-    """Read a private key, refusing one other users can read (as OpenSSH does).
-
-    Raises:
-        ConnectError: kind ``key-file`` when it is missing, unreadable, too open or encrypted.
-    """
-    path = Path(identity_file).expanduser()
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise ConnectError("key-file", f"key file {path} does not exist", "check the profile's identity_file") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConnectError(
-            "key-file",
-            f"key file {path} is accessible by other users (mode {stat.S_IMODE(mode):04o}); refusing to use it",
-            f"fix it with: chmod 600 {path}",
-        )
-    try:
-        return asyncssh.read_private_key(path)
-    except PermissionError:
-        raise ConnectError("key-file", f"cannot read key file {path}: permission denied", f"check the owner of {path}") from None
-    except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError, OSError) as error:
-        hint = "spark-tui does not ask for key passphrases: load the key into ssh-agent (ssh-add) and remove identity_file"
-        if "assphrase" not in str(error):
-            hint = "is it an OpenSSH/PEM private key? choose another with --identity"
-        raise ConnectError("key-file", f"cannot load key file {path}: {error}", hint) from None
 
 
 def translate_error(error: BaseException, profile: DeviceProfile) -> ConnectError:
@@ -141,8 +117,10 @@ async def dial(
 
     With ``password`` only password/keyboard-interactive logins are tried; otherwise the
     profile's ``identity_file`` (alone) or, without one, ssh-agent and the default keys.
-    An unknown host key is offered to ``confirm_host_key(host, fingerprint)`` and stored if it
-    says yes; the login only happens after that.
+    An unknown host key is offered to ``confirm_host_key(host, fingerprint)`` (with the key type
+    as a third argument when the callback takes one) and stored if it says yes; the login only
+    happens after that. Host key algorithms are offered in OpenSSH's order (``host_key_order``);
+    ``@cert-authority`` and ``@revoked`` lines of our known_hosts are honoured.
 
     Returns:
         The connection and the client object watching it (its ``lost_callback`` may be set).
@@ -154,22 +132,35 @@ async def dial(
     auth: dict = {"config": None, "encryption_algs": encryption_algs()}
     if password is not None:
         auth.update(password=password, client_keys=None, agent_path=None, preferred_auth="keyboard-interactive,password")
-    elif profile.identity_file:
-        auth.update(client_keys=[load_identity(profile.identity_file)], agent_path=None)
+    elif profile.identity_files:
+        auth.update(client_keys=load_identities(profile), agent_path=None)
+    if profile.proxy_command and tunnel is None:
+        auth.update(proxy_command=proxy_argv(profile))
+    else:
+        # Direct links batch each loop turn's packets into one send (see batched_tcp).
+        auth.update(tunnel=tunnel or BatchedTCP())
     address = profile.host
     user = profile.user or getpass.getuser()
     confirmed: asyncssh.SSHKey | None = None
+    name = host_pattern(profile.host, profile.port)
     while True:
         trusted = known_hosts.keys_for(profile.host, profile.port)
+        entries = [e for e in known_hosts.entries() if e.matches(name)]
+        revoked = [e.key for e in entries if e.marker == "@revoked"]
+        authorities = [e.key for e in entries if e.marker == "@cert-authority" and e.key not in revoked]
+        algorithms = host_key_algorithms(
+            [e.key.algorithm.decode() for e in entries if not e.marker], with_certificates=bool(authorities)
+        )
         check = HostKeyCheck(trusted_key=confirmed)
         try:
             conn = await asyncssh.connect(
                 address,
                 profile.port,
-                # Direct links batch each loop turn's packets into one send (see batched_tcp).
-                tunnel=tunnel or BatchedTCP(),
                 username=user,
-                known_hosts=(trusted, [], []),
+                known_hosts=(trusted, authorities, revoked),
+                server_host_key_algs=algorithms,
+                # Certificates name the host the user wrote, not the address mDNS found.
+                host_key_alias=profile.host if address != profile.host else None,
                 client_factory=lambda: check,
                 keepalive_interval=keepalive_interval,
                 keepalive_count_max=keepalive_count_max,
@@ -180,6 +171,12 @@ async def dial(
         except asyncssh.HostKeyNotVerifiable as error:
             offered = check.offered_key
             if offered is None:
+                if "revoked" in str(error.reason):
+                    raise ConnectError(
+                        "host-key-changed",
+                        f"host key of {name} is revoked ({error.reason})",
+                        f"it is marked @revoked in {known_hosts.path}; do not connect until you know why",
+                    ) from None
                 raise ConnectError("host-key-changed", f"host key of {profile.host} refused: {error.reason}", "") from None
             if known_hosts.is_revoked(profile.host, profile.port, offered):
                 raise ConnectError(
@@ -195,10 +192,10 @@ async def dial(
                     fingerprint(offered),
                     shlex.quote(str(known_hosts.path)),
                 ) from None
-            name, offered_fp = host_pattern(profile.host, profile.port), fingerprint(offered)
+            offered_fp = fingerprint(offered)
             if confirm_host_key is None:
                 raise unknown_host_error(profile.host, profile.port, offered_fp, rejected=False) from None
-            if not await confirm_host_key(name, offered_fp):
+            if not await ask_about_key(confirm_host_key, name, offered_fp, offered.algorithm.decode()):
                 raise unknown_host_error(profile.host, profile.port, offered_fp, rejected=True) from None
             known_hosts.add(profile.host, profile.port, offered)
             confirmed = offered
@@ -344,11 +341,23 @@ class ConnectionService:
         self._set(profile.name, device, ConnectionState.CONNECTED, f"connected to {profile.host}:{profile.port}")
         return conn
 
+    async def jump_tunnel(self, profile: DeviceProfile) -> asyncssh.SSHClientConnection | None:
+        """The connection to ``profile``'s last jump hop (dialled through the chain), or None.
+
+        Raises:
+            ConnectError: a hop cannot be reached (the message names it).
+        """
+        return await self._jump(profile)
+
     async def _jump(self, profile: DeviceProfile) -> asyncssh.SSHClientConnection | None:
         if not profile.jump_host:
             return None
-        saved = self._profiles(profile.jump_host) if self._profiles else None
-        jump = saved or parse_jump(profile.jump_host)
+        # A chain a,b,c is c reached through the chain a,b (as ssh -J a,b,c does it).
+        hops = [hop.strip() for hop in profile.jump_host.split(",")]
+        saved = self._profiles(hops[-1]) if self._profiles else None
+        jump = saved or parse_jump(hops[-1])
+        if len(hops) > 1:
+            jump = dataclasses.replace(jump, name=f"jump:{','.join(hops)}", jump_host=",".join(hops[:-1]))
         if jump.name == profile.name:
             raise ConnectError("other", f"device {profile.name} names itself as its jump host", "fix jump_host")
         try:

@@ -32,6 +32,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from spark_tui.services.ssh.ssh_config import openssh_word
+
 log = logging.getLogger(__name__)
 
 MUX_MSG_HELLO = 0x00000001
@@ -128,14 +130,17 @@ class OpenSSHMaster:
         argv = [
             ssh, "-F", "/dev/null", "-N", "-T", "-M", "-S", self.control_path,
             "-o", "ControlPersist=no", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-            "-o", f"UserKnownHostsFile={known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", f"UserKnownHostsFile={openssh_word(str(known_hosts))}", "-o", "GlobalKnownHostsFile=/dev/null",
             "-o", f"HostKeyAlias={host_key_alias}", "-o", "CheckHostIP=no", "-o", "UpdateHostKeys=no",
             "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=4", "-o", "ConnectTimeout=15",
             "-o", "ClearAllForwardings=yes", "-o", "ForwardAgent=no", "-o", "ForwardX11=no",
             "-o", "PermitLocalCommand=no", "-o", "LogLevel=ERROR", "-o", f"Ciphers={CIPHERS}",
         ]
         if identity_file:
-            argv += ["-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-i", str(Path(identity_file).expanduser())]
+            # -o, not -i: ssh checks an -i path literally but later expands its %-tokens, so a
+            # literal % can only get through as %% in an IdentityFile option (quoted as OpenSSH splits it)
+            key = openssh_word(str(Path(identity_file).expanduser()))
+            argv += ["-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", f"IdentityFile={key}"]
         self.argv = [*argv, "-p", str(port), "-l", user, "--", address]
         self._process: asyncio.subprocess.Process | None = None
         self._gate = asyncio.Semaphore(HANDOFFS_IN_FLIGHT)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import getpass
 import shlex
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import asyncssh
@@ -102,9 +103,87 @@ class ExportSettings:
     known_hosts: Path
 
 
+def openssh_word(text: str, *, tokens: bool = True) -> str:
+    """A value as OpenSSH reads it back unchanged, in a config line or an ``-o`` option.
+
+    ``%`` becomes ``%%`` where OpenSSH expands tokens (``HostName``, ``IdentityFile``,
+    ``UserKnownHostsFile``...); a value with a space, quote, backslash or ``#`` is double-quoted
+    with ``\\`` and ``\"`` escaped, which OpenSSH's own word splitter undoes (checked with ``ssh -G``).
+    """
+    if tokens:
+        text = text.replace("%", "%%")
+    if text and not any(c.isspace() or c in "\"'\\#" for c in text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _value(text: str) -> str:
-    """An option value as OpenSSH reads it: double-quoted when it holds spaces."""
-    return f'"{text}"' if any(c.isspace() for c in text) else text
+    return openssh_word(text, tokens=False)
+
+
+def jump_hops(profile: DeviceProfile, lookup: Callable[[str], DeviceProfile | None]) -> list[DeviceProfile]:
+    """The hops to ``profile``, first dialled first: saved devices by name (with their own jump
+    hosts before them), ``[user@]host[:port]`` hops as ad-hoc profiles.
+
+    Raises:
+        ConnectError: a hop's port is bad, or the jump hosts loop.
+    """
+    hops: list[DeviceProfile] = []
+
+    def expand(chain: str, seen: tuple[str, ...]) -> None:
+        for text in (hop.strip() for hop in chain.split(",")):
+            saved = lookup(text)
+            if saved is None:
+                # A bare user@host:port hop has no key of its own: offer the target's keys too
+                # (after the agent's and the default ones, as IdentitiesOnly is not set for it).
+                hop = parse_jump(text)
+                hops.append(replace(hop, identity_file=profile.identity_file, extra_identity_files=profile.extra_identity_files))
+                continue
+            if saved.name in seen:
+                raise ConnectError("other", f"jump hosts of {profile.name} loop through {saved.name}", "fix jump_host")
+            if saved.jump_host:
+                expand(saved.jump_host, (*seen, saved.name))
+            hops.append(saved)
+
+    if profile.jump_host:
+        expand(profile.jump_host, (profile.name,))
+    return hops
+
+
+def _ssh_options(profile: DeviceProfile, known_hosts: Path) -> list[str]:
+    """``-o`` options that make plain ``ssh`` log in to ``profile`` as spark-tui does."""
+    options = [
+        "-o", f"UserKnownHostsFile={openssh_word(str(known_hosts))}",
+        "-o", "StrictHostKeyChecking=yes",
+    ]
+    for identity in profile.identity_files:
+        options += ["-o", f"IdentityFile={openssh_word(identity)}"]
+    if profile.identity_files and not profile.name.startswith("jump:"):
+        options += ["-o", "IdentitiesOnly=yes"]
+    return options
+
+
+_TARGET = "\0target\0"  # stands for the %h:%p the level above expands
+
+
+def proxy_command(hops: list[DeviceProfile], known_hosts: Path) -> str:
+    """An OpenSSH ``ProxyCommand`` that reaches ``%h:%p`` through ``hops`` (first dialled first).
+
+    Each hop is a plain ``ssh -W`` given the same host-key and key options as the target, so a
+    ``user@host:port`` hop is checked against our known_hosts too (``-J`` would not pass ``-o``
+    options on to the hops). Earlier hops nest as the hop's own ProxyCommand; ``%`` is doubled
+    once per level so every token is expanded by the ssh it is meant for.
+    """
+    *before, last = hops
+    argv = ["ssh", *_ssh_options(last, known_hosts), "-W", _TARGET, "-p", str(last.port)]
+    if last.proxy_command and not before:
+        argv += ["-o", f"ProxyCommand={last.proxy_command}"]
+    if before:
+        argv += ["-o", f"ProxyCommand={proxy_command(before, known_hosts)}"]
+    if last.user:
+        argv += ["-l", last.user]
+    argv += ["--", last.host]
+    return shlex.join(argv).replace("%", "%%").replace(_TARGET, "%h:%p")
 
 
 def render_config(profiles: list[DeviceProfile], settings: ExportSettings, *, include_demo: bool = False) -> str:
@@ -114,28 +193,39 @@ def render_config(profiles: list[DeviceProfile], settings: ExportSettings, *, in
     have no place in a file a user ``Include``s; the dashboard's own terminal file is rewritten
     each time it is used).
 
-    A ``jump_host`` naming another profile works because that profile's block is in the same
-    file; ``user@host:port`` jumps pass through unchanged.
+    A jump chain of saved devices becomes ``ProxyJump`` (their blocks are in the same file); a
+    chain with a ``user@host:port`` hop becomes a ``ProxyCommand`` that checks that hop against
+    our known_hosts too. ``%`` is escaped and paths are quoted so ``ssh -G`` reads back exactly
+    the profile's values.
     """
+    names = {p.name: p for p in profiles}
     lines = [
         "# Written by spark-tui from its profiles. Do not edit: run `spark-tui ssh-config -o FILE` again.",
-        "# Use it from ~/.ssh/config with:  Include " + _value("<this file>"),
+        "# Use it with this line at the TOP of ~/.ssh/config (after it, Host * defaults already matched):",
+        "#   Include " + _value("<this file>"),
         "",
     ]
     for profile in profiles:
         if profile.demo and not include_demo:
             continue
         lines.append(f"Host {profile.name}")
-        lines.append(f"    HostName {profile.host}")
+        lines.append(f"    HostName {openssh_word(profile.host)}")
         if profile.user:
             lines.append(f"    User {_value(profile.user)}")
         lines.append(f"    Port {profile.port}")
-        if profile.identity_file:
-            lines.append(f"    IdentityFile {_value(profile.identity_file)}")
+        for identity in profile.identity_files:
+            lines.append(f"    IdentityFile {openssh_word(identity)}")
+        if profile.identity_files:
             lines.append("    IdentitiesOnly yes")
         if profile.jump_host:
-            lines.append(f"    ProxyJump {profile.jump_host}")
-        lines.append(f"    UserKnownHostsFile {_value(str(settings.known_hosts))}")
+            hops = [hop.strip() for hop in profile.jump_host.split(",")]
+            if all(hop in names for hop in hops):
+                lines.append(f"    ProxyJump {','.join(hops)}")
+            else:
+                lines.append(f"    ProxyCommand {proxy_command(jump_hops(profile, names.get), settings.known_hosts)}")
+        elif profile.proxy_command:
+            lines.append(f"    ProxyCommand {profile.proxy_command}")
+        lines.append(f"    UserKnownHostsFile {openssh_word(str(settings.known_hosts))}")
         lines.append("    StrictHostKeyChecking yes")
         lines.append("")
     return "\n".join(lines)

@@ -65,7 +65,7 @@ def master_factory(profile: Callable[[], DeviceProfile], known_hosts: Path) -> M
     def make(conn: asyncssh.SSHClientConnection) -> OpenSSHMaster | None:
         device = profile()
         peer = conn.get_extra_info("peername")
-        if device.jump_host or not peer:
+        if device.jump_host or device.proxy_command or device.extra_identity_files or not peer:
             return None
         return OpenSSHMaster(
             str(peer[0]),
