@@ -10,6 +10,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from spark_tui.core.apps import AppSpec
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -82,6 +84,7 @@ class DeviceProfile:
         tunnels: Saved tunnels.
         ports: Rules for remote port detection.
         demo: True for the embedded demo device (this computer, not a Spark).
+        apps: Saved apps (start script + port + browser path), see ``core.apps``.
     """
 
     name: str
@@ -94,6 +97,7 @@ class DeviceProfile:
     tunnels: tuple[TunnelSpec, ...] = ()
     ports: PortRules = field(default_factory=PortRules)
     demo: bool = False
+    apps: tuple[AppSpec, ...] = ()
 
 
 @dataclass(frozen=True)
