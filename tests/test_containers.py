@@ -101,7 +101,7 @@ async def test_a_tunnel_to_a_containers_published_port_serves_its_page(docker_de
 
 
 async def test_a_container_stops_starts_and_restarts_from_spark_tui(docker, docker_device):
-    docker.docker("run", "-d", "--name", "toggle", "apps-busybox:test", "sleep", "1000")
+    docker.docker("run", "-d", "--init", "--name", "toggle", "apps-busybox:test", "sleep", "1000")
     connections = ConnectionService(known_hosts=locations.known_hosts_path())
     conn = await connections.connect(profile_for(docker_device))
 
