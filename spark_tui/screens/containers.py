@@ -99,6 +99,10 @@ class ContainersScreen(ModalScreen[None]):
     def action_logs(self) -> None:
         self.action_act("logs")
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()  # the table takes enter for itself: selecting a row is the tunnel key
+        self.action_tunnel()
+
     def action_tunnel(self) -> None:
         current = self._current()
         if current is None:

@@ -22,6 +22,14 @@ EXIT_NOT_STARTED = 90
 EXIT_ALREADY_RUNNING = 91
 EXIT_NO_PID = 92
 
+_ALIVE = (
+    # True while a process of group $1 lives. Zombies do not count: they wait for init to reap
+    # them (at once under systemd, later under some container inits) and run nothing.
+    "alive() { if command -v ps >/dev/null 2>&1; then "
+    "ps -eo pgid=,stat= | awk -v p=\"$1\" '$1==p && $2 !~ /^Z/ {f=1} END {exit !f}'; "
+    "else kill -0 -\"$1\" 2>/dev/null; fi; }"
+)
+
 _LEADER = (
     # The session leader: ignores nothing, but survives a TERM to its group long enough to write
     # the script's exit status. A trap (not an ignore) so the script itself gets default signals.
@@ -51,9 +59,10 @@ def start_command(name: str, marker: str, *, with_script: bool) -> str:
     """
     n = shlex.quote(name)
     lines = [
+        _ALIVE,
         f'd="{APPS_DIR}"; n={n}; t={shlex.quote(marker)}',
         f'mkdir -p "$d" && chmod 700 "$d" && cd "$d" || exit {EXIT_NOT_STARTED}',
-        'if [ -s "$n.pid" ] && kill -0 -"$(cat "$n.pid")" 2>/dev/null; then',
+        'if [ -s "$n.pid" ] && alive "$(cat "$n.pid")"; then',
         f'  echo "$t running $(cat "$n.pid")"; exit {EXIT_ALREADY_RUNNING}',
         "fi",
     ]
@@ -84,14 +93,15 @@ def stop_command(name: str, grace: float) -> str:
     """
     ticks = max(1, int(grace * 10))
     body = "\n".join([
+        _ALIVE,
         f'd="{APPS_DIR}"; n={shlex.quote(name)}',
         '[ -s "$d/$n.pid" ] || { echo none; exit 0; }',
         'p=$(cat "$d/$n.pid")',
         'case "$p" in ""|*[!0-9]*) echo none; exit 0;; esac',
-        'kill -0 -"$p" 2>/dev/null || { rm -f "$d/$n.pid"; echo none; exit 0; }',
+        'alive "$p" || { rm -f "$d/$n.pid"; echo none; exit 0; }',
         'kill -TERM -"$p" 2>/dev/null',
         "i=0; how=stopped",
-        'while kill -0 -"$p" 2>/dev/null; do',
+        'while alive "$p"; do',
         f'  i=$((i+1)); if [ $i -eq {ticks} ]; then kill -KILL -"$p" 2>/dev/null; how=killed; fi',
         f'  if [ $i -gt {ticks + 50} ]; then echo "still-running"; exit 1; fi; sleep 0.1',
         "done",
@@ -103,8 +113,9 @@ def stop_command(name: str, grace: float) -> str:
 def status_command(name: str) -> str:
     """Prints ``running PGID``, ``exited STATUS`` or ``none`` for app ``name``."""
     body = "\n".join([
+        _ALIVE,
         f'd="{APPS_DIR}"; n={shlex.quote(name)}',
-        'if [ -s "$d/$n.pid" ] && kill -0 -"$(cat "$d/$n.pid")" 2>/dev/null; then echo "running $(cat "$d/$n.pid")"',
+        'if [ -s "$d/$n.pid" ] && alive "$(cat "$d/$n.pid")"; then echo "running $(cat "$d/$n.pid")"',
         'elif [ -s "$d/$n.exit" ]; then echo "exited $(cat "$d/$n.exit")"',
         "else echo none; fi",
     ])
