@@ -196,3 +196,26 @@ def test_open_with_an_editor_not_on_path_says_how_to_install_its_command(sshd, t
     save(sshd, "lab")
     code, _, err = run_cli(["open", "lab"], monkeypatch, capsys)
     assert code == 1 and "not on PATH" in err and "Shell Command" in err
+
+
+def test_ctrl_c_while_an_app_waits_for_its_port_stops_it_on_the_device(tmp_path, sshd):
+    config = tmp_path / "profiles.toml"
+    profiles = ProfileStore(config)
+    profiles.add_device(DeviceProfile(name="lab", host=sshd.host, port=sshd.port, user=sshd.user, identity_file=str(sshd.client_key)))
+    name = f"slow-{secrets.token_hex(3)}"
+    profiles.save_app("lab", AppSpec(name, free_port(), start_script="echo warming up\nsleep 60\n"))
+    home = tmp_path / "term"
+    env = dict(os.environ, TERM="xterm-256color", XDG_DATA_HOME=str(home / "data"), XDG_STATE_HOME=str(home / "state"))
+    known = home / "data" / "spark-tui" / "known_hosts"
+    known.parent.mkdir(parents=True)
+    known.write_bytes(sshd.known_hosts.read_bytes())
+    term = Terminal(f"{SPARK_TUI} --config {config} app start lab/{name} --timeout 60 --grace 2; echo EXIT=$?; sleep 30", env, cols=160)
+    try:
+        term.wait_for("[" + name + "] warming up")
+        pgid = _pgid_on_device(sshd, name)
+        term.keys("C-c")
+        screen = term.wait_for("EXIT=", timeout=30)
+        assert "start interrupted; stopped" in screen and "EXIT=130" in screen
+        assert not group_members(pgid)
+    finally:
+        term.close()

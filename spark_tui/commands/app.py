@@ -185,6 +185,22 @@ def start_app(args, ctx) -> int:
         raise
 
 
+async def _first(work, stop: asyncio.Event):
+    """Run ``work`` until it ends or ``stop`` is set (then cancel it). Returns its result or ``None``."""
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return None
+
+
 async def _serve(device: DeviceProfile, app: AppSpec, config: Config, ctx, args) -> int:
     from spark_tui.services.apps import AppService
     from spark_tui.services.ssh import ConnectionService
@@ -219,22 +235,24 @@ async def _serve(device: DeviceProfile, app: AppSpec, config: Config, ctx, args)
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     try:
-        status = await service.start(app, on_progress=progress)
+        status = await _first(service.start(app, on_progress=progress), stop)
+        if status is None:  # Ctrl-C while starting: the start was cancelled and the app stopped
+            print(f"{app.name}: start interrupted; stopped", file=ctx.stderr, flush=True)
+            return 130
         print(f"{app.name} is up: {status.local_url}  (Ctrl-C stops it)", file=ctx.stdout, flush=True)
         if app.auto_open and not args.no_open:
             import webbrowser
 
             webbrowser.open(status.local_url)
-        ended = asyncio.ensure_future(service.wait_ended(app.name)) if app.has_script else asyncio.Future()
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({ended, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
+        if app.has_script:
+            await _first(service.wait_ended(app.name), stop)
         final = service.status(app.name)
-        if ended.done() and final is not None and final.state is AppState.STOPPED:  # the script ended by itself
+        if not stop.is_set() and final is not None and final.state is AppState.STOPPED:  # the script ended by itself
             print(f"{app.name} {final.message}", file=ctx.stdout, flush=True)
-            await service.close()
             return 0 if final.exit_status == 0 else 1
-        ended.cancel()
+        if not stop.is_set():  # the log stream ended with the connection; the app runs on
+            print(f"{app.name}: lost its output (connection dropped); it keeps running; Ctrl-C stops it", file=ctx.stdout, flush=True)
+            await stop.wait()
         if args.leave_running:
             service.leave_running(app.name)
         left = await service.close()

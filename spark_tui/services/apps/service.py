@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 import time
 from collections import deque
@@ -261,6 +262,7 @@ class AppService:
                 if parsed is not None and parsed[0] == "exit":
                     running.exit_word = parsed[1]
                     break
+                line = _terminal_free(line)
                 if line:
                     safe = display_safe(line, 400)
                     running.lines.append(safe)
@@ -367,6 +369,15 @@ def _script_text(spec: AppSpec) -> str | None:
     if spec.start_script and spec.start_script.strip():
         return spec.start_script
     return None
+
+
+_CSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-B]")
+
+
+def _terminal_free(line: str) -> str:
+    """A log line as a person reads it: colours dropped, only what a progress bar left after its last
+    carriage return, tabs expanded (``display_safe`` then escapes anything else)."""
+    return _CSI.sub("", line.rsplit("\r", 1)[-1]).expandtabs(4)
 
 
 async def _read_line(stream) -> str:
