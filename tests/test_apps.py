@@ -85,6 +85,18 @@ async def test_an_app_whose_script_starts_a_web_server_is_reached_through_its_lo
     assert any("serving" in line for line in device.output(app.name))
 
 
+async def test_the_apps_record_on_the_device_is_private_to_its_user(device, sshd):
+    import stat
+
+    port = free_port()
+    app = AppSpec(unique("priv"), port, start_script=web_script(port, "x"), local_port=0)
+    await device.start(app)
+    folder = sshd.home / ".cache" / "spark-tui" / "apps"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for suffix in (".sh", ".log", ".pid"):
+        assert stat.S_IMODE((folder / f"{app.name}{suffix}").stat().st_mode) & 0o077 == 0, suffix
+
+
 async def test_stopping_an_app_leaves_no_process_of_its_group_on_the_device(device):
     port = free_port()
     app = AppSpec(unique("web"), port, start_script=web_script(port, "bye"), local_port=0)
