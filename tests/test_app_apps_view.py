@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import urllib.request
 
 from textual.widgets import DataTable, Log, Static
@@ -18,7 +17,7 @@ from spark_tui.widgets.shell_tabs import ShellTabs
 from spark_tui.widgets.tunnel_list import TunnelList
 from tests.sshd_server import free_port
 from tests.test_app import make_app, sshd_profile, wait_for
-from tests.test_apps import gone, group_members, web_script
+from tests.test_apps import forget_app_records, gone, group_members, unique, web_script  # noqa: F401  (autouse)
 from tests.test_cli_apps import _wait_for, fake_editor
 from tests.test_containers import denied_device, docker, docker_device  # noqa: F401  (module fixtures)
 from tests.test_interop import trust_server
@@ -30,7 +29,7 @@ def lab_with_app(tmp_path, sshd):
     store = ProfileStore(path)
     store.add_device(sshd_profile(sshd))
     port = free_port()
-    app = AppSpec(f"web-{secrets.token_hex(3)}", port, start_script=web_script(port, "hello-dashboard"), local_port=free_port())
+    app = AppSpec(unique("web"), port, start_script=web_script(port, "hello-dashboard"), local_port=free_port())
     store.save_app("lab", app)
     return path, app
 

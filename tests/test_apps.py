@@ -70,8 +70,25 @@ async def device(sshd):
     await connections.close()
 
 
+_NAMES: list[str] = []
+
+
 def unique(prefix: str) -> str:
-    return f"{prefix}-{secrets.token_hex(3)}"
+    """A fresh app name (the test user's home is shared by every test run on this machine)."""
+    name = f"{prefix}-{secrets.token_hex(3)}"
+    _NAMES.append(name)
+    return name
+
+
+@pytest.fixture(autouse=True)
+def forget_app_records(sshd):
+    """Remove the device-side records (~/.cache/spark-tui/apps/NAME.*) of the apps a test made."""
+    yield
+    folder = sshd.home / ".cache" / "spark-tui" / "apps"
+    while _NAMES:
+        name = _NAMES.pop()
+        for suffix in (".sh", ".log", ".pid", ".exit"):
+            (folder / f"{name}{suffix}").unlink(missing_ok=True)
 
 
 async def test_an_app_whose_script_starts_a_web_server_is_reached_through_its_local_url(device):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import subprocess
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from spark_tui.core.app_presets import OPEN_WEBUI
 from spark_tui.core.apps import AppSpec
 from spark_tui.core.models import DeviceProfile
 from tests.sshd_server import free_port
-from tests.test_apps import group_members, web_script
+from tests.test_apps import forget_app_records, group_members, unique, web_script  # noqa: F401  (autouse)
 from tests.test_e2e_tmux import SPARK_TUI, Terminal
 from tests.test_interop import run_cli, save, store, trust_server
 
@@ -68,7 +67,7 @@ def test_unknown_device_or_app_is_one_clear_line(monkeypatch, capsys):
 def test_app_start_with_a_failing_script_prints_its_last_lines_and_fails(sshd, monkeypatch, capsys):
     trust_server(sshd)
     save(sshd, "dev")
-    store().save_app("dev", AppSpec(f"bad-{secrets.token_hex(3)}", free_port(),
+    store().save_app("dev", AppSpec(unique("bad"), free_port(),
                                     start_script="echo step one\necho 'fatal: no GPU found' >&2\nexit 2\n"))
     app = store().load().device("dev").apps[0].name
     code, out, err = run_cli(["app", "start", f"dev/{app}", "--timeout", "20"], monkeypatch, capsys)
@@ -88,7 +87,7 @@ def lab(tmp_path, sshd):
     profiles = ProfileStore(config)
     profiles.add_device(DeviceProfile(name="lab", host=sshd.host, port=sshd.port, user=sshd.user, identity_file=str(sshd.client_key)))
     port = free_port()
-    name = f"web-{secrets.token_hex(3)}"
+    name = unique("web")
     profiles.save_app("lab", AppSpec(name, port, start_script=web_script(port, "hello-through-tmux"), browser_path="/index.html"))
     home = tmp_path / "term"
     env = dict(os.environ, TERM="xterm-256color", XDG_CONFIG_HOME=str(home / "config"),
@@ -202,7 +201,7 @@ def test_ctrl_c_while_an_app_waits_for_its_port_stops_it_on_the_device(tmp_path,
     config = tmp_path / "profiles.toml"
     profiles = ProfileStore(config)
     profiles.add_device(DeviceProfile(name="lab", host=sshd.host, port=sshd.port, user=sshd.user, identity_file=str(sshd.client_key)))
-    name = f"slow-{secrets.token_hex(3)}"
+    name = unique("slow")
     profiles.save_app("lab", AppSpec(name, free_port(), start_script="echo warming up\nsleep 60\n"))
     home = tmp_path / "term"
     env = dict(os.environ, TERM="xterm-256color", XDG_DATA_HOME=str(home / "data"), XDG_STATE_HOME=str(home / "state"))
