@@ -84,6 +84,9 @@ class AppRouting:
             screen.add_line(app, line)
 
     def on_apps_screen_requested(self, message: AppsScreen.Requested) -> None:
+        if message.what == "add":
+            self._add_preset(message.device, message.app)
+            return
         profile = self.profile(message.device)
         spec = next((a for a in profile.apps if a.name == message.app), None) if profile else None
         if spec is None:
@@ -105,6 +108,28 @@ class AppRouting:
             leave = not (status.leave_running if status else False)
             service.leave_running(spec.name, leave)
             self.notify(f"{spec.name} will {'keep running on ' + message.device if leave else 'be stopped'} when you quit")
+
+    @work(group="apps", exit_on_error=False)
+    async def _add_preset(self, device: str, preset_name: str) -> None:
+        from spark_tui.core.app_presets import app_preset
+
+        preset = app_preset(preset_name)
+        profile = self.profile(device)
+        if preset is None or profile is None:
+            return
+        if any(a.name == preset.name for a in profile.apps):
+            self.notify(f"{device} already has an app named {preset.name}", severity="warning")
+            return
+        try:
+            config = await asyncio.to_thread(self.services.store.save_app, device, preset)
+        except SparkError as error:
+            self.notify(str(error), severity="error", timeout=8)
+            return
+        self._set_config(config)
+        screen = self._app_state()["screen"]
+        if isinstance(screen, AppsScreen) and screen.device == device and screen.is_attached:
+            screen.reload(config.device(device).apps)
+        self.notify(f"Added {preset.name} to {device}; edit its script in the profile file")
 
     @work(group="apps", exit_on_error=False)
     async def _start_app(self, device: str, spec: AppSpec) -> None:

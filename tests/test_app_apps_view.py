@@ -140,3 +140,20 @@ async def test_v_opens_the_selected_device_in_vs_code_over_remote_ssh(tmp_path, 
         assert _wait_for(record).splitlines() == ["--remote", "ssh-remote+lab"]
         await pilot.pause()
         assert any("Include" in n.message for n in app._notifications)
+
+
+async def test_a_preset_added_from_the_apps_dialog_is_saved_with_its_playbook_script(tmp_path, sshd):
+    path = tmp_path / "profiles.toml"
+    ProfileStore(path).add_device(sshd_profile(sshd))
+    app = make_app(path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("A")
+        await wait_for(pilot, lambda: isinstance(app.screen, AppsScreen), what="the apps dialog")
+        await pilot.press("n")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "PresetScreen", what="the preset list")
+        await pilot.press("enter")  # the first preset: Open WebUI
+        await wait_for(pilot, lambda: isinstance(app.screen, AppsScreen) and app.screen.apps, what="the new row")
+        assert [a.name for a in app.screen.apps] == ["open-webui"]
+        assert app.screen.query_one(DataTable).row_count == 1
+    saved = ProfileStore(path).load().device("lab").apps
+    assert saved[0].name == "open-webui" and "trap cleanup INT TERM HUP QUIT EXIT" in saved[0].start_script

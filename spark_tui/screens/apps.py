@@ -13,7 +13,8 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Log, Static
+from textual.widgets import DataTable, Log, OptionList, Static
+from textual.widgets.option_list import Option
 
 from spark_tui.core.apps import AppSpec, AppState, AppStatus
 
@@ -27,6 +28,7 @@ class AppsScreen(ModalScreen[None]):
     | x | apps.stop | Stop it (SIGTERM to its process group, SIGKILL after a grace period). |
     | b | apps.browse | Open its local URL in the browser. |
     | l | apps.leave | Keep it running on the device when spark-tui quits (toggle). |
+    | n | apps.new | Add an app from NVIDIA's playbooks (Open WebUI, ComfyUI, Ollama, vLLM, JupyterLab). |
     | escape | apps.close | Close this dialog (apps keep running). |
     """
 
@@ -35,11 +37,13 @@ class AppsScreen(ModalScreen[None]):
         Binding("x", "stop", "Stop", id="apps.stop", tooltip="Stop the app and its whole process group"),
         Binding("b", "browse", "Browser", id="apps.browse", tooltip="Open the app's local URL"),
         Binding("l", "leave", "Leave running", id="apps.leave", tooltip="Keep it running after spark-tui quits (toggle)"),
+        Binding("n", "new", "Add preset", id="apps.new", tooltip="Add an app from NVIDIA's playbooks"),
         Binding("escape", "dismiss", "Close", id="apps.close", tooltip="Close (apps keep running)"),
     ]
 
     class Requested(Message):
-        """The user asked to ``start``, ``stop``, ``browse`` or ``leave`` app ``app`` of ``device``."""
+        """The user asked to ``start``, ``stop``, ``browse`` or ``leave`` app ``app`` of ``device``,
+        or to ``add`` the preset named ``app``."""
 
         def __init__(self, what: str, device: str, app: str) -> None:
             super().__init__()
@@ -64,13 +68,21 @@ class AppsScreen(ModalScreen[None]):
             table.add_columns("App", "Port", "State", "URL / last message")
             yield table
             yield Log(id="apps-log", max_lines=500)
-            yield Static("s start · x stop · b browser · l leave running after quit · esc close", classes="dialog-help")
+            yield Static("s start · x stop · b browser · l leave running after quit · n add a preset · esc close", classes="dialog-help")
 
     def on_mount(self) -> None:
+        self.reload(self.apps)
+        self.query_one(DataTable).focus()
+
+    def reload(self, apps: tuple[AppSpec, ...]) -> None:
+        """Show ``apps`` (the device's apps as saved now)."""
+        self.apps = apps
         table = self.query_one(DataTable)
-        for app in self.apps:
+        table.clear()
+        for app in apps:
             table.add_row(*self._cells(app), key=app.name)
-        table.focus()
+        for empty in self.query("#apps-empty"):
+            empty.display = not apps
         self._show_log()
 
     def _cells(self, app: AppSpec) -> tuple[Text, ...]:
@@ -130,3 +142,27 @@ class AppsScreen(ModalScreen[None]):
 
     def action_leave(self) -> None:
         self._request("leave")
+
+    def action_new(self) -> None:
+        def chosen(name: str | None) -> None:
+            if name:
+                self.post_message(self.Requested("add", self.device, name))
+
+        self.app.push_screen(PresetScreen(), chosen)
+
+
+class PresetScreen(ModalScreen[str | None]):
+    """Pick one of the app presets; dismisses with its name (``None`` on escape)."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="presets.cancel", tooltip="Add nothing")]
+
+    def compose(self) -> ComposeResult:
+        from spark_tui.core.app_presets import APP_PRESETS
+
+        with Vertical(id="presets-dialog", classes="dialog"):
+            yield Static("Add an app from NVIDIA's playbooks (its script is saved in the profile file: edit it there)", classes="dialog-title")
+            options = [Option(Text(f"{p.name:<12} port {p.port:<6} {'script' if p.has_script else 'tunnel only'}"), id=p.name) for p in APP_PRESETS]
+            yield OptionList(*options, id="presets-list")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
