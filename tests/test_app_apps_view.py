@@ -23,13 +23,13 @@ from tests.test_containers import denied_device, docker, docker_device  # noqa: 
 from tests.test_interop import trust_server
 
 
-def lab_with_app(tmp_path, sshd):
+def lab_with_app(tmp_path, sshd, auto_open: bool = False):
     trust_server(sshd)
     path = tmp_path / "profiles.toml"
     store = ProfileStore(path)
     store.add_device(sshd_profile(sshd))
     port = free_port()
-    app = AppSpec(unique("web"), port, start_script=web_script(port, "hello-dashboard"), local_port=free_port())
+    app = AppSpec(unique("web"), port, start_script=web_script(port, "hello-dashboard"), local_port=free_port(), auto_open=auto_open)
     store.save_app("lab", app)
     return path, app
 
@@ -41,8 +41,8 @@ def browser_calls(monkeypatch) -> list[str]:
 
 
 async def test_an_app_started_from_the_apps_dialog_shows_its_log_and_tunnel_and_stops_on_quit(tmp_path, sshd, monkeypatch):
-    path, spec = lab_with_app(tmp_path, sshd)
-    browser_calls(monkeypatch)
+    path, spec = lab_with_app(tmp_path, sshd, auto_open=True)
+    opened = browser_calls(monkeypatch)
     app = make_app(path)
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("A")
@@ -51,6 +51,7 @@ async def test_an_app_started_from_the_apps_dialog_shows_its_log_and_tunnel_and_
         service = app.app_service("lab")
         await wait_for(pilot, lambda: (s := service.status(spec.name)) is not None and s.state is AppState.RUNNING, what="app running")
         url = service.status(spec.name).local_url
+        await wait_for(pilot, lambda: opened == [url], what="the browser at the app's URL")
         body = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read())
         assert body == b"hello-dashboard\n"
         await wait_for(pilot, lambda: any("serving" in line for line in app.screen.query_one(Log).lines), what="the log view")
@@ -67,6 +68,7 @@ async def test_an_app_started_from_the_apps_dialog_shows_its_log_and_tunnel_and_
 
 async def test_an_app_the_user_chose_to_leave_running_survives_quit_and_is_named(tmp_path, sshd, monkeypatch):
     path, spec = lab_with_app(tmp_path, sshd)
+    browser_calls(monkeypatch)
     app = make_app(path)
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.press("A")
@@ -112,6 +114,8 @@ async def test_the_containers_dialog_lists_ports_tunnels_to_one_and_opens_the_br
         tabs = app.query_one(ShellTabs)
         await wait_for(pilot, lambda: tabs._command, what="a logs tab")
         assert list(tabs._command.values()) == ["docker logs -f --tail 200 web"]
+        view = tabs.view(next(iter(tabs._command)))
+        await wait_for(pilot, lambda: any("web: serving /www" in line for line in view.terminal.display), what="the followed log")
         await pilot.press("q")
 
 

@@ -34,7 +34,8 @@ def docker():
         pytest.fail(f"private dockerd did not start: {error}", pytrace=False)
     try:
         daemon.build_image()
-        daemon.docker("run", "-d", "--name", "web", "-p", "127.0.0.1::8080", "apps-busybox:test", "httpd", "-f", "-p", "8080", "-h", "/www")
+        daemon.docker("run", "-d", "--name", "web", "-p", "127.0.0.1::8080", "apps-busybox:test",
+                      "sh", "-c", "echo web: serving /www; exec httpd -f -p 8080 -h /www")
         daemon.docker("create", "--name", "gpu-job", "--gpus", "all", "apps-busybox:test", "sleep", "100")
         yield daemon
     finally:
