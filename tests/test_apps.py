@@ -206,3 +206,22 @@ async def test_a_second_start_of_a_running_app_is_refused(device):
     await device.start(app)
     with pytest.raises(AppError, match="already"):
         await device.start(app)
+
+
+async def test_a_device_that_cannot_run_the_starter_says_so_with_its_error(sshd_factory):
+    server = sshd_factory("SetEnv PATH=/nonexistent")
+    trust_server(server)
+    profile = DeviceProfile("bare", host=server.host, user=server.user, port=server.port, identity_file=str(server.client_key))
+    connections = ConnectionService(known_hosts=locations.known_hosts_path())
+
+    async def no_tunnel(spec):
+        raise AssertionError("no tunnel may open for an app that did not start")
+
+    service = AppService(lambda: connections.connect(profile), "bare", open_tunnel=no_tunnel, close_tunnel=lambda name: asyncio.sleep(0))
+    try:
+        with pytest.raises(AppError) as caught:
+            await service.start(AppSpec(unique("nosh"), free_port(), start_script="echo hi\n"))
+        assert caught.value.message.startswith("could not start") and "sh: command not found" in caught.value.message
+        assert "setsid" in caught.value.hint
+    finally:
+        await connections.close()

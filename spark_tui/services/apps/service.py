@@ -234,8 +234,11 @@ class AppService:
         first = await _read_line(process.stdout)
         parsed = remote.parse_marker(first, marker)
         if parsed is None or parsed[0] != "pid":
+            err = ""
+            if parsed is None:
+                with contextlib.suppress(asyncio.TimeoutError, asyncssh.Error, OSError):
+                    err = (await asyncio.wait_for(process.stderr.read(4096), 5.0)).decode(errors="replace")
             process.close()
-            err = (await process.stderr.read(4096)).decode(errors="replace") if parsed is None else ""
             if parsed and parsed[0] == "running":
                 raise AppError(f"{running.spec.name} is already running on {self.device} (process group {parsed[1]})",
                                f"stop it first: spark-tui app stop {self.device}/{running.spec.name}")
