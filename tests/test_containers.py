@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import urllib.request
 
 import pytest
@@ -160,5 +161,15 @@ async def test_a_device_without_docker_is_told_apart_from_one_without_permission
     try:
         with pytest.raises(DockerUnavailable, match="not installed"):
             await containers_of(server)
+    finally:
+        server.close()
+
+
+async def test_a_device_whose_docker_daemon_is_down_is_told_to_start_it(tmp_path):
+    server = _sshd(tmp_path / "sshd", f"SetEnv DOCKER_HOST=unix:///tmp/apps-no-daemon-{os.getpid()}.sock")  # nothing listens
+    try:
+        with pytest.raises(DockerUnavailable) as caught:
+            await containers_of(server)
+        assert "not running" in caught.value.message and "systemctl start docker" in caught.value.hint
     finally:
         server.close()

@@ -241,8 +241,8 @@ def docker_problem(stderr: str, exit_status: int | None) -> DockerProblem | None
     low = stderr.lower()
     if exit_status == 127 or "command not found" in low or "docker: not found" in low:
         return DockerProblem.MISSING
-    if "permission denied" in low and ("docker.sock" in low or "daemon socket" in low):
+    if "permission denied" in low and ("docker.sock" in low or "daemon socket" in low or "docker api" in low):
         return DockerProblem.PERMISSION
-    if "cannot connect to the docker daemon" in low or "is the docker daemon running" in low:
+    if any(text in low for text in ("cannot connect to the docker daemon", "is the docker daemon running", "failed to connect to the docker api")):
         return DockerProblem.DAEMON
     return None
