@@ -108,7 +108,7 @@ class AppsScreen(ModalScreen[None]):
             return
         table = self.query_one(DataTable)
         for column, cell in zip(table.columns, self._cells(app)):
-            table.update_cell(status.app, column, cell)
+            table.update_cell(status.app, column, cell, update_width=True)
 
     def add_line(self, app: str, line: str) -> None:
         """A line the app's script printed."""
