@@ -167,6 +167,8 @@ class AppRouting:
         if message.what == "logs":
             from spark_tui.services.apps import logs_command
 
+            if isinstance(self.screen, ContainersScreen):
+                self.pop_screen()  # the logs tab is on the dashboard: show it
             self.shell_tabs.open(message.device, command=logs_command(message.container), title=f"logs {message.container}")
             return
         self._container_work(message)
