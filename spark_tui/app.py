@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header
 
+from spark_tui.app_apps import AppRouting
 from spark_tui.app_devices import DeviceRouting
 from spark_tui.app_shells import ShellRouting
 from spark_tui.app_tunnels import TunnelRouting
@@ -76,7 +77,7 @@ class Services:
     prober: Callable[[Callable], Any] | None = None
 
 
-class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, App[None]):
+class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, AppRouting, App[None]):
     """spark-tui's dashboard: Devices, Tunnels and Shell panes, all from the keyboard."""
 
     TITLE = "spark-tui"
@@ -90,6 +91,9 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, App[None]):
         Binding("t", "open_shell", "Shell", id="app.open_shell", tooltip="Open a shell tab on the selected device"),
         Binding("e", "run_command", "Run", id="app.run_command", tooltip="Run a command on one or more devices and see each output"),
         Binding("T", "external_terminal", "Terminal", id="app.external_terminal", tooltip="Open the selected device in your own terminal (OpenSSH)", show=False),
+        Binding("A", "apps", "Apps", id="app.apps", tooltip="Start and stop the selected device's apps (script, port, browser)", show=False),
+        Binding("D", "containers", "Containers", id="app.containers", tooltip="Docker containers on the selected device", show=False),
+        Binding("v", "open_editor", "Editor", id="app.open_editor", tooltip="Open the selected device in VS Code (Remote-SSH)", show=False),
         Binding("f2", "next_theme", "Theme", id="app.theme", tooltip="Switch to the next theme", show=False),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Close tunnels and shells, then quit"),
     ]
@@ -184,6 +188,7 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, App[None]):
             self._discovery.close()
         if self._prober is not None:
             await self._prober.close()
+        await self.close_apps()  # before the Fleet: stopping an app needs its connection
         await self.services.fleet.close()
 
     # -- service events in ---------------------------------------------------------------

@@ -85,7 +85,8 @@ class ShellRouting:
 
         try:
             self._sessions[tab] = await self.services.fleet.open_shell(
-                profile, cols=message.cols, rows=message.rows, on_output=lambda data: tabs.feed(tab, data), on_exit=ended
+                profile, cols=message.cols, rows=message.rows, on_output=lambda data: tabs.feed(tab, data), on_exit=ended,
+                command=message.command,
             )
         except SparkError as error:
             tabs.failed(tab, f"{error.message} {error.hint}".strip())

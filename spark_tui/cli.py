@@ -34,6 +34,13 @@ COMMANDS: dict[tuple[str, str | None], str] = {
     ("ssh-config", None): "spark_tui.commands.interop:ssh_config",
     ("shell", None): "spark_tui.commands.dashboard:shell",
     ("export", "ansible"): "spark_tui.commands.export:ansible",
+    ("app", "list"): "spark_tui.commands.app:list_apps",
+    ("app", "add"): "spark_tui.commands.app:add_app",
+    ("app", "remove"): "spark_tui.commands.app:remove_app",
+    ("app", "start"): "spark_tui.commands.app:start_app",
+    ("app", "stop"): "spark_tui.commands.app:stop_app",
+    ("containers", None): "spark_tui.commands.containers:run",
+    ("open", None): "spark_tui.commands.editor:run",
 }
 
 
@@ -140,7 +147,47 @@ def build_parser() -> argparse.ArgumentParser:
     esub = exp.add_subparsers(dest="subcommand", metavar="FORMAT", required=True)
     ans = esub.add_parser("ansible", help="an Ansible inventory (JSON, which Ansible reads as YAML)")
     ans.add_argument("--output", "-o", metavar="FILE", help="where to write (default: print)")
+    _app_parsers(sub)
     return parser
+
+
+def _app_parsers(sub) -> None:
+    """``app ...``, ``containers`` and ``open`` (apps, docker and editors on a device)."""
+    app = sub.add_parser("app", help="a device's apps: start script + port + browser, like NVIDIA Sync's custom apps")
+    asub = app.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", required=True)
+    alist = asub.add_parser("list", help="list a device's saved apps")
+    alist.add_argument("name")
+    alist.add_argument("--json", action="store_true", help="machine-readable output")
+    aadd = asub.add_parser("add", help="save an app for a device")
+    aadd.add_argument("name")
+    aadd.add_argument("app")
+    aadd.add_argument("--port", type=int, metavar="P", help="port the app listens on at the device (required unless --preset)")
+    aadd.add_argument("--script", metavar="FILE", help="local start script, sent to the device at each start")
+    aadd.add_argument("--path", metavar="/", help="path to open in the browser (default /)")
+    aadd.add_argument("--open", action="store_true", help="open the browser once the app is up")
+    aadd.add_argument("--preset", metavar="PRESET", help="start from a playbook app: open-webui, comfyui, ollama, vllm, jupyterlab")
+    aadd.add_argument("--local-port", type=int, metavar="P", help="port on this computer (default: the same, or the next free)")
+    arm = asub.add_parser("remove", help="forget a saved app")
+    arm.add_argument("name")
+    arm.add_argument("app")
+    astart = asub.add_parser("start", help="start an app, print its local URL, run until Ctrl-C, then stop it")
+    astart.add_argument("target", metavar="NAME/APP")
+    astart.add_argument("--timeout", type=float, default=120.0, metavar="S", help="seconds to wait for its port (default 120)")
+    astart.add_argument("--grace", type=float, default=10.0, metavar="S", help="seconds from SIGTERM to SIGKILL on stop (default 10)")
+    astart.add_argument("--no-open", action="store_true", help="do not open the browser even if the app says so")
+    astart.add_argument("--leave-running", action="store_true", help="on Ctrl-C close the tunnel but leave the app running")
+    astop = asub.add_parser("stop", help="stop an app (also one another spark-tui started)")
+    astop.add_argument("target", metavar="NAME/APP")
+    astop.add_argument("--grace", type=float, default=10.0, metavar="S", help="seconds from SIGTERM to SIGKILL (default 10)")
+
+    cont = sub.add_parser("containers", help="list the docker containers on a device")
+    cont.add_argument("name")
+    cont.add_argument("--json", action="store_true", help="machine-readable output")
+
+    op = sub.add_parser("open", help="open a device in VS Code or Cursor (Remote-SSH)")
+    op.add_argument("name")
+    op.add_argument("path", nargs="?", help="folder on the device to open")
+    op.add_argument("--editor", choices=("code", "cursor"), default="code", help="which editor (default code)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -65,4 +65,6 @@ def run_dashboard(ctx: CliContext, *, demo: bool = False, open_shell: str | None
         app.run(loop=loop)
     finally:
         event_loop.close(loop)
+    for note in getattr(app, "exit_notes", ()):
+        print(note, file=ctx.stdout)
     return int(app.return_code or 0)

@@ -17,7 +17,7 @@ writes anything, so a layout these rules cannot edit is refused, never written w
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import tomlkit
@@ -25,9 +25,9 @@ from tomlkit.container import Container
 from tomlkit.items import AoT, Comment, InlineTable, Item, Null, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
-from spark_tui.config import schema
+from spark_tui.config import app_schema, schema
 from spark_tui.config.entries import ABSENT, Entry
-from spark_tui.core.models import Config, DeviceProfile, TunnelSpec
+from spark_tui.core.models import Config, DeviceProfile
 
 HEADER = """\
 # spark-tui profiles: saved devices, their tunnels, and app settings.
@@ -59,10 +59,15 @@ def apply_to_document(doc: TOMLDocument, theirs: Config, changes: Mapping[Entry,
                 _merge(_devices(doc)[entry[1]], schema.device_to_plain(old, with_tunnels=False),
                        schema.device_to_plain(value, with_tunnels=False), schema.DEVICE_DEFAULTS)
     for entry, value in changes.items():
-        if entry[0] == "tunnel" and entry[1] not in removed:
+        if entry[0] in ("tunnel", "app") and entry[1] not in removed:
             old_device = theirs.device(entry[1])
-            old = next((t for t in old_device.tunnels if t.name == entry[2]), None) if old_device else None
-            _change_tunnel(doc, _devices(doc)[entry[1]], entry[2], old, value)
+            if entry[0] == "tunnel":
+                old = next((t for t in old_device.tunnels if t.name == entry[2]), None) if old_device else None
+                plain, defaults = schema.tunnel_to_plain, schema.TUNNEL_DEFAULTS
+            else:
+                old = next((a for a in old_device.apps if a.name == entry[2]), None) if old_device else None
+                plain, defaults = app_schema.app_to_plain, app_schema.APP_DEFAULTS
+            _change_child(doc, _devices(doc)[entry[1]], entry[0] + "s", entry[2], old, value, plain, defaults)
     for entry, value in changes.items():
         if entry[0] == "setting":
             table = _settings(doc)
@@ -113,8 +118,12 @@ def _add_device(doc: TOMLDocument, profile: DeviceProfile) -> None:
     devices[profile.name] = table
 
 
-def _change_tunnel(doc: TOMLDocument, device: Any, name: str, old: TunnelSpec | None, new: Any) -> None:
-    tunnels = device.get("tunnels") if "tunnels" in device else None
+def _change_child(
+    doc: TOMLDocument, device: Any, key: str, name: str, old: Any, new: Any,
+    to_plain: Callable[[Any], dict[str, Any]], defaults: Mapping[str, Any],
+) -> None:
+    """Add, change or remove the entry ``name`` of a device's array of tables ``key`` (tunnels, apps)."""
+    tunnels = device.get(key) if key in device else None
     index = None
     if tunnels is not None:
         index = next((i for i, t in enumerate(tunnels) if t.get("name") == name), None)
@@ -123,22 +132,22 @@ def _change_tunnel(doc: TOMLDocument, device: Any, name: str, old: TunnelSpec | 
             return
         _drop_leading_comments(doc, tunnels[index])
         if len(tunnels) == 1:
-            _delete_keeping_trailer(device, "tunnels")
+            _delete_keeping_trailer(device, key)
         else:
             _delete_aot_element(tunnels, index)
         return
-    new_plain = schema.tunnel_to_plain(new)
+    new_plain = to_plain(new)
     if index is not None:
-        old_plain = schema.tunnel_to_plain(old) if old is not None else None
-        _merge(tunnels[index], old_plain, new_plain, schema.TUNNEL_DEFAULTS)
+        old_plain = to_plain(old) if old is not None else None
+        _merge(tunnels[index], old_plain, new_plain, defaults)
         return
     if tunnels is None or isinstance(tunnels, AoT):
         table = tomlkit.table()
-        _merge(table, None, new_plain, schema.TUNNEL_DEFAULTS)
+        _merge(table, None, new_plain, defaults)
         if tunnels is None:
             aot = tomlkit.aot()
             aot.append(table)
-            _append_child(device, "tunnels", aot)
+            _append_child(device, key, aot)
         else:
             trailer = _pop_trailer(tunnels)
             _ensure_ends_in_newline(tunnels[-1].value.body)
@@ -148,7 +157,7 @@ def _change_tunnel(doc: TOMLDocument, device: Any, name: str, old: TunnelSpec | 
             _attach_trailer(table, trailer)
     else:  # an inline array of inline tables, as some people write it
         inline = tomlkit.inline_table()
-        _merge(inline, None, new_plain, schema.TUNNEL_DEFAULTS)
+        _merge(inline, None, new_plain, defaults)
         tunnels.append(inline)
 
 
@@ -187,6 +196,8 @@ def _merge(table: Any, old: Mapping[str, Any] | None, new: Mapping[str, Any], de
 
 
 def _value(value: Any) -> Item:
+    if isinstance(value, str) and "\n" in value:  # a start script: keep it readable in the file
+        return tomlkit.string(value, multiline=True)
     if isinstance(value, dict):
         inline = tomlkit.inline_table()
         for key, item in value.items():

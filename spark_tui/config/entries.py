@@ -2,8 +2,9 @@
 
 An entry is the smallest thing two people can change independently:
 
-* ``("device", name)``: a device's own fields (host, user, port, ...), its tunnels excluded;
+* ``("device", name)``: a device's own fields (host, user, port, ...), its tunnels and apps excluded;
 * ``("tunnel", device, tunnel)``: one saved tunnel;
+* ``("app", device, app)``: one saved app;
 * ``("setting", key)``: one ``[settings]`` value;
 * ``("key", binding)``: one ``[settings.keys]`` binding.
 
@@ -21,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from spark_tui.config.schema import SETTING_KEYS
+from spark_tui.core.apps import AppSpec
 from spark_tui.core.models import Config, DeviceProfile, TunnelSpec
 
 Entry = tuple[str, ...]
@@ -46,9 +48,11 @@ def entries_of(config: Config) -> dict[Entry, Any]:
     """Every entry of a config, keyed as described in the module docstring."""
     found: dict[Entry, Any] = {}
     for device in config.devices:
-        found[("device", device.name)] = dataclasses.replace(device, tunnels=())
+        found[("device", device.name)] = dataclasses.replace(device, tunnels=(), apps=())
         for tunnel in device.tunnels:
             found[("tunnel", device.name, tunnel.name)] = tunnel
+        for app in device.apps:
+            found[("app", device.name, app.name)] = app
     for key in SETTING_KEYS:
         found[("setting", key)] = getattr(config.settings, key)
     for binding, keys in config.settings.keys.items():
@@ -56,19 +60,24 @@ def entries_of(config: Config) -> dict[Entry, Any]:
     return found
 
 
-def device_target(profile: DeviceProfile, *, known_tunnels: set[str]) -> dict[Entry, Any]:
-    """The entries that make a device exactly ``profile``, tunnels included.
+def device_target(profile: DeviceProfile, *, known_tunnels: set[str], known_apps: frozenset[str] = frozenset()) -> dict[Entry, Any]:
+    """The entries that make a device exactly ``profile``, tunnels and apps included.
 
     Args:
         profile: The device as it should be.
         known_tunnels: Tunnel names of this device seen anywhere (on disk or last read); those
             not in ``profile`` are removed.
+        known_apps: The same for its apps.
     """
-    target: dict[Entry, Any] = {("device", profile.name): dataclasses.replace(profile, tunnels=())}
+    target: dict[Entry, Any] = {("device", profile.name): dataclasses.replace(profile, tunnels=(), apps=())}
     for name in known_tunnels:
         target[("tunnel", profile.name, name)] = ABSENT
     for tunnel in profile.tunnels:
         target[("tunnel", profile.name, tunnel.name)] = tunnel
+    for name in known_apps:
+        target[("app", profile.name, name)] = ABSENT
+    for app in profile.apps:
+        target[("app", profile.name, app.name)] = app
     return target
 
 
@@ -90,9 +99,9 @@ def three_way(base: Mapping[Entry, Any], theirs: Mapping[Entry, Any], ours: Mapp
 
 
 def apply_changes(config: Config, changes: Mapping[Entry, Any]) -> Config:
-    """``config`` with ``changes`` made. New devices and tunnels go last; others keep their place."""
-    devices: dict[str, tuple[DeviceProfile, dict[str, TunnelSpec]]] = {
-        d.name: (d, {t.name: t for t in d.tunnels}) for d in config.devices
+    """``config`` with ``changes`` made. New devices, tunnels and apps go last; others keep their place."""
+    devices: dict[str, tuple[DeviceProfile, dict[str, TunnelSpec], dict[str, AppSpec]]] = {
+        d.name: (d, {t.name: t for t in d.tunnels}, {a.name: a for a in d.apps}) for d in config.devices
     }
     for entry, value in changes.items():
         if entry[0] != "device":
@@ -101,15 +110,15 @@ def apply_changes(config: Config, changes: Mapping[Entry, Any]) -> Config:
         if value is ABSENT:
             devices.pop(name, None)
         else:
-            devices[name] = (value, devices[name][1] if name in devices else {})
+            devices[name] = (value, *(devices[name][1:] if name in devices else ({}, {})))
     for entry, value in changes.items():
-        if entry[0] != "tunnel" or entry[1] not in devices:
+        if entry[0] not in ("tunnel", "app") or entry[1] not in devices:
             continue
-        tunnels = devices[entry[1]][1]
+        children = devices[entry[1]][1 if entry[0] == "tunnel" else 2]
         if value is ABSENT:
-            tunnels.pop(entry[2], None)
+            children.pop(entry[2], None)
         else:
-            tunnels[entry[2]] = value
+            children[entry[2]] = value
     settings = config.settings
     keys = dict(settings.keys)
     for entry, value in changes.items():
@@ -122,6 +131,6 @@ def apply_changes(config: Config, changes: Mapping[Entry, Any]) -> Config:
                 keys[entry[1]] = value
     settings = dataclasses.replace(settings, keys=keys)
     return Config(
-        devices=tuple(dataclasses.replace(d, tunnels=tuple(t.values())) for d, t in devices.values()),
+        devices=tuple(dataclasses.replace(d, tunnels=tuple(t.values()), apps=tuple(a.values())) for d, t, a in devices.values()),
         settings=settings,
     )

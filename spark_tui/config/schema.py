@@ -19,6 +19,8 @@ The schema, by table (defaults in brackets; a default is not written back to the
     ``local_port``, its remote port is then 0), ``local_port`` [= remote_port], ``remote_host``
     ["localhost"], ``bind_address`` ["127.0.0.1"], ``kind`` (local | remote | dynamic [local]),
     ``auto_start`` [false], ``browser_path`` (starts with "/").
+``[[devices.NAME.apps]]``
+    see :mod:`spark_tui.config.app_schema` (``name``, ``port``, ``start_script`` ...).
 
 Unknown keys are errors, not warnings: a misspelt ``idenity_file`` silently ignored would
 connect with the wrong key, so the error names the key and suggests the closest known one.
@@ -60,10 +62,12 @@ from spark_tui.config.fields import (
     string,
     table_of,
 )
+from spark_tui.config.app_schema import app_to_plain, parse_app
 from spark_tui.core.models import LOOPBACK, Config, DeviceProfile, PortRules, Settings, TunnelKind, TunnelSpec
 
 DEVICE_KEYS = (
     "host", "user", "port", "identity_file", "identity_files", "jump_host", "proxy_command", "tags", "ports", "demo", "tunnels",
+    "apps",
 )
 TUNNEL_KEYS = ("name", "remote_port", "local_port", "remote_host", "bind_address", "kind", "auto_start", "browser_path")
 SETTING_KEYS = ("theme", "telemetry_interval", "discovery_interfaces", "discovery_types", "log_level")
@@ -185,6 +189,12 @@ def parse_device(name: str, data: Mapping[str, Any]) -> DeviceProfile:
             raise SchemaProblem((*where, "tunnels", i, "name"), f"a second tunnel is named {spec.name!r}", "tunnel names must differ within a device")
         seen.add(spec.name)
         tunnels.append(spec)
+    apps = []
+    for i, item in enumerate(array(data.get("apps", []), (*where, "apps"))):
+        app = parse_app(table_of(item, (*where, "apps", i)), (*where, "apps", i))
+        if any(a.name == app.name for a in apps):
+            raise SchemaProblem((*where, "apps", i, "name"), f"a second app is named {app.name!r}", "app names must differ within a device")
+        apps.append(app)
     tags = tuple(matching(t, (*where, "tags", i), TAG_RE, "a tag such as \"lab\"") for i, t in enumerate(array(data.get("tags", []), (*where, "tags"))))
     duplicate = next((t for i, t in enumerate(tags) if t in tags[:i]), None)
     if duplicate is not None:
@@ -203,6 +213,7 @@ def parse_device(name: str, data: Mapping[str, Any]) -> DeviceProfile:
         demo=boolean(data.get("demo", False), (*where, "demo")),
         extra_identity_files=identities[1:],
         proxy_command=optional(data, "proxy_command", where, _proxy_command),
+        apps=tuple(apps),
     )
 
 
@@ -303,6 +314,7 @@ def device_to_plain(profile: DeviceProfile, *, with_tunnels: bool = True) -> dic
     }
     if with_tunnels:
         plain["tunnels"] = [tunnel_to_plain(t) for t in profile.tunnels]
+        plain["apps"] = [app_to_plain(a) for a in profile.apps]
     return plain
 
 
@@ -349,6 +361,7 @@ def check_profile(profile: DeviceProfile) -> DeviceProfile:
     check_name(profile.name, ("devices", profile.name))
     plain = _present(device_to_plain(profile))
     plain["tunnels"] = [_present(t) for t in plain.get("tunnels", [])]
+    plain["apps"] = [_present(a) for a in plain.get("apps", [])]
     return parse_device(profile.name, plain)
 
 

@@ -23,12 +23,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from spark_tui.config import disk, entries, schema
+from spark_tui.config import app_schema, disk, entries, schema
 from spark_tui.config.entries import ABSENT, Entry
 from spark_tui.config.fields import SchemaProblem, format_field
 from spark_tui.config.locate import line_of
 from spark_tui.config.reading import ProfileText, read_profile_file
-from spark_tui.core.errors import ConfigConflict, ConfigError, DeviceExists, DeviceNotFound, InvalidProfile, TunnelNotFound
+from spark_tui.core.apps import AppSpec
+from spark_tui.core.errors import AppNotFound, ConfigConflict, ConfigError, DeviceExists, DeviceNotFound, InvalidProfile, TunnelNotFound
 from spark_tui.core.models import Config, DeviceProfile, TunnelSpec
 
 
@@ -105,7 +106,9 @@ class ProfileStore:
                     f"a device named {profile.name!r} already exists",
                     f"choose another name, or remove it first: spark-tui device remove {profile.name}",
                 )
-            return entries.device_target(profile, known_tunnels=_tunnel_names(profile.name, theirs, base))
+            return entries.device_target(
+                profile, known_tunnels=_tunnel_names(profile.name, theirs, base), known_apps=_app_names(profile.name, theirs, base)
+            )
 
         return self._change(change)
 
@@ -125,7 +128,9 @@ class ProfileStore:
 
         def change(theirs: Config, base: Config) -> dict[Entry, Any]:
             _require_device(theirs, profile.name)
-            return entries.device_target(profile, known_tunnels=_tunnel_names(profile.name, theirs, base))
+            return entries.device_target(
+                profile, known_tunnels=_tunnel_names(profile.name, theirs, base), known_apps=_app_names(profile.name, theirs, base)
+            )
 
         return self._change(change)
 
@@ -143,6 +148,8 @@ class ProfileStore:
             target: dict[Entry, Any] = {("device", name): ABSENT}
             for tunnel in _tunnel_names(name, theirs, base):
                 target[("tunnel", name, tunnel)] = ABSENT
+            for app in _app_names(name, theirs, base):
+                target[("app", name, app)] = ABSENT
             return target
 
         return self._change(change)
@@ -183,6 +190,42 @@ class ProfileStore:
 
         return self._change(change)
 
+    def save_app(self, device_name: str, spec: AppSpec) -> Config:
+        """Add an app to a device, or replace the one with the same name.
+
+        Raises:
+            InvalidProfile: A field of ``spec`` breaks the schema.
+            DeviceNotFound: No device of that name is saved.
+            ConfigConflict: That app was edited on disk since last read.
+            ConfigError: The file on disk is invalid or cannot be written.
+        """
+        spec = _checked(lambda: app_schema.check_app(device_name, spec))
+
+        def change(theirs: Config, base: Config) -> dict[Entry, Any]:
+            _require_device(theirs, device_name)
+            return {("app", device_name, spec.name): spec}
+
+        return self._change(change)
+
+    def remove_app(self, device_name: str, app_name: str) -> Config:
+        """Forget one saved app of a device.
+
+        Raises:
+            DeviceNotFound: No device of that name is saved.
+            AppNotFound: The device has no app of that name.
+            ConfigConflict: That app was edited on disk since last read.
+            ConfigError: The file on disk is invalid or cannot be written.
+        """
+
+        def change(theirs: Config, base: Config) -> dict[Entry, Any]:
+            device = _require_device(theirs, device_name)
+            if all(a.name != app_name for a in device.apps):
+                names = ", ".join(a.name for a in device.apps) or "none"
+                raise AppNotFound(f"{device_name} has no app named {app_name!r}", f"its apps: {names}")
+            return {("app", device_name, app_name): ABSENT}
+
+        return self._change(change)
+
     def set_setting(self, key: str, value: Any) -> Config:
         """Change one ``[settings]`` value (``theme``, ``telemetry_interval``, ...).
 
@@ -218,7 +261,7 @@ class ProfileStore:
         target: dict[Entry, Any] = {}
         for device in config.devices:
             checked = _checked(lambda device=device: schema.check_profile(device))
-            target.update(entries.device_target(checked, known_tunnels=set()))
+            target.update(entries.device_target(checked, known_tunnels=set()))  # apps come with it
         for key in schema.SETTING_KEYS:
             value = getattr(config.settings, key)
             target[("setting", key)] = _checked(lambda key=key, value=value: schema.parse_setting(key, schema.setting_to_plain(value)))
@@ -314,11 +357,12 @@ class ProfileStore:
         if entry[0] == "device":
             where: tuple[str | int, ...] = ("devices", entry[1])
             what = f"device {entry[1]!r}"
-        elif entry[0] == "tunnel":
+        elif entry[0] in ("tunnel", "app"):
             device = snapshot.config.device(entry[1])
-            index = next((i for i, t in enumerate(device.tunnels) if t.name == entry[2]), None) if device else None
-            where = ("devices", entry[1], "tunnels") + ((index,) if index is not None else ())
-            what = f"tunnel {entry[2]!r} of {entry[1]!r}"
+            children = (device.tunnels if entry[0] == "tunnel" else device.apps) if device else ()
+            index = next((i for i, t in enumerate(children) if t.name == entry[2]), None)
+            where = ("devices", entry[1], entry[0] + "s") + ((index,) if index is not None else ())
+            what = f"{entry[0]} {entry[2]!r} of {entry[1]!r}"
         elif entry[0] == "setting":
             where, what = ("settings", entry[1]), f"setting {entry[1]!r}"
         else:
@@ -345,6 +389,10 @@ def _require_device(config: Config, name: str) -> DeviceProfile:
         names = ", ".join(d.name for d in config.devices) or "none yet"
         raise DeviceNotFound(f"no saved device named {name!r}", f"saved devices: {names}")
     return device
+
+
+def _app_names(device_name: str, *configs: Config) -> frozenset[str]:
+    return frozenset(a.name for config in configs if config.device(device_name) for a in config.device(device_name).apps)
 
 
 def _tunnel_names(device_name: str, *configs: Config) -> set[str]:

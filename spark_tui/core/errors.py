@@ -115,6 +115,22 @@ class TunnelNotFound(SparkError):
     """The device has no saved tunnel of that name."""
 
 
+class AppNotFound(SparkError):
+    """The device has no saved app of that name."""
+
+
+class AppError(SparkError):
+    """An app could not start or stop; ``output`` holds the last lines its script printed."""
+
+    def __init__(self, message: str, hint: str = "", output: tuple[str, ...] = ()) -> None:
+        super().__init__(message, hint)
+        self.output = output
+
+
+class DockerUnavailable(SparkError):
+    """Docker cannot be used on the device (missing, no permission, daemon down)."""
+
+
 class InvalidProfile(SparkError):
     """A profile, tunnel or setting given by code or the command line breaks the file's rules.
 

@@ -10,6 +10,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from spark_tui.core.apps import AppSpec
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -87,6 +89,7 @@ class DeviceProfile:
             tries every ``IdentityFile``); stored in the file as one ``identity_files`` list.
         proxy_command: Optional OpenSSH ``ProxyCommand`` (run by ``/bin/sh -c``; ``%h``, ``%p``,
             ``%r``, ``%n`` and ``%%`` expanded when connecting).
+        apps: Saved apps (start script + port + browser path), see ``core.apps``.
     """
 
     name: str
@@ -101,6 +104,7 @@ class DeviceProfile:
     demo: bool = False
     extra_identity_files: tuple[str, ...] = ()
     proxy_command: str | None = None
+    apps: tuple[AppSpec, ...] = ()
 
     @property
     def identity_files(self) -> tuple[str, ...]:

@@ -178,8 +178,8 @@ class Fleet:
 
     # -- shells -----------------------------------------------------------------------
 
-    async def open_shell(self, profile: DeviceProfile, *, cols: int, rows: int, on_output, on_exit):
-        """Open a PTY shell on the device's shared connection.
+    async def open_shell(self, profile: DeviceProfile, *, cols: int, rows: int, on_output, on_exit, command: str | None = None):
+        """Open a PTY shell (or ``command`` in a PTY) on the device's shared connection.
 
         The session is dropped from the device as soon as it ends (so an ended shell never
         keeps a dead connection alive), and ``disconnect`` closes the ones still open.
@@ -199,7 +199,7 @@ class Fleet:
                 device.shells.remove(session)
             on_exit(status)
 
-        session = ShellSession(conn, cols=cols, rows=rows, on_output=on_output, on_exit=ended)
+        session = ShellSession(conn, cols=cols, rows=rows, on_output=on_output, on_exit=ended, command=command)
         await session.start()
         if not session.ended:
             device.shells.append(session)

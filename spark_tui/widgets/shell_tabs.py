@@ -15,6 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static, TabbedContent, TabPane
 
@@ -42,14 +43,15 @@ class ShellTabs(Vertical, can_focus=False):
     ]
 
     class SessionRequested(Message):
-        """Open a shell on ``device`` for tab ``tab``, sized ``cols`` x ``rows``."""
+        """Open a shell on ``device`` for tab ``tab``, sized ``cols`` x ``rows`` (``command``: run that instead)."""
 
-        def __init__(self, tab: str, device: str, cols: int, rows: int) -> None:
+        def __init__(self, tab: str, device: str, cols: int, rows: int, command: str | None = None) -> None:
             super().__init__()
             self.tab = tab
             self.device = device
             self.cols = cols
             self.rows = rows
+            self.command = command
 
     class CloseRequested(Message):
         """The tab ``tab`` was closed: end its session."""
@@ -61,6 +63,7 @@ class ShellTabs(Vertical, can_focus=False):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._device: dict[str, str] = {}  # tab id -> device name
+        self._command: dict[str, str] = {}  # tab id -> command run instead of the login shell
         self._ended: set[str] = set()
 
     def compose(self) -> ComposeResult:
@@ -93,15 +96,23 @@ class ShellTabs(Vertical, can_focus=False):
         """The device tab ``tab`` belongs to."""
         return self._device.get(tab)
 
-    def open(self, device: str) -> str:
-        """Add a tab for ``device`` and request its session. Returns the tab id."""
+    def open(self, device: str, command: str | None = None, title: str | None = None) -> str:
+        """Add a tab for ``device`` and request its session. Returns the tab id.
+
+        Args:
+            device: Device name.
+            command: Run this in the tab's terminal instead of the login shell (``docker logs -f``).
+            title: Tab label (default: the device name).
+        """
         # The emulator loads with the first tab, so the dashboard's first paint never waits for it.
         from spark_tui.widgets.terminal.view import TerminalView
 
         tab = f"shell-{next(_ids)}"
         self._device[tab] = device
+        if command is not None:
+            self._command[tab] = command
         view = TerminalView(id=f"{tab}-term", classes="terminal-view")
-        self.query_one(TabbedContent).add_pane(TabPane(device, view, id=tab))
+        self.query_one(TabbedContent).add_pane(TabPane(Content(title or device), view, id=tab))  # plain, not markup
         self.query_one(TabbedContent).active = tab
         self._refresh_empty()
         self.call_after_refresh(self._request, tab)
@@ -118,7 +129,7 @@ class ShellTabs(Vertical, can_focus=False):
         cols, rows = (view.size.width, view.size.height) if view.size.area else (view.terminal.cols, view.terminal.rows)
         self._ended.discard(tab)
         view.focus()
-        self.post_message(self.SessionRequested(tab, self._device[tab], cols, rows))
+        self.post_message(self.SessionRequested(tab, self._device[tab], cols, rows, self._command.get(tab)))
 
     def feed(self, tab: str, data: bytes) -> None:
         """Output from the remote for tab ``tab``."""
