@@ -196,6 +196,20 @@ def test_exec_without_a_terminal_refuses_with_the_fingerprint_and_the_flag_to_pa
     assert (code, out) == (0, "hi\n"), err
 
 
+@pytest.mark.parametrize("command", [["containers", "dev"]], ids=lambda c: c[0])
+def test_every_connecting_command_refuses_an_unknown_key_without_a_terminal_and_names_it(
+    many_keys, tmp_path, monkeypatch, capsys, command
+) -> None:
+    save(many_keys)
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    _, fp = openssh_server_key(openssh(many_keys, empty).stderr)
+    code, _, err = run_cli(command, monkeypatch, capsys)
+    assert code == 1
+    assert fp in err and f"--trust {fp}" in err
+    assert not locations.known_hosts_path().exists()
+
+
 def test_exec_with_a_wrong_trust_fingerprint_saves_nothing(many_keys, monkeypatch, capsys) -> None:
     save(many_keys)
     code, _, err = run_cli(["exec", "dev", "--trust", "SHA256:" + "A" * 43, "--", "true"], monkeypatch, capsys)

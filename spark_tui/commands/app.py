@@ -146,9 +146,10 @@ def stop_app(args, ctx) -> int:
 
     async def run() -> str:
         from spark_tui.services.apps import stop_on_device
+        from spark_tui.commands.host_trust import confirm_for
         from spark_tui.services.ssh import ConnectionService
 
-        connections = ConnectionService(profiles=config.device)
+        connections = ConnectionService(profiles=config.device, confirm_host_key=confirm_for(ctx, args, device.name))
         try:
             return await stop_on_device(await connections.connect(device), app.name, args.grace)
         finally:
@@ -203,10 +204,11 @@ async def _first(work, stop: asyncio.Event):
 
 async def _serve(device: DeviceProfile, app: AppSpec, config: Config, ctx, args) -> int:
     from spark_tui.services.apps import AppService
+    from spark_tui.commands.host_trust import confirm_for
     from spark_tui.services.ssh import ConnectionService
     from spark_tui.services.tunnels import TunnelService, master_factory
 
-    connections = ConnectionService(profiles=config.device)
+    connections = ConnectionService(profiles=config.device, confirm_host_key=confirm_for(ctx, args, device.name))
     tunnels = TunnelService(
         lambda: connections.connect(device), device.name,
         openssh=master_factory(lambda: device, connections.known_hosts.path),

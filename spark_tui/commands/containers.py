@@ -41,9 +41,10 @@ def run(args, ctx) -> int:
 
     async def fetch():
         from spark_tui.services.apps import list_containers
+        from spark_tui.commands.host_trust import confirm_for
         from spark_tui.services.ssh import ConnectionService
 
-        connections = ConnectionService(profiles=config.device)
+        connections = ConnectionService(profiles=config.device, confirm_host_key=confirm_for(ctx, args, device.name))
         try:
             return await list_containers(await connections.connect(device))
         finally:

@@ -93,3 +93,8 @@ def confirm_host_key(ctx, *, trust: str | None = None, device: str | None = None
                 question = "Please type 'yes' or 'no': "
 
     return confirm
+
+
+def confirm_for(ctx, args, device: str):
+    """:func:`confirm_host_key` for a command with a ``--trust`` option (copy, app, containers ...)."""
+    return confirm_host_key(ctx, trust=getattr(args, "trust", None), device=device)
