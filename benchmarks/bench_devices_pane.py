@@ -30,9 +30,10 @@ from pathlib import Path
 
 from zeroconf import ServiceBrowser, Zeroconf
 
-from benchmarks.bench_discovery import IDLE_BROWSER, _percentile, registration_latencies
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a file from anywhere: `python benchmarks/bench_devices_pane.py`
+
+from benchmarks.bench_discovery import IDLE_BROWSER, _percentile, registration_latencies  # noqa: E402
 SPARK_TUI = str(Path(sys.executable).parent / "spark-tui")
 
 ADVERTISER = textwrap.dedent(

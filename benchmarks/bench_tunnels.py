@@ -437,7 +437,7 @@ def main() -> int:
     sshd = Sshd(Path(tmp.name) / "sshd")
     sshd.start()
     procs: list[subprocess.Popen] = []
-    me = [sys.executable, "-m", "benchmarks.bench_tunnels"]
+    me = [sys.executable, str(Path(__file__).resolve())]  # works from any folder
     try:
         targets, (echo, bulk, short) = _spawn([*me, "--role", "targets"])
         procs.append(targets)

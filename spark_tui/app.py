@@ -94,11 +94,14 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, App[None]):
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Close tunnels and shells, then quit"),
     ]
 
-    def __init__(self, services: Services, config: Config, *, open_shell: str | None = None) -> None:
+    def __init__(
+        self, services: Services, config: Config, *, open_shell: str | None = None, connect: Sequence[str] = (),
+    ) -> None:
         super().__init__()
         self.services = services
         self.config = config
         self._open_shell_on = open_shell
+        self._connect_at_start = tuple(connect)  # saved devices to connect once the first frame is drawn
         self._discovery: Any = None
         self._prober: Any = None
         self._discovered: tuple = ()
@@ -165,6 +168,8 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, App[None]):
         if self.services.discovery is not None:
             self._start_discovery()
         self.set_interval(1.0, self._watch_profile_file)
+        for name in self._connect_at_start:
+            self.connect(name)
         if self._open_shell_on:
             self.action_open_shell(self._open_shell_on)
 
