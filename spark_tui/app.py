@@ -42,7 +42,7 @@ from spark_tui.events import (
     TunnelsChanged,
     while_running,
 )
-from spark_tui.theming import WIDGETS_CSS, apply_theme, theme_names
+from spark_tui.theming import WIDGETS_CSS, apply_theme, theme_names, user_themes
 from spark_tui.widgets.device_list import DeviceList
 from spark_tui.widgets.fleet_grid import FleetGrid
 from spark_tui.widgets.shell_tabs import ShellTabs
@@ -146,6 +146,8 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        for problem in user_themes().problems:  # broken or unsafe theme files, with path and line
+            self.notify(problem, title="Theme file skipped", severity="warning", timeout=12)
         if self._theme_problem:
             self.notify(self._theme_problem, severity="warning")
         if self.config.settings.keys:
