@@ -90,8 +90,17 @@ class UserThemes:
     problems: tuple[str, ...] = ()
 
 
+def _fingerprint(folder: Path) -> tuple | None:
+    """What changes when a theme file is added, removed, edited, chmod-ed or chown-ed."""
+    try:
+        entries = [(folder.stat(),)] + [(p.name, p.stat()) for p in theme_files(folder)]
+    except OSError:
+        return None
+    return tuple((*e[:-1], e[-1].st_mtime_ns, e[-1].st_size, e[-1].st_mode, e[-1].st_uid) for e in entries)
+
+
 @functools.lru_cache(maxsize=8)
-def _load_user_themes(folder: Path) -> UserThemes:
+def _load_user_themes(folder: Path, fingerprint: tuple | None) -> UserThemes:  # noqa: ARG001 (cache key)
     if not folder.exists():
         return UserThemes()
     reason = unsafe_reason(folder)
@@ -120,12 +129,13 @@ def _load_user_themes(folder: Path) -> UserThemes:
 
 
 def user_themes() -> UserThemes:
-    """The user's own themes from ``<config folder>/themes/*.toml`` (read once per folder).
+    """The user's own themes from ``<config folder>/themes/*.toml``, read again when they change.
 
     Broken files, files whose name clashes with another theme's, and files or a folder that
     another user could change are skipped; each says why in ``problems``.
     """
-    return _load_user_themes(themes_dir())
+    folder = themes_dir()
+    return _load_user_themes(folder, _fingerprint(folder))
 
 
 def theme_names(*, include_mono: bool = False) -> tuple[str, ...]:

@@ -108,6 +108,15 @@ def test_a_theme_file_with_a_wrong_field_is_skipped_with_its_path_and_line(text,
     assert f"{path}:{line}" in found.problems[0] and words in found.problems[0], found.problems
 
 
+def test_a_theme_file_dropped_in_while_the_dashboard_runs_is_offered_without_a_restart():
+    folder = user_theme_folder()
+    assert "ocean" not in theme_names()
+    (folder / "ocean.toml").write_text(OCEAN)
+    assert "ocean" in theme_names()
+    (folder / "ocean.toml").unlink()
+    assert "ocean" not in theme_names()
+
+
 def test_a_missing_required_field_is_a_clear_error():
     path = user_theme_folder() / "half.toml"
     path.write_text('name = "half"\n')
