@@ -78,7 +78,9 @@ async def time_service(server: Sshd, known_hosts: Path, rounds: int) -> dict[str
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15, help="samples per measurement (default 15)")
-    rounds = parser.parse_args().rounds
+    parser.add_argument("--quick", action="store_true", help="3 rounds: a brief run for CI")
+    args = parser.parse_args()
+    rounds = 3 if args.quick else args.rounds
     if os.geteuid() != 0:
         print("needs root (the sshd fixture logs in a throwaway test user)", file=sys.stderr)
         return 2

@@ -30,9 +30,10 @@ from pathlib import Path
 
 from zeroconf import ServiceBrowser, Zeroconf
 
-from benchmarks.bench_discovery import IDLE_BROWSER, _percentile, registration_latencies
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a file from anywhere: `python benchmarks/bench_devices_pane.py`
+
+from benchmarks.bench_discovery import IDLE_BROWSER, _percentile, registration_latencies  # noqa: E402
 SPARK_TUI = str(Path(sys.executable).parent / "spark-tui")
 
 ADVERTISER = textwrap.dedent(
@@ -133,7 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--idle", type=float, default=10.0)
+    parser.add_argument("--quick", action="store_true", help="5 registrations, 20 devices, 2 s idle: a brief run for CI")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.count, args.devices, args.idle = 5, 20, 2.0
     latencies = asyncio.run(bench_row_latency(args.count))
     pane, ref = latencies["pane"], latencies["zeroconf"]
     print(f"(a) registration -> row in the Devices pane, {args.count} registrations on 127.0.0.1")

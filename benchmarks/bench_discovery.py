@@ -192,7 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=20, help="registrations for (a)")
     parser.add_argument("--devices", type=int, default=200, help="advertised services for (b)")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle CPU measurement for (b)")
+    parser.add_argument("--quick", action="store_true", help="5 registrations, 20 devices, 2 s idle: a brief run for CI")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.count, args.devices, args.idle = 5, 20, 2.0
 
     lat = asyncio.run(bench_latency(args.count))
     print(f"(a) registration -> callback holding it, {args.count} registrations on {LOOPBACK}")

@@ -68,7 +68,9 @@ def paint_samples(cmd: str, marker: str, runs: int, env: dict) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
-    runs = parser.parse_args().runs
+    parser.add_argument("--quick", action="store_true", help="2 runs: a brief run for CI")
+    args = parser.parse_args()
+    runs = 2 if args.quick else args.runs
     if not shutil.which("tmux"):
         sys.exit("bench_startup needs tmux (apt-get install tmux)")
     with tempfile.TemporaryDirectory() as tmp:

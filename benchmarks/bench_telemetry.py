@@ -144,6 +144,8 @@ async def main_async(args: argparse.Namespace, device) -> None:
         await asyncio.sleep(1.0)  # let the sampler's processes be reaped before the reference
         reference = await measure_reference(conn, args.interval, args.reference_seconds)
     s, r = sampler, reference
+    if not s["samples"] or not r["samples"]:
+        raise RuntimeError(f"telemetry delivered nothing: {s['samples']} sampler samples, {r['samples']} reference runs")
     print(f"telemetry cost on the device, interval {args.interval:g} s (CPU seconds per second of sampling)")
     print(f"  sampler   : {s['cpu_per_s'] * 1000:7.2f} ms/s = {s['cpu_per_s'] * 100:6.3f} % of one core "
           f"(script {s['script_per_s'] * 1000:.2f} ms/s, nvidia-smi -l {s['gpu_per_s'] * 1000:.2f} ms/s; "
@@ -165,7 +167,10 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=1.0, help="sampling interval (default 1)")
     parser.add_argument("--disk-every", type=int, default=None, help="run df every N samples (default: ~5 s)")
     parser.add_argument("--reference-seconds", type=float, default=10.0, help="reference window (default 10)")
+    parser.add_argument("--quick", action="store_true", help="3 s windows: a brief run for CI")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.reference_seconds = 3.0, 3.0
     with tempfile.TemporaryDirectory(prefix="bench-telemetry-") as folder:
         with DemoDeviceThread(Path(folder) / "device", advertise=False) as device:
             asyncio.run(main_async(args, device))

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, ComposeResult
@@ -43,11 +43,17 @@ from spark_tui.events import (
     TunnelsChanged,
     while_running,
 )
-from spark_tui.theming import WIDGETS_CSS, apply_theme, theme_names
+from spark_tui.theming import WIDGETS_CSS, apply_theme, theme_names, user_themes
 from spark_tui.widgets.device_list import DeviceList
 from spark_tui.widgets.fleet_grid import FleetGrid
 from spark_tui.widgets.shell_tabs import ShellTabs
 from spark_tui.widgets.tunnel_list import TunnelList
+
+if TYPE_CHECKING:  # types only: the app's first paint does not wait for these imports
+    from spark_tui.config.store import ProfileStore
+    from spark_tui.services.contracts import DeviceDiscovery, DiscoveryFactory, ProberFactory, Reachability
+    from spark_tui.services.fleet import Fleet
+    from spark_tui.services.shell import ShellSession
 
 def _spark_commands():
     """The palette's provider, imported when the palette first opens (not at start-up)."""
@@ -65,16 +71,18 @@ class Services:
     """What the app drives, built by the CLI (tests pass real loopback ones).
 
     Attributes:
-        store: The profile store (``config.store.ProfileStore``).
-        fleet: Connections and per-device services (``services.fleet.Fleet``).
+        store: The profile store: the app reloads it and saves settings, devices and tunnels.
+        fleet: Connections and per-device services (telemetry, tunnels, shells, commands).
         discovery: Makes the mDNS browser given its snapshot callback; ``None`` disables it.
+            What the app calls on it: ``services.contracts.DeviceDiscovery``.
         prober: Makes the reachability prober given its result callback; ``None`` disables it.
+            What the app calls on it: ``services.contracts.Reachability``.
     """
 
-    store: Any
-    fleet: Any
-    discovery: Callable[[Callable], Any] | None = None
-    prober: Callable[[Callable], Any] | None = None
+    store: ProfileStore
+    fleet: Fleet
+    discovery: DiscoveryFactory | None = None
+    prober: ProberFactory | None = None
 
 
 class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, AppRouting, App[None]):
@@ -98,19 +106,22 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, AppRouting, App[None]
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Close tunnels and shells, then quit"),
     ]
 
-    def __init__(self, services: Services, config: Config, *, open_shell: str | None = None) -> None:
+    def __init__(
+        self, services: Services, config: Config, *, open_shell: str | None = None, connect: Sequence[str] = (),
+    ) -> None:
         super().__init__()
         self.services = services
         self.config = config
         self._open_shell_on = open_shell
-        self._discovery: Any = None
-        self._prober: Any = None
+        self._connect_at_start = tuple(connect)  # saved devices to connect once the first frame is drawn
+        self._discovery: DeviceDiscovery | None = None
+        self._prober: Reachability | None = None
         self._discovered: tuple = ()
         self._probes: dict = {}
         self._states: dict[str, ConnectionStatus] = {}
         self._ports: dict[str, tuple] = {}
         self._selected: DeviceRow | None = None
-        self._sessions: dict[str, Any] = {}
+        self._sessions: dict[str, ShellSession] = {}
         self._refresh_pending = False
         # The theme is chosen before the stylesheet is first built: switching it in on_mount
         # made Textual parse and apply every style twice before the first paint.
@@ -147,13 +158,15 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, AppRouting, App[None]
         yield Footer()
 
     def on_mount(self) -> None:
+        for problem in user_themes().problems:  # broken or unsafe theme files, with path and line
+            self.notify(problem, title="Theme file skipped", severity="warning", timeout=12)
         if self._theme_problem:
             self.notify(self._theme_problem, severity="warning")
         if self.config.settings.keys:
             self.set_keymap(dict(self.config.settings.keys))
         self.sub_title = f"{len(self.config.devices)} saved device(s)"
-        self.services.fleet.on_event = self._service_event  # type: ignore[attr-defined]
-        self.services.fleet.confirm_host_key = self._confirm_host_key  # type: ignore[attr-defined]
+        self.services.fleet.on_event = self._service_event
+        self.services.fleet.confirm_host_key = self._confirm_host_key
         # Drawn now, not on the coalescing timer: the first frame lists the saved devices, and a
         # key pressed at once finds its row (enter 50 ms after start hit an empty table).
         self._redraw_devices()
@@ -169,6 +182,8 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, AppRouting, App[None]
         if self.services.discovery is not None:
             self._start_discovery()
         self.set_interval(1.0, self._watch_profile_file)
+        for name in self._connect_at_start:
+            self.connect(name)
         if self._open_shell_on:
             self.action_open_shell(self._open_shell_on)
 
@@ -303,7 +318,7 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, AppRouting, App[None]
         if not self.config.devices and not self._discovered:
             self._refresh_devices()  # the diagnostics count seconds and answers
         try:
-            config = self.services.store.reload_if_changed()  # type: ignore[attr-defined]
+            config = self.services.store.reload_if_changed()
         except SparkError as error:
             self.notify(f"{error.message}\n{error.hint}", title="Profile file not reloaded", severity="error", timeout=8)
             return

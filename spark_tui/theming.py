@@ -2,7 +2,9 @@
 
 Three themes a user can choose (``spark-dark``, ``spark-light``, ``spark-contrast``) and one the
 environment chooses: when ``NO_COLOR`` holds a non-empty value (https://no-color.org), the
-dashboard starts in ``spark-mono``, a theme made only of greys.
+dashboard starts in ``spark-mono``, a theme made only of greys. Each is a TOML file in
+``themes/`` (read by ``config.theme_files``); a user adds more as files in
+``<config folder>/themes/``, offered after the built-in three.
 
 How this sits next to Textual's own handling: when an ``App`` is created and ``NO_COLOR`` exists
 at all (even empty), Textual sets ``app.no_color`` and adds a filter that turns every colour into
@@ -14,120 +16,126 @@ also words), so a monochrome screen stays readable. An empty ``NO_COLOR`` keeps 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from textual.app import App
+from textual.color import Color, ColorParseError
 from textual.theme import BUILTIN_THEMES, Theme
 
-from spark_tui.core.errors import UnknownTheme
+from spark_tui.config.locations import themes_dir
+from spark_tui.config.theme_files import COLOUR_FIELDS, line_of, read_theme_file, theme_files, unsafe_reason
+from spark_tui.core.errors import ConfigError, UnknownTheme
+from spark_tui.core.untrusted import display_safe
 
 DEFAULT_THEME = "spark-dark"
 MONO_THEME = "spark-mono"
 WIDGETS_CSS = Path(__file__).parent / "themes" / "widgets.tcss"
 """Styles of the telemetry cards, fleet grid, help screen; add it to the app's ``CSS_PATH``."""
 
-NVIDIA_GREEN = "#76B900"
+BUILTIN_THEMES_DIR = Path(__file__).parent / "themes"
+"""The built-in theme files (``themes/*.toml`` in the repository, ``spark_tui/themes`` installed)."""
 
-SPARK_DARK = Theme(
-    name="spark-dark",
-    primary=NVIDIA_GREEN,
-    secondary="#4F7A1F",
-    accent="#9AD94C",
-    success=NVIDIA_GREEN,
-    warning="#E3B341",
-    error="#E5534B",
-    foreground="#D8DCD3",
-    background="#0D0F0C",
-    surface="#141712",
-    panel="#1E221B",
-    dark=True,
-    variables={
-        "footer-key-foreground": NVIDIA_GREEN,
-        "block-cursor-foreground": "#0D0F0C",
-        "block-cursor-text-style": "bold",
-        "input-selection-background": "#76B900 30%",
-        "border-blurred": "#2C3228",
-        "button-color-foreground": "#0D0F0C",
-    },
-)
+BUILTIN_NAMES = ("spark-dark", "spark-light", "spark-contrast")
+"""The built-in themes a user picks from, in menu order (``spark-mono`` is ``NO_COLOR``'s)."""
 
-SPARK_LIGHT = Theme(
-    name="spark-light",
-    primary="#4C7A00",  # NVIDIA green darkened until it reads on white (contrast ~5:1)
-    secondary="#6B8F3A",
-    accent="#2F6B9A",
-    success="#3D7A00",
-    warning="#8A5C00",
-    error="#C0392B",
-    foreground="#1C2119",
-    background="#F5F6F2",
-    surface="#FFFFFF",
-    panel="#E4E8DD",
-    dark=False,
-    variables={
-        "footer-key-foreground": "#4C7A00",
-        "block-cursor-foreground": "#FFFFFF",
-        "input-selection-background": "#4C7A00 25%",
-        "border-blurred": "#C9CEC1",
-    },
-)
 
-SPARK_CONTRAST = Theme(
-    name="spark-contrast",
-    primary="#A6FF00",
-    secondary="#FFFFFF",
-    accent="#00E5FF",
-    success="#5CFF5C",
-    warning="#FFD500",
-    error="#FF6E6E",
-    foreground="#FFFFFF",
-    background="#000000",
-    surface="#000000",
-    panel="#1A1A1A",
-    boost="#FFFFFF",
-    dark=True,
-    luminosity_spread=0.25,
-    text_alpha=1.0,
-    variables={
-        "footer-key-foreground": "#FFD500",
-        "footer-description-foreground": "#FFFFFF",
-        "block-cursor-background": "#FFFFFF",
-        "block-cursor-foreground": "#000000",
-        "block-cursor-text-style": "bold",
-        "input-selection-background": "#FFFFFF 40%",
-        "border-blurred": "#A0A0A0",
-        "text-muted": "#D0D0D0",
-        "button-color-foreground": "#000000",
-    },
-)
+def theme_from_fields(fields: Mapping[str, Any], path: Path) -> Theme:
+    """A Textual theme from a theme file's checked fields (:func:`read_theme_file`).
 
-SPARK_MONO = Theme(
-    name=MONO_THEME,
-    primary="#D0D0D0",
-    secondary="#A0A0A0",
-    accent="#E8E8E8",
-    success="#C8C8C8",
-    warning="#E8E8E8",
-    error="#FFFFFF",
-    foreground="#E0E0E0",
-    background="#000000",
-    surface="#0A0A0A",
-    panel="#1C1C1C",
-    dark=True,
-    text_alpha=1.0,
-    variables={
-        "footer-key-foreground": "#FFFFFF",
-        "block-cursor-background": "#E0E0E0",
-        "block-cursor-foreground": "#000000",
-        "block-cursor-text-style": "bold",
-        "border-blurred": "#606060",
-        "button-color-foreground": "#000000",
-    },
-)
+    Raises:
+        ConfigError: A colour field holds something Textual cannot parse (named, with its line).
+    """
+    text = ""
+    for key in COLOUR_FIELDS:
+        if key in fields:
+            try:
+                Color.parse(fields[key])
+            except ColorParseError:
+                text = text or path.read_text(encoding="utf-8", errors="replace")
+                raise ConfigError(
+                    str(path), f"{key}: not a colour: {display_safe(fields[key], 40)!r} (use \"#RRGGBB\" or a colour name)",
+                    line=line_of(text, key), field=key,
+                ) from None
+    return Theme(**{**fields, "variables": dict(fields.get("variables", {}))})
+
+
+def _builtin(name: str) -> Theme:
+    path = BUILTIN_THEMES_DIR / f"{name}.toml"
+    return theme_from_fields(read_theme_file(path), path)
+
+
+SPARK_DARK = _builtin("spark-dark")
+SPARK_LIGHT = _builtin("spark-light")
+SPARK_CONTRAST = _builtin("spark-contrast")
+SPARK_MONO = _builtin(MONO_THEME)
 
 SPARK_THEMES: tuple[Theme, ...] = (SPARK_DARK, SPARK_LIGHT, SPARK_CONTRAST, SPARK_MONO)
+
+
+@dataclass(frozen=True)
+class UserThemes:
+    """The themes found in the user's theme folder, and one line per file that was skipped.
+
+    Attributes:
+        themes: Loaded themes, by file name.
+        problems: ``path:line: what is wrong (hint)`` for each broken or unsafe file.
+    """
+
+    themes: tuple[Theme, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+def _fingerprint(folder: Path) -> tuple | None:
+    """What changes when a theme file is added, removed, edited, chmod-ed or chown-ed."""
+    try:
+        entries = [(folder.stat(),)] + [(p.name, p.stat()) for p in theme_files(folder)]
+    except OSError:
+        return None
+    return tuple((*e[:-1], e[-1].st_mtime_ns, e[-1].st_size, e[-1].st_mode, e[-1].st_uid) for e in entries)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_user_themes(folder: Path, fingerprint: tuple | None) -> UserThemes:  # noqa: ARG001 (cache key)
+    if not folder.exists():
+        return UserThemes()
+    reason = unsafe_reason(folder)
+    if reason:
+        return UserThemes(problems=(f"theme folder {reason}",))
+    themes: list[Theme] = []
+    problems: list[str] = []
+    taken = {*BUILTIN_NAMES, MONO_THEME, *BUILTIN_THEMES}
+    for path in theme_files(folder):
+        reason = unsafe_reason(path)
+        if reason:
+            problems.append(f"theme file {reason}")
+            continue
+        try:
+            theme = theme_from_fields(read_theme_file(path), path)
+        except ConfigError as error:
+            problems.append(str(error))
+            continue
+        if theme.name in taken:
+            problems.append(f"{path}:{line_of(path.read_text(encoding='utf-8'), 'name')}: the name {theme.name!r} is "
+                            "taken by another theme; give this one its own name")
+            continue
+        taken.add(theme.name)
+        themes.append(theme)
+    return UserThemes(tuple(themes), tuple(problems))
+
+
+def user_themes() -> UserThemes:
+    """The user's own themes from ``<config folder>/themes/*.toml``, read again when they change.
+
+    Broken files, files whose name clashes with another theme's, and files or a folder that
+    another user could change are skipped; each says why in ``problems``.
+    """
+    folder = themes_dir()
+    return _load_user_themes(folder, _fingerprint(folder))
 
 
 def theme_names(*, include_mono: bool = False) -> tuple[str, ...]:
@@ -137,10 +145,11 @@ def theme_names(*, include_mono: bool = False) -> tuple[str, ...]:
         include_mono: Also list ``spark-mono``, the grey theme ``NO_COLOR`` selects.
 
     Returns:
-        ``("spark-dark", "spark-light", "spark-contrast")``, plus ``"spark-mono"`` when asked.
+        ``("spark-dark", "spark-light", "spark-contrast")``, then the user's own themes, then
+        ``"spark-mono"`` when asked.
     """
-    themes = SPARK_THEMES if include_mono else SPARK_THEMES[:-1]
-    return tuple(theme.name for theme in themes)
+    names = BUILTIN_NAMES + tuple(theme.name for theme in user_themes().themes)
+    return names + (MONO_THEME,) if include_mono else names
 
 
 def no_color_requested(environ: Mapping[str, str] | None = None) -> bool:
@@ -191,7 +200,7 @@ def register_themes(app: App) -> None:
     Args:
         app: The app; may be called before or after it runs.
     """
-    for theme in SPARK_THEMES:
+    for theme in (*SPARK_THEMES, *user_themes().themes):
         app.register_theme(theme)
 
 

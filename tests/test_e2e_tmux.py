@@ -25,6 +25,7 @@ class Terminal:
             pytest.fail("tmux is needed for the end-to-end tests: apt-get install -y tmux", pytrace=False)
         self.socket = f"spark-e2e-{os.getpid()}-{time.monotonic_ns()}"
         self.env = env
+        self.started = time.monotonic()
         self._tmux("new-session", "-d", "-s", "t", "-x", str(cols), "-y", str(rows), command)
 
     def _tmux(self, *args: str) -> str:
@@ -81,19 +82,37 @@ def shell_lines(screen: str) -> list[str]:
     return [m.group(1).rstrip() for m in re.finditer(r"│ ([^│]*)│$", screen, re.M)]
 
 
+def left_pane_text(screen: str) -> str:
+    """The left column's text as one line (a detail wrapped over several rows reads whole)."""
+    cells = [line.split("│")[1] for line in screen.splitlines() if line.count("│") >= 2]
+    return " ".join(" ".join(cells).replace("▊", " ").split())
+
+
 def stty_sizes(screen: str) -> list[tuple[int, int]]:
     return [(int(m.group(1)), int(m.group(2))) for line in shell_lines(screen) if (m := re.fullmatch(r"(\d+) (\d+)", line))]
 
 
 def test_the_demo_spark_appears_by_discovery_connects_and_shows_live_telemetry(demo):
-    # The demo device is advertised over mDNS on loopback: its row turns "online" by discovery.
-    demo.wait_for("online · demo: this computer")
-    demo.keys("Enter")
+    # The demo connects its device at start; it is also advertised over mDNS on loopback, and
+    # its saved row says discovery saw it.
     demo.wait_for("connected · demo: this computer")
+    demo.wait_for(lambda s: "saved · seen on the network" in left_pane_text(s))
     first = demo.wait_for(lambda s: re.search(r"GPU 0\s+\d+%", s))
     gpu = re.search(r"GPU 0\s+(\d+%\s+\d+°\s+\d+W)", first).group(1)
     # The nvidia-smi stand-in varies its numbers: the card must update on screen.
     demo.wait_for(lambda s: (m := re.search(r"GPU 0\s+(\d+%\s+\d+°\s+\d+W)", s)) and m.group(1) != gpu, timeout=20)
+
+
+def test_the_demo_is_live_at_once_gpu_telemetry_and_its_dashboard_tunnel_with_no_key_pressed(demo):
+    # A first-time user types `spark-tui demo` and waits: nothing to know, nothing to press.
+    try:
+        screen = demo.wait_for(lambda s: re.search(r"GPU 0\s+\d+%", s), timeout=15.0 - (time.monotonic() - demo.started))
+        assert "connected · demo: this computer" in screen
+        demo.wait_for(re.compile(r"● up\s+spark-demo/dashboard").search, timeout=10)
+        # The Shell pane's empty state says which key opens a shell.
+        assert "press t" in screen
+    finally:
+        demo._tmux("kill-session", "-t", "t")
 
 
 def test_a_shell_tab_runs_a_command_and_follows_the_terminal_size(demo):

@@ -19,13 +19,17 @@ def shell(args, ctx: CliContext) -> int:
     return run_dashboard(ctx, open_shell=args.name, log_level=args.log_level)
 
 
-def run_dashboard(ctx: CliContext, *, demo: bool = False, open_shell: str | None = None, log_level: str | None = None) -> int:
+def run_dashboard(
+    ctx: CliContext, *, demo: bool = False, open_shell: str | None = None, log_level: str | None = None,
+    connect: tuple[str, ...] = (),
+) -> int:
     """Load the profiles, build the services and run the app until the user quits.
 
     Args:
         ctx: CLI context (the profile file in force).
         demo: Demo mode: mDNS only on 127.0.0.1 (the demo device advertises there).
         open_shell: Open a shell tab on this device once the dashboard is up.
+        connect: Saved devices to connect once the dashboard is up (the demo's own device).
         log_level: Overrides the settings' log level.
 
     Raises:
@@ -59,7 +63,7 @@ def run_dashboard(ctx: CliContext, *, demo: bool = False, open_shell: str | None
 
     from spark_tui.services import event_loop
 
-    app = SparkApp(Services(store, fleet, discovery, prober), config, open_shell=open_shell)
+    app = SparkApp(Services(store, fleet, discovery, prober), config, open_shell=open_shell, connect=connect)
     loop = event_loop.new_event_loop()
     try:
         app.run(loop=loop)

@@ -8,7 +8,7 @@ runs until Ctrl-C or SIGTERM, then exits 0.
 ``XDG_STATE_HOME`` and ``SPARK_TUI_CONFIG`` into it (the user's real profiles, keys and
 known_hosts are never read or written), starts the device on its own thread, trusts its host
 key in that folder's known_hosts, seeds a profile file holding only ``spark-demo``, runs the
-dashboard, and removes the folder afterwards.
+dashboard connected to it from the start, and removes the folder afterwards.
 """
 
 from __future__ import annotations
@@ -143,7 +143,12 @@ def run_demo_dashboard(ctx, *, log_level: str | None = None) -> int:
                 seed_demo_profile(device, config_path, folder)
                 from spark_tui.commands.dashboard import run_dashboard
 
-                return run_dashboard(ctx.with_config(config_path), demo=True, log_level=log_level)
+                # The demo device is ours, trusted and on loopback: connect at once, so a
+                # first-time user sees telemetry, its dashboard tunnel and discovery live
+                # without knowing to press Enter.
+                return run_dashboard(
+                    ctx.with_config(config_path), demo=True, log_level=log_level, connect=(device.profile().name,),
+                )
             finally:
                 thread.stop()
     finally:

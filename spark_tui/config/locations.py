@@ -29,6 +29,15 @@ def config_path(cli_value: str | os.PathLike[str] | None = None) -> Path:
     return Path(_dirs().user_config_dir) / "profiles.toml"
 
 
+def themes_dir() -> Path:
+    """Folder of the user's own theme files (``*.toml``), beside the default profile file.
+
+    Not created: a user who wants a theme makes it. Unlike the profile file it does not follow
+    ``--config``: themes belong to the user, not to one profile file.
+    """
+    return Path(_dirs().user_config_dir) / "themes"
+
+
 def data_dir() -> Path:
     """Folder for keys we generate and our own ``known_hosts`` (created 0700 on demand)."""
     return _private_dir(Path(_dirs().user_data_dir))

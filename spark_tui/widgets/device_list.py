@@ -163,6 +163,8 @@ class DeviceList(Vertical, can_focus=False):
         elif row.model:
             parts.append(row.model)
         parts.append("saved" if row.profile else "discovered, not saved (s saves it)")
+        if row.profile and row.advertised:
+            parts.append("seen on the network")
         if row.profile and row.profile.user:
             parts.append(f"user {_safe(row.profile.user, 32)}")
         if row.reachable and row.latency_ms is not None:
