@@ -208,3 +208,92 @@ class Lan:
         for resolv in self._resolv:
             shutil.rmtree(resolv, ignore_errors=True)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+# Runs in the browser namespace: a DiscoveryService, its rows (merged with an optional saved
+# profile) printed as one JSON line every 0.1 s and on every snapshot.
+WATCH = r"""
+import json, sys, threading, time
+from spark_tui.core.devices import merge_devices
+from spark_tui.core.models import DeviceProfile
+from spark_tui.services.discovery.browser import DiscoveryService
+opts = json.loads(sys.argv[1])
+profiles = [DeviceProfile(name="saved", host=opts["profile"])] if opts.get("profile") else []
+lock = threading.Lock()
+def show(_snapshot=None):
+    if service is None:
+        return
+    rows = merge_devices(profiles, service.snapshot(), {}, time.time(), seen=service.last_seen())
+    line = json.dumps({"t": time.time(), "requeries": service.requeries, "rows": [
+        {"key": r.key, "name": r.name, "host": r.host, "addresses": list(r.addresses), "port": r.port,
+         "advertised": r.advertised, "name_only": r.name_only, "last_seen": r.last_seen, "model": r.model}
+        for r in rows]})
+    with lock:
+        print(line, flush=True)
+service = None
+service = DiscoveryService(show, interfaces=opts.get("interfaces", []), refresh_after=opts.get("refresh_after", 60.0),
+                           gone_after=opts.get("gone_after", 100.0), sweep=opts.get("sweep", False))
+service.start()
+print(json.dumps({"started": time.time()}), flush=True)
+try:
+    while True:
+        time.sleep(0.1)
+        show()
+finally:
+    service.close()
+"""
+
+
+class Watcher:
+    """The WATCH script in the browser namespace, its lines read on a thread."""
+
+    def __init__(self, lan: Lan, **options: object) -> None:
+        import json
+        import threading
+
+        self._json = json
+        self.lines: list[dict] = []
+        self._cond = threading.Condition()
+        self.process = subprocess.Popen(
+            lan.python(WATCH, json.dumps(options)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.started = self.wait_for(lambda line: "started" in line, 10)["started"]
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for text in self.process.stdout:
+            line = self._json.loads(text)
+            with self._cond:
+                self.lines.append(line)
+                self._cond.notify_all()
+
+    def wait_for(self, predicate, timeout: float) -> dict:
+        """The first line (from now on, or already read) that ``predicate`` accepts."""
+        deadline = time.monotonic() + timeout
+        checked = 0
+        with self._cond:
+            while True:
+                for line in self.lines[checked:]:
+                    if predicate(line):
+                        return line
+                checked = len(self.lines)
+                left = deadline - time.monotonic()
+                if left <= 0 or self.process.poll() is not None:
+                    last = self.lines[-1] if self.lines else None
+                    raise AssertionError(f"not seen within {timeout} s; last line: {last}")
+                self._cond.wait(min(left, 0.5))
+
+    def rows(self, line: dict, name_part: str = "") -> list[dict]:
+        return [r for r in line.get("rows", []) if name_part in r["name"] or name_part in r["host"]]
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self._reader.join(5)

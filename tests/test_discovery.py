@@ -332,6 +332,8 @@ def test_discover_prints_found_devices_as_json_marking_saved_ones(advertiser, to
         "saved": True,
         "profile": "desk",
         "instance": f"saved-{token}.{SSH}",
+        "found_by": "service",
+        "reachable": None,
     }
     assert mine[f"other-{token}.local"]["saved"] is False and mine[f"other-{token}.local"]["port"] == 2222
 
