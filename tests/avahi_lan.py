@@ -259,7 +259,7 @@ class Watcher:
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
-        self.started = self.wait_for(lambda line: "started" in line, 10)["started"]
+        self.started = self.wait_for(lambda line: "started" in line, 10, rows=False)["started"]
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -269,14 +269,17 @@ class Watcher:
                 self.lines.append(line)
                 self._cond.notify_all()
 
-    def wait_for(self, predicate, timeout: float) -> dict:
-        """The first line (from now on, or already read) that ``predicate`` accepts."""
+    def wait_for(self, predicate, timeout: float, *, rows: bool = True) -> dict:
+        """The first line (already read or still to come) that ``predicate`` accepts.
+
+        Only lines holding rows are offered, unless ``rows`` is false.
+        """
         deadline = time.monotonic() + timeout
         checked = 0
         with self._cond:
             while True:
                 for line in self.lines[checked:]:
-                    if predicate(line):
+                    if (not rows or "rows" in line) and predicate(line):
                         return line
                 checked = len(self.lines)
                 left = deadline - time.monotonic()

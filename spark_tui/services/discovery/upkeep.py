@@ -12,7 +12,8 @@ be listed, looking alive, for that long.
 
 Second source, the reverse-name sweep (``sweep=True``): on start and on ``refresh()``, at most
 once per ``sweep_interval``, reverse-PTR questions for every address of each local IPv4 subnet
-(see :mod:`.sweep`), 64 to a packet, 20 ms apart. Answers inside those subnets become
+(see :mod:`.sweep`), 64 to a packet, 20 ms apart, asked a second time a second later (a /24
+is 4 packets, then 4 more). Answers inside those subnets become
 name-only services (type :data:`~spark_tui.core.devices.NAME_ONLY`).
 
 Everything here runs on zeroconf's loop, except ``_heard``'s lock-protected state which
@@ -42,6 +43,7 @@ REFRESH_AFTER = 60.0
 GONE_AFTER = 100.0
 SWEEP_INTERVAL = 30.0  # at most one reverse-name sweep per this many seconds
 SWEEP_GAP = 0.02  # seconds between two sweep packets
+SWEEP_REPEAT = 1.0  # the sweep is sent twice, this far apart (RFC 6762 5.2: a lost query is repeated)
 
 
 class Upkeep:
@@ -159,10 +161,16 @@ class Upkeep:
         subnets = await asyncio.get_running_loop().run_in_executor(None, sweeping.local_ipv4, self.interfaces)
         with self._lock:
             self._subnets = subnets
-        for batch in sweeping.batches(sweeping.sweep_names(subnets)):
-            if self._closed:
-                return
-            self._send([DNSQuestion(name, _TYPE_PTR, _CLASS_IN) for name in batch])
-            await asyncio.sleep(SWEEP_GAP)
+        names = sweeping.sweep_names(subnets)
+        for round_ in range(2):
+            if round_:
+                await asyncio.sleep(SWEEP_REPEAT)
+                with self._lock:  # hosts that answered the first round need no second question
+                    names = [name for name in names if name not in self._services]
+            for batch in sweeping.batches(names):
+                if self._closed:
+                    return
+                self._send([DNSQuestion(name, _TYPE_PTR, _CLASS_IN) for name in batch])
+                await asyncio.sleep(SWEEP_GAP)
         self.sweeps += 1
 
