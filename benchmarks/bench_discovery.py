@@ -1,6 +1,8 @@
 """How fast does a new device show up, and what does browsing cost while nothing happens?
 
-    .venv/bin/python benchmarks/bench_discovery.py [--count 20] [--idle 10] [--devices 200]
+    .venv/bin/python benchmarks/bench_discovery.py [--quick] [--count 20] [--idle 10] [--devices 200]
+
+(Against real avahi-daemon in network namespaces, and death -> gone: bench_discovery_avahi.py.)
 
 (a) Time from a service's registration (its first announcement leaving) to the
     DiscoveryService callback whose snapshot holds it: median and p95 over ``--count``
@@ -192,7 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=20, help="registrations for (a)")
     parser.add_argument("--devices", type=int, default=200, help="advertised services for (b)")
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle CPU measurement for (b)")
+    parser.add_argument("--quick", action="store_true", help="5 registrations, 50 devices, 2 s idle")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.count, args.devices, args.idle = min(args.count, 5), min(args.devices, 50), min(args.idle, 2.0)
 
     lat = asyncio.run(bench_latency(args.count))
     print(f"(a) registration -> callback holding it, {args.count} registrations on {LOOPBACK}")

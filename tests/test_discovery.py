@@ -367,3 +367,24 @@ def test_discover_refuses_bad_options_with_usage_exit_code(tmp_path, capsys, opt
 def test_discover_on_an_address_that_is_not_ours_explains_what_to_pass(tmp_path, capsys):
     code, _, err = run_discover(capsys, tmp_path, "--interface", "192.0.2.1", "--timeout", "0.2")
     assert code == 1 and "cannot listen for mDNS on 127.0.0.1, 192.0.2.1" in err and "ip addr" in err
+
+
+def test_a_silent_device_goes_after_gone_after_and_its_expiring_records_never_count_as_heard(advertiser, token):
+    recorder = Recorder(token)
+    service = DiscoveryService(recorder, interfaces=[LOOPBACK], coalesce=0.05, refresh_after=1.0, gone_after=4.0)
+    service.start()
+    try:
+        # A responder that answers once and never again (like a SIGKILLed one); its SRV and A
+        # records expire from zeroconf's cache after 2 s, which must not look like an answer.
+        send_raw_answer(advertiser, f"mute-{token}", f"mute-{token}.local.", addresses=("127.0.0.12",), ttl=2)
+        (found,) = recorder.wait_for(lambda mine: len(mine) == 1 and mine[0].addresses)
+        heard_at = found.last_seen
+        recorder.wait_for(lambda mine: not mine, 8.0)
+        gone_at = time.time()
+        assert gone_at - heard_at < 4.0 + 2.0
+        seen = [s.last_seen for _, snap in recorder.calls for s in recorder.mine(snap)]
+        assert seen and max(seen) - heard_at < 0.5  # never refreshed by the expiry or our own questions
+        assert service.requeries >= 2  # asked before giving up
+        assert abs(service.last_seen()[f"mute-{token}"] - max(seen)) < 1e-6
+    finally:
+        service.close()
