@@ -162,6 +162,7 @@ class Lan:
 
     def start(self, device: Device) -> None:
         """Start the device's avahi-daemon and wait until it has its host name."""
+        before = len(device.log())
         log = open(device.folder / "avahi.log", "ab")  # noqa: SIM115 - owned by the daemon
         try:
             device.daemon = subprocess.Popen(
@@ -172,7 +173,7 @@ class Lan:
         finally:
             log.close()
         deadline = time.monotonic() + 10
-        while "Server startup complete" not in device.log():
+        while "Server startup complete" not in device.log()[before:]:
             if device.daemon.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"avahi-daemon in {device.ns} did not start:\n{device.log()}")
             time.sleep(0.05)

@@ -147,7 +147,7 @@ def test_local_names_resolve_to_routable_ipv4_first_on_all_interfaces_and_again_
     assert result["again_s"] < 0.2  # cached, not a second 1.3 s round with Avahi
 
 
-def test_a_sigkilled_daemon_is_gone_in_bounded_time_and_last_seen_never_goes_back(lan, watchers):
+def test_a_sigkilled_daemon_is_gone_in_bounded_time_last_seen_never_goes_back_and_a_restart_is_seen(lan, watchers):
     dead = lan.add_device("spark-dead")
     alive = lan.add_device("spark-a11e")
     refresh_after, gone_after = 2.0, 5.0
@@ -170,6 +170,10 @@ def test_a_sigkilled_daemon_is_gone_in_bounded_time_and_last_seen_never_goes_bac
     assert watcher.rows(later, "spark-a11e") and watcher.rows(later, "spark-a11e")[0]["advertised"]
     assert not saved(later)["advertised"]
     assert later["requeries"] > 0
+    lan.start(dead)  # back: its announcements make the row advertised again at once
+    restarted = time.time()
+    back = watcher.wait_for(lambda line: line["t"] > restarted and saved(line)["advertised"], 10)
+    assert saved(back)["last_seen"] >= restarted
     for key in ("profile:saved", "host:spark-a11e"):
         seen = [r["last_seen"] for line in watcher.lines for r in line.get("rows", []) if r["key"] == key and r["last_seen"]]
         assert seen and seen == sorted(seen), f"{key}: last seen went backwards"

@@ -63,7 +63,7 @@ class Upkeep:
                         self._forget(record.name)
                         changed = True
                     continue
-                if record.type == _TYPE_PTR and record.name.endswith(".in-addr.arpa."):
+                if record.type == _TYPE_PTR and record.name.lower().endswith(".in-addr.arpa."):
                     changed |= self._name_only(record, now)
                 for name in (record.name, getattr(record, "alias", None)):
                     if name in self._services:
