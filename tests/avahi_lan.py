@@ -178,6 +178,14 @@ class Lan:
                 raise RuntimeError(f"avahi-daemon in {device.ns} did not start:\n{device.log()}")
             time.sleep(0.05)
 
+    def restart_as(self, device: Device, host: str) -> None:
+        """SIGKILL the daemon and start it again under another host name (what a conflict
+        rename looks like from outside: the old name's records linger in caches, no goodbye)."""
+        self.kill(device)
+        device.host = host
+        (device.folder / "avahi-daemon.conf").write_text(CONFIG.format(host=host, interfaces=",".join(device.links)))
+        self.start(device)
+
     def link_up(self, device: Device, link: int) -> None:
         """Bring up a link made with ``late_links``."""
         _ip("-n", device.ns, "link", "set", device.links[link], "up")

@@ -97,7 +97,7 @@ def test_two_sparks_with_the_same_name_are_two_rows_and_a_saved_profile_hides_ne
     ]
 
 
-def test_the_same_spark_on_two_links_is_one_row_with_both_addresses(lan, watchers):
+def test_the_same_spark_on_two_links_is_one_row_with_both_addresses_also_once_renamed(lan, watchers):
     spark = lan.add_device("spark-2c2c", links=2, late_links=1)
     lan.link_up(spark, 1)  # the second link comes up after the daemon started, as a cable would
     watcher = Watcher(lan)
@@ -111,6 +111,13 @@ def test_the_same_spark_on_two_links_is_one_row_with_both_addresses(lan, watcher
     # Renamed or not (it is, when its own probe comes back over the other link), one row.
     rows = watcher.rows(watcher.lines[-1], "spark-2c")
     assert len(rows) == 1 and ipv4(rows[0]) == spark.addresses, rows
+    # Avahi renames a Spark that hears itself over its other link to spark-2c2c-2. Here the
+    # rename is forced (the same daemon, same addresses, new name; the old name still cached):
+    # the addresses agree, so it is still one row, now under the new name.
+    lan.restart_as(spark, "spark-2c2c-2")
+    renamed = watcher.wait_for(lambda line: any(r["name"] == "spark-2c2c-2" for r in watcher.rows(line, "spark-2c")), 10)
+    (row,) = watcher.rows(renamed, "spark-2c")
+    assert ipv4(row) == spark.addresses
     assert all(len(watcher.rows(line, "spark-2c")) <= 1 for line in watcher.lines), "it was two rows for a while"
 
 

@@ -286,7 +286,9 @@ class DiscoveryService(Upkeep):
                 last_seen=self._seen.get(s.instance, s.last_seen),
             )
             for s in self._services.values()
-            if s.instance not in self._quiet
+            # Still being resolved and no address yet: held back (at most resolve_timeout),
+            # else a renamed device shows as a second, empty row until its addresses come.
+            if s.instance not in self._quiet and (s.addresses or s.instance not in self._pending)
         )
 
     def _on_event(
