@@ -128,6 +128,7 @@ class DiscoveryService(Upkeep):
         self._ask_every = max(0.25, (gone_after - refresh_after) / 4)
         self._tick = min(1.0, self._ask_every / 2)
         self._quiet: set[str] = set()  # silent for gone_after: left out of snapshots
+        self._fresh: dict[str, float] = {}  # instance -> monotonic time of its latest answer
         self._asked: dict[str, float] = {}  # instance -> monotonic time of our latest re-query
         self._subnets: list[sweeping.LocalInterface] = []
         self._last_sweep = float("-inf")
@@ -327,9 +328,7 @@ class DiscoveryService(Upkeep):
             value = translate(info, service_type, interface=interface, now=now, scope=self._scope)
         with self._lock:
             self._services[name] = value
-            self._seen[name] = max(self._seen.get(name, 0.0), now)
-            if name in self._quiet:
-                self._quiet.discard(name)
+            self._mark_heard(name, now)
             self._ever.add(name)
         self._mark_dirty()
         if info is not None and not complete and may_request and name not in self._pending and len(self._pending) < MAX_PENDING_REQUESTS:

@@ -67,12 +67,18 @@ class Upkeep:
                     changed |= self._name_only(record, now)
                 for name in (record.name, getattr(record, "alias", None)):
                     if name in self._services:
-                        self._seen[name] = max(self._seen.get(name, 0.0), now)
-                        if name in self._quiet:
-                            self._quiet.discard(name)
-                            changed = True
+                        changed |= self._mark_heard(name, now)
         if changed:
             self._mark_dirty()
+
+    def _mark_heard(self, name: str, now: float) -> bool:
+        """Note a live answer for ``name``; True when that brings it back. Lock held."""
+        self._seen[name] = max(self._seen.get(name, 0.0), now)  # last seen never goes back
+        self._fresh[name] = time.monotonic()  # ages by the monotonic clock: immune to clock steps
+        if name in self._quiet:
+            self._quiet.discard(name)
+            return True
+        return False
 
     def _name_only(self, record, now: float) -> bool:
         """A reverse PTR answer to our sweep as a name-only service; True when that is news."""
@@ -97,6 +103,7 @@ class Upkeep:
         """Drop a service, keeping its host's last-seen time. Call with the lock held."""
         gone = self._services.pop(name, None)
         seen = self._seen.pop(name, None)
+        self._fresh.pop(name, None)
         self._quiet.discard(name)
         self._asked.pop(name, None)
         if gone is not None and gone.server:
@@ -121,14 +128,14 @@ class Upkeep:
         changed = False
         with self._lock:
             for name, service in self._services.items():
-                age = now - self._seen.get(name, service.last_seen)
+                age = mono - self._fresh.setdefault(name, mono)
                 if age >= self.gone_after:
                     if name not in self._quiet:
                         self._quiet.add(name)
                         changed = True
                         if service.server:
                             host = canonical_host(service.server)
-                            self._gone[host] = max(self._gone.get(host, 0.0), now - age)
+                            self._gone[host] = max(self._gone.get(host, 0.0), self._seen.get(name, now - age))
                 elif age >= self.refresh_after and mono - self._asked.get(name, float("-inf")) >= self._ask_every:
                     self._asked[name] = mono
                     kind = _TYPE_PTR if service.service_type == NAME_ONLY else _TYPE_SRV
