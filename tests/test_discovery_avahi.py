@@ -169,7 +169,7 @@ def test_a_sigkilled_daemon_is_gone_in_bounded_time_last_seen_never_goes_back_an
     lan.kill(dead)  # SIGKILL: no goodbye
     killed = time.time()
     gone = watcher.wait_for(lambda line: line["t"] > killed and not saved(line)["advertised"], gone_after + 5.0)
-    assert gone["t"] - killed <= gone_after + 2.0
+    assert gone["t"] - killed <= gone_after + 3.0  # a 1 s tick, and slack for a loaded machine
     assert saved(gone)["last_seen"] <= killed + 0.5  # when it was last heard, not when it expired
     # The live one is kept by its answers, well past gone_after, and the dead one stays gone.
     time.sleep(gone_after)
