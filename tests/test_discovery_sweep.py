@@ -70,3 +70,23 @@ def test_the_sweep_setting_is_a_boolean_on_by_default():
     assert parse_settings({"discovery_sweep": False}).discovery_sweep is False
     with pytest.raises(SchemaProblem, match="true or false"):
         parse_settings({"discovery_sweep": "no"})
+
+
+def test_refresh_sweeps_at_most_once_per_interval():
+    import time
+
+    from spark_tui.services.discovery.browser import DiscoveryService
+
+    service = DiscoveryService(lambda snapshot: None, interfaces=["127.0.0.1"], sweep=True, sweep_interval=30.0)
+    service.start()
+    try:
+        for _ in range(5):
+            service.refresh()
+        deadline = time.monotonic() + 10
+        while service.sweeps == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)  # one sweep is two rounds one second apart
+        time.sleep(1.5)  # time for a second sweep, if one had been started
+        assert service.sweeps == 1
+    finally:
+        service.close()
+    assert service.sweeps == 1
