@@ -1,6 +1,8 @@
 """How fast does a new device show up, and what does browsing cost while nothing happens?
 
-    .venv/bin/python benchmarks/bench_discovery.py [--count 20] [--idle 10] [--devices 200]
+    .venv/bin/python benchmarks/bench_discovery.py [--quick] [--count 20] [--idle 10] [--devices 200]
+
+(Against real avahi-daemon in network namespaces, and death -> gone: bench_discovery_avahi.py.)
 
 (a) Time from a service's registration (its first announcement leaving) to the
     DiscoveryService callback whose snapshot holds it: median and p95 over ``--count``

@@ -50,6 +50,9 @@ class DeviceRouting:
         self._open_add_device(None)
 
     def on_device_list_refresh_requested(self) -> None:
+        refresh = getattr(self._discovery, "refresh", None)
+        if refresh is not None:
+            refresh()  # the reverse-name sweep again (rate limited); returns at once
         if self._prober is not None:
             for key in self._probe_targets():
                 self._prober.probe_now(key)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from spark_tui.core.device_listing import DiscoveryStats, diagnostics_text, filter_rows, sort_rows
 from spark_tui.core.untrusted import display_safe
-from spark_tui.core.devices import DeviceRow, ProbeResult, merge_devices, spark_model
+from spark_tui.core.devices import NAME_ONLY, DeviceRow, ProbeResult, merge_devices, spark_model
 from spark_tui.core.models import DeviceProfile, DiscoveredService
 
 SSH = "_ssh._tcp.local."
@@ -44,9 +44,45 @@ def test_an_avahi_host_rename_that_shares_an_address_merges_into_the_original():
     assert set(rows[0].instances) == {f"spark1.{SSH}", f"spark1 #2.{SSH}"}
 
 
-def test_a_spark_rename_merges_even_on_a_different_address():
-    services = [svc("spark-beef", "spark-beef.local.", "169.254.9.9"), svc("spark-beef (2)", "spark-beef-2.local.", "192.0.2.3")]
-    assert len(merge_devices([], services, {}, 0.0)) == 1
+def test_two_sparks_sharing_a_name_are_two_rows_each_with_its_own_addresses():
+    # Avahi renamed the second one: a rename alone says nothing, the addresses differ.
+    first = svc("spark-beef", "spark-beef.local.", "192.0.2.2", "fe80::2%3", seen=100.0)
+    second = svc("spark-beef-2", "spark-beef-2.local.", "192.0.2.3", "fe80::3%3", seen=150.0)
+    for services in ([first, second], [second, first]):
+        rows = sorted(merge_devices([], services, {}, 200.0), key=lambda r: r.name)
+        assert [(r.name, r.host, r.addresses) for r in rows] == [
+            ("spark-beef", "spark-beef.local", ("192.0.2.2", "fe80::2%3")),
+            ("spark-beef-2", "spark-beef-2.local", ("192.0.2.3", "fe80::3%3")),
+        ]
+        assert {r.key for r in rows} == {"host:spark-beef", "host:spark-beef-2"}
+
+
+def test_a_saved_spark_keeps_its_own_row_and_the_namesake_stays_listed():
+    profile = DeviceProfile(name="desk", host="spark-beef.local")
+    first = svc("spark-beef", "spark-beef.local.", "192.0.2.2")
+    second = svc("spark-beef-2", "spark-beef-2.local.", "192.0.2.3")
+    for services in ([first, second], [second, first]):
+        rows = merge_devices([profile], services, {}, 0.0)
+        assert [(r.key, r.addresses, r.advertised) for r in rows] == [
+            ("profile:desk", ("192.0.2.2",), True),
+            ("host:spark-beef-2", ("192.0.2.3",), True),
+        ]
+
+
+def test_a_host_found_by_name_only_is_marked_and_not_called_advertised():
+    reverse = DiscoveredService("4.2.0.192.in-addr.arpa.", NAME_ONLY, "quiet-box.local.", ("192.0.2.4",), last_seen=90.0)
+    rows = merge_devices([], [reverse], {}, 100.0)
+    assert [(r.name, r.host, r.addresses, r.port, r.name_only, r.advertised, r.instances) for r in rows] == [
+        ("quiet-box", "quiet-box.local", ("192.0.2.4",), 22, True, False, ())
+    ]
+
+
+def test_a_host_advertising_ssh_and_found_by_name_is_one_advertised_row():
+    reverse = DiscoveredService("4.2.0.192.in-addr.arpa.", NAME_ONLY, "spark-0004.local.", ("192.0.2.4",))
+    rows = merge_devices([], [reverse, svc("spark-0004", "spark-0004.local.", "192.0.2.4")], {}, 100.0)
+    assert [(r.name, r.name_only, r.advertised, r.instances) for r in rows] == [
+        ("spark-0004", False, True, (f"spark-0004.{SSH}",))
+    ]
 
 
 def test_instance_renames_on_the_same_host_merge():

@@ -148,6 +148,8 @@ def test_a_spark_in_another_namespace_is_discovered_across_the_link(link):
             "saved": False,
             "profile": None,
             "instance": f"{name}._ssh._tcp.local.",
+            "found_by": "service",
+            "reachable": None,
         }
     ]
 

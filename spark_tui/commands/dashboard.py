@@ -54,7 +54,12 @@ def run_dashboard(
     def discovery(on_change):
         from spark_tui.services.discovery import DiscoveryService
 
-        return DiscoveryService(on_change, interfaces=interfaces, service_types=config.settings.discovery_types)
+        return DiscoveryService(
+            on_change,
+            interfaces=interfaces,
+            service_types=config.settings.discovery_types,
+            sweep=config.settings.discovery_sweep and not demo,
+        )
 
     def prober(on_result):
         from spark_tui.services.ssh import Prober

@@ -12,9 +12,14 @@ found; fields are only ever added, never renamed or removed::
         "model": "DGX Spark",              // null: an SSH host that is not a Spark
         "saved": false,                    // a saved profile matches it
         "profile": null,                   // that profile's name
-        "instance": "spark-1a2b._ssh._tcp.local."
+        "instance": "spark-1a2b._ssh._tcp.local.",
+        "found_by": "service",             // "name": advertises no service, found by the
+                                           //   reverse-name sweep (discovery_sweep setting)
+        "reachable": null                  // "name" rows only: did its SSH port answer a probe
       }
     ]
+
+IPv6 link-local addresses carry their ``%scope`` so they can be dialled as printed.
 
 Finding nothing is not an error: the command explains what it tried and exits 0.
 """
@@ -25,6 +30,7 @@ import argparse
 import ipaddress
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 from spark_tui.core.device_listing import diagnostics_text
@@ -53,13 +59,15 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
         return 2
     config = _config(ctx)
     types: tuple[str, ...] = ("_ssh._tcp.local.",)
+    sweep = True
     if config is not None:
         interfaces = interfaces or tuple(config.settings.discovery_interfaces)
         types = tuple(config.settings.discovery_types) or types
+        sweep = config.settings.discovery_sweep
 
     from spark_tui.services.discovery import DiscoveryService  # zeroconf only when needed
 
-    service = DiscoveryService(lambda snapshot: None, interfaces=interfaces, service_types=types)
+    service = DiscoveryService(lambda snapshot: None, interfaces=interfaces, service_types=types, sweep=sweep)
     started = time.monotonic()
     try:
         service.start()
@@ -77,7 +85,8 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
         service.close()
     elapsed = time.monotonic() - started
     profiles = config.devices if config else ()
-    rows = [r for r in merge_devices(profiles, snapshot, {}, time.time()) if r.advertised]
+    rows = [r for r in merge_devices(profiles, snapshot, {}, time.time()) if r.advertised or r.name_only]
+    rows = _probe_name_only(rows)
     if getattr(args, "json", False):
         json.dump([_as_json(r) for r in rows], ctx.stdout, indent=2)
         ctx.stdout.write("\n")
@@ -86,6 +95,26 @@ def run(args: argparse.Namespace, ctx: Any) -> int:
     else:
         print(diagnostics_text(stats, elapsed), file=ctx.stdout)
     return 0
+
+
+def _probe_name_only(rows: list[DeviceRow]) -> list[DeviceRow]:
+    """Rows found by name only, with their SSH port probed: nothing says they run SSH."""
+    targets = [r for r in rows if r.name_only]
+    if not targets:
+        return rows
+    import asyncio
+
+    from spark_tui.services.ssh import probe_ssh
+
+    async def probe_all():
+        return await asyncio.gather(*(probe_ssh(*r.probe_target, timeout=1.5) for r in targets))
+
+    results = dict(zip((r.key for r in targets), asyncio.run(probe_all())))
+    out = []
+    for row in rows:
+        probe = results.get(row.key)
+        out.append(row if probe is None else replace(row, reachable=probe.reachable, latency_ms=probe.latency_ms, banner=probe.banner))
+    return out
 
 
 def _check(timeout: float, interfaces: tuple[str, ...]) -> str:
@@ -118,6 +147,8 @@ def _as_json(row: DeviceRow) -> dict[str, Any]:
         "saved": row.saved,
         "profile": row.profile.name if row.profile else None,
         "instance": row.instances[0] if row.instances else "",
+        "found_by": "name" if row.name_only else "service",
+        "reachable": row.reachable if row.name_only else None,
     }
 
 
@@ -127,7 +158,7 @@ def _print_table(rows: list[DeviceRow], ctx: Any) -> None:
         addresses = ", ".join(row.addresses[:3]) + (f" (+{len(row.addresses) - 3})" if len(row.addresses) > 3 else "")
         lines.append(
             (
-                display_safe(row.name, 40),
+                display_safe(row.name, 40) + (" (name only" + (", SSH answers)" if row.reachable else ", SSH not answering)") if row.name_only else ""),
                 display_safe(row.host, 48),
                 display_safe(addresses or "-", 60),
                 str(row.port),

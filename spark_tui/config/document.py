@@ -33,7 +33,8 @@ HEADER = """\
 # spark-tui profiles: saved devices, their tunnels, and app settings.
 # Edit freely, also while spark-tui runs: it keeps your comments and order, notices changes,
 # and refuses to overwrite an entry you changed by hand. Keep this file private (mode 0600).
-# [settings]: theme, telemetry_interval, discovery_interfaces, discovery_types, log_level;
+# [settings]: theme, telemetry_interval, discovery_interfaces, discovery_types, discovery_sweep,
+# log_level;
 # [settings.keys]: binding id = "key(s)". [devices.NAME]: host, user, port, identity_file,
 # jump_host, tags, ports; [[devices.NAME.tunnels]]: name, remote_port, local_port, kind, ...
 """

@@ -5,7 +5,9 @@ The schema, by table (defaults in brackets; a default is not written back to the
 ``[settings]``
     ``theme`` (str ["spark-dark"]), ``telemetry_interval`` (number of seconds, 0.1-3600 [1.0]),
     ``discovery_interfaces`` (list of IP addresses, [] = all), ``discovery_types`` (list of
-    DNS-SD types such as ``"_ssh._tcp.local."``), ``log_level`` (DEBUG, INFO, WARNING, ERROR,
+    DNS-SD types such as ``"_ssh._tcp.local."``), ``discovery_sweep`` (bool [true]: also find
+    hosts that advertise no service by asking the local IPv4 subnets of the discovery
+    interfaces, up to a /24 each, for their names), ``log_level`` (DEBUG, INFO, WARNING, ERROR,
     CRITICAL ["INFO"]).
 ``[settings.keys]``
     binding id -> key(s) as Textual writes them (``connect = "enter"``, ``quit = "ctrl+q,q"``).
@@ -70,7 +72,7 @@ DEVICE_KEYS = (
     "apps",
 )
 TUNNEL_KEYS = ("name", "remote_port", "local_port", "remote_host", "bind_address", "kind", "auto_start", "browser_path")
-SETTING_KEYS = ("theme", "telemetry_interval", "discovery_interfaces", "discovery_types", "log_level")
+SETTING_KEYS = ("theme", "telemetry_interval", "discovery_interfaces", "discovery_types", "discovery_sweep", "log_level")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # --- file -> model ---------------------------------------------------------------------------
@@ -136,6 +138,8 @@ def parse_setting(key: str, value: Any) -> Any:
             matching(item, (*where, i), SERVICE_TYPE_RE, 'a DNS-SD type such as "_ssh._tcp.local."')
             for i, item in enumerate(array(value, where))
         )
+    if key == "discovery_sweep":
+        return boolean(value, where)
     if key == "log_level":
         text = string(value, where)
         if text.upper() not in LOG_LEVELS:

@@ -1,8 +1,10 @@
 """One row per device: saved profiles and mDNS answers merged (display: ``core.device_listing``).
 
-Pure functions over plain values. A Spark answering on several interfaces, with link-local
-addresses, or under an Avahi conflict rename (``spark1.local`` -> ``spark1-30.local``,
-``spark-1a2b #2``) is still one device, so it is one :class:`DeviceRow`.
+Pure functions over plain values. A Spark answering on several interfaces, or with link-local
+addresses, is still one device, so it is one :class:`DeviceRow`. Identity comes from addresses
+and the exact host name, never from a name that merely looks like a rename: Avahi renames the
+*second* of two devices called ``spark-1a2b`` to ``spark-1a2b-2`` (two devices, two rows), and
+renames a Spark that hears itself on two links the same way (one device: its addresses agree).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ _SPARK_NAME = re.compile(r"^(spark|gx10|promaxgb10)-[0-9a-f]{4}$")
 _HOST_RENAME = re.compile(r"^(?P<base>.+?)-(?P<n>[2-9]|[1-9][0-9]+)$")
 # ... and a service instance by appending " #N"; other responders use " (N)".
 _INSTANCE_RENAME = re.compile(r"^(?P<base>.+?)(?: #[0-9]+| \([0-9]+\))$")
+# Service type of a host found by the reverse-address sweep: it advertises no service, only its
+# name (A/AAAA and reverse PTR records); the instance is the reverse name (10.0.18.198.in-addr.arpa.).
+NAME_ONLY = "in-addr.arpa."
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,8 @@ class DeviceRow:
         latency_ms: Latest probe's connect time.
         banner: Latest probe's SSH banner.
         instances: The DNS-SD instance names merged into this row.
+        name_only: Found only by its host name (the reverse-address sweep): it advertises no
+            service, so it is online only once a probe of its SSH port answers.
     """
 
     key: str
@@ -77,6 +84,7 @@ class DeviceRow:
     latency_ms: float | None = None
     banner: str = ""
     instances: tuple[str, ...] = ()
+    name_only: bool = False
 
     @property
     def saved(self) -> bool:
@@ -209,16 +217,15 @@ def group_services(services: Sequence[DiscoveredService]) -> list[list[Discovere
     """Services that are the same device, grouped; groups in order of first appearance.
 
     Two services are one device when they share a host name (case, ``.local`` and trailing
-    dot ignored; a Spark's conflict rename ``spark-1a2b-2`` counts as ``spark-1a2b``), share a
-    non-loopback address, or are conflict renames of one instance on the same host.
+    dot ignored), share a non-loopback address, or are conflict renames of one instance on the
+    same host. A conflict-renamed host name (``spark-1a2b-2``) alone joins nothing: it is another
+    device unless an address says otherwise.
     """
     groups = _Groups(len(services))
     first_by_key: dict[str, int] = {}
     for index, service in enumerate(services):
         host = _host_of(service)
         keys = [f"h:{host}", f"i:{instance_base(service.instance, service.service_type)}@{host}"]
-        if spark_model(host):
-            keys.append(f"h:{rename_base(host)}")
         keys += [f"a:{a}" for a in map(_identity_address, service.addresses) if a]
         for key in keys:
             if key in first_by_key:
@@ -231,22 +238,34 @@ def group_services(services: Sequence[DiscoveredService]) -> list[list[Discovere
     return [buckets[root] for root in sorted(buckets)]
 
 
-def _profile_for(
+def _exact_profile(
     group: Sequence[DiscoveredService], profiles: Sequence[DeviceProfile], taken: set[str]
 ) -> DeviceProfile | None:
+    """The profile whose host is this group's host name or one of its addresses."""
     hosts = {_host_of(s) for s in group}
     addresses = {a for s in group for a in map(_identity_address, s.addresses) if a}
-    free = [p for p in profiles if p.name not in taken]
     # Loopback says nothing about identity, except together with the port: the demo device,
     # and anything else served on this computer, is exactly 127.0.0.1:PORT.
     endpoints = {(a, s.port) for s in group for a in s.addresses}
-    for profile in free:
+    for profile in profiles:
+        if profile.name in taken:
+            continue
         wanted = canonical_host(profile.host)
         if wanted in hosts or (_identity_address(wanted) or "") in addresses or (wanted, profile.port) in endpoints:
             return profile
-    # An Avahi rename of the saved name (profile spark1.local, advertised spark1-30.local).
-    bases = {rename_base(h) for h in hosts}
-    matches = [p for p in free if canonical_host(p.host) in bases]
+    return None
+
+
+def _renamed_profile(
+    group: Sequence[DiscoveredService], profiles: Sequence[DeviceProfile], taken: set[str]
+) -> DeviceProfile | None:
+    """The one free profile whose ``.local`` name this group's host is an Avahi rename of.
+
+    Only asked for profiles no group matched exactly: while ``spark-1a2b.local`` itself is
+    advertised, ``spark-1a2b-2.local`` is another device and keeps its own row.
+    """
+    bases = {rename_base(_host_of(s)) for s in group} - {_host_of(s) for s in group}
+    matches = [p for p in profiles if p.name not in taken and _is_mdns_name(p.host) and canonical_host(p.host) in bases]
     return matches[0] if len(matches) == 1 else None
 
 
@@ -274,21 +293,32 @@ def merge_devices(
     """
     probes = probes or {}
     seen = seen or {}
-    by_profile: dict[str, list[DiscoveredService]] = {}
-    unmatched: list[list[DiscoveredService]] = []
-    for group in group_services(services):
-        profile = _profile_for(group, profiles, set(by_profile))
-        if profile is None:
-            unmatched.append(group)
-        else:
-            by_profile[profile.name] = group
+    groups = group_services(services)
+    owner: dict[int, str] = {}
+    for match in (_exact_profile, _renamed_profile):
+        for index, group in enumerate(groups):
+            if index not in owner:
+                profile = match(group, profiles, set(owner.values()))
+                if profile is not None:
+                    owner[index] = profile.name
+    by_profile = {name: groups[index] for index, name in owner.items()}
+    unmatched = [group for index, group in enumerate(groups) if index not in owner]
     rows = [_profile_row(p, by_profile.get(p.name, []), probes, now, seen) for p in profiles]
     rows += [_discovered_row(group, probes, now) for group in unmatched]
     return rows
 
 
 def _latest(group: Sequence[DiscoveredService]) -> DiscoveredService:
-    return max(group, key=lambda s: (s.last_seen, -len(s.server)))
+    advertised = [s for s in group if s.service_type != NAME_ONLY] or list(group)
+    return max(advertised, key=lambda s: (s.last_seen, -len(s.server)))
+
+
+def _name_only(group: Sequence[DiscoveredService]) -> bool:
+    return bool(group) and all(s.service_type == NAME_ONLY for s in group)
+
+
+def _instances(group: Sequence[DiscoveredService]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(s.instance for s in group if s.service_type != NAME_ONLY))
 
 
 def _with_probe(row: DeviceRow, probes: Mapping[str, ProbeResult]) -> DeviceRow:
@@ -321,10 +351,11 @@ def _profile_row(
         port=profile.port,
         addresses=order_addresses(a for s in group for a in s.addresses),
         profile=profile,
-        advertised=bool(group),
+        advertised=bool(group) and not _name_only(group),
         last_seen=last_seen,
         model=spark_model(profile.host, profile.name, *hosts),
-        instances=tuple(dict.fromkeys(s.instance for s in group)),
+        instances=_instances(group),
+        name_only=_name_only(group),
     )
     return _with_probe(row, probes)
 
@@ -341,9 +372,10 @@ def _discovered_row(
         host=f"{host}.local" if latest.server else (latest.addresses[0] if latest.addresses else host),
         port=latest.port or next((s.port for s in group if s.port), 22),
         addresses=order_addresses(a for s in group for a in s.addresses),
-        advertised=True,
+        advertised=not _name_only(group),
         last_seen=_last_seen(group, now),
         model=spark_model(*hosts),
-        instances=tuple(dict.fromkeys(s.instance for s in group)),
+        instances=_instances(group),
+        name_only=_name_only(group),
     )
     return _with_probe(row, probes)

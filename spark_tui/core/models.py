@@ -121,6 +121,9 @@ class Settings:
         keys: Binding id -> key(s), passed to Textual's ``set_keymap``.
         discovery_interfaces: Addresses zeroconf binds; ``()`` means all interfaces.
         discovery_types: DNS-SD service types to browse.
+        discovery_sweep: Also find hosts advertising no service, by a reverse-name sweep of
+            the discovery interfaces' IPv4 subnets (each up to a /24); interfaces not chosen
+            in ``discovery_interfaces`` are never swept.
         telemetry_interval: Seconds between telemetry samples.
         log_level: Level of the rotating log file.
     """
@@ -129,6 +132,7 @@ class Settings:
     keys: Mapping[str, str] = field(default_factory=dict)
     discovery_interfaces: tuple[str, ...] = ()
     discovery_types: tuple[str, ...] = ("_ssh._tcp.local.",)
+    discovery_sweep: bool = True
     telemetry_interval: float = 1.0
     log_level: str = "INFO"
 

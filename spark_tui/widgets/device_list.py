@@ -165,6 +165,8 @@ class DeviceList(Vertical, can_focus=False):
         parts.append("saved" if row.profile else "discovered, not saved (s saves it)")
         if row.profile and row.advertised:
             parts.append("seen on the network")
+        if row.name_only:
+            parts.append("found by name only (advertises no SSH service)")
         if row.profile and row.profile.user:
             parts.append(f"user {_safe(row.profile.user, 32)}")
         if row.reachable and row.latency_ms is not None:
@@ -188,7 +190,8 @@ class DeviceList(Vertical, can_focus=False):
     def _cells(self, row: DeviceRow) -> tuple[str, str, str, bool]:
         """What a row shows, as plain values: equal tuples need no redraw."""
         host = row.host if row.port == 22 else f"{row.host}:{row.port}"
-        return (self.state_of(row), _safe(row.name, 32), _safe(host, 40), row.profile is not None)
+        name = _safe(row.name, 32) + (" (name only)" if row.name_only else "")
+        return (self.state_of(row), name, _safe(host, 40), row.profile is not None)
 
     def _render_cells(self, cells: tuple[str, str, str, bool]) -> tuple[Text, Text, Text]:
         state, name, host, saved = cells

@@ -9,6 +9,9 @@ so an app should only ``post_message`` from it (thread-safe) and do nothing slow
 Every zeroconf event is translated into a :class:`~spark_tui.core.models.DiscoveredService`
 right away; the full snapshot goes to ``on_change`` at most once per ``coalesce`` seconds, so a
 flood of answers or a flapping service costs the UI a handful of redraws, not thousands.
+
+Which answers count as hearing a device, asking silent devices again, dropping dead ones and
+the reverse-name sweep live in :mod:`.upkeep` (the :class:`Upkeep` half of the service).
 """
 
 from __future__ import annotations
@@ -33,12 +36,13 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo
 from spark_tui.core.device_listing import DiscoveryStats
 from spark_tui.core.devices import canonical_host
 from spark_tui.core.models import DiscoveredService
+from spark_tui.services.discovery import sweep as sweeping
 from spark_tui.services.discovery.records import MAX_NAME, translate, translate_from_cache
+from spark_tui.services.discovery.upkeep import GONE_AFTER, MAX_SERVICES, REFRESH_AFTER, SWEEP_INTERVAL, Upkeep
 
 log = logging.getLogger(__name__)
 
 SSH_SERVICE = "_ssh._tcp.local."
-MAX_SERVICES = 2048  # beyond this, new instances are ignored (and counted) rather than stored
 MAX_PENDING_REQUESTS = 64
 
 SnapshotCallback = Callable[[tuple[DiscoveredService, ...]], None]
@@ -78,10 +82,10 @@ class _AnswerCounter(RecordUpdateListener):
         self.owner = owner
 
     def async_update_records(self, zc: Zeroconf, now: float, records: list) -> None:  # noqa: ARG002
-        self.owner._heard(records)
+        self.owner._heard(records, now)
 
 
-class DiscoveryService:
+class DiscoveryService(Upkeep):
     """Browses mDNS and reports the set of services found, coalesced.
 
     Args:
@@ -91,6 +95,13 @@ class DiscoveryService:
         service_types: DNS-SD types to browse.
         coalesce: Minimum seconds between two callbacks.
         resolve_timeout: Seconds to keep asking for a service's missing records.
+        refresh_after: Seconds of silence after which a service is asked again.
+        gone_after: Seconds of silence after which a service leaves the snapshot.
+        sweep: Also run the reverse-name sweep on the chosen interfaces' IPv4 subnets.
+        sweep_interval: Minimum seconds between two sweeps.
+
+    Raises:
+        ValueError: ``refresh_after`` not below ``gone_after``, or not positive.
     """
 
     def __init__(
@@ -101,8 +112,29 @@ class DiscoveryService:
         service_types: Sequence[str] = (SSH_SERVICE,),
         coalesce: float = 0.1,
         resolve_timeout: float = 3.0,
+        refresh_after: float = REFRESH_AFTER,
+        gone_after: float = GONE_AFTER,
+        sweep: bool = False,
+        sweep_interval: float = SWEEP_INTERVAL,
     ) -> None:
+        if not 0 < refresh_after < gone_after:
+            raise ValueError(f"need 0 < refresh_after < gone_after, got {refresh_after:g} and {gone_after:g}")
         self._on_change = on_change
+        self.refresh_after = refresh_after
+        self.gone_after = gone_after
+        self.sweep = sweep
+        self.sweep_interval = sweep_interval
+        # Three or four more questions before a silent service is given up.
+        self._ask_every = max(0.25, (gone_after - refresh_after) / 4)
+        self._tick = min(1.0, self._ask_every / 2)
+        self._quiet: set[str] = set()  # silent for gone_after: left out of snapshots
+        self._fresh: dict[str, float] = {}  # instance -> monotonic time of its latest answer
+        self._asked: dict[str, float] = {}  # instance -> monotonic time of our latest re-query
+        self._subnets: list[sweeping.LocalInterface] = []
+        self._last_sweep = float("-inf")
+        self._scope: int | None = None
+        self.requeries = 0
+        self.sweeps = 0
         self.interfaces = tuple(interfaces)
         self.service_types = tuple(service_types)
         self.coalesce = coalesce
@@ -138,6 +170,8 @@ class DiscoveryService:
         if self._zc is not None or self._closed:
             raise RuntimeError("DiscoveryService already started (or closed); make a new one")
         self.started_at = time.time()
+        if len(self.interfaces) == 1:
+            self._scope = sweeping.scope_of(self.interfaces[0])
         self._zc = open_zeroconf(self.interfaces)
         loop = self._zc.loop
         assert loop is not None
@@ -153,6 +187,21 @@ class DiscoveryService:
         self._browser = AsyncServiceBrowser(
             zc, list(self.service_types), handlers=[self._on_event], question_type=DNSQuestionType.QM
         )
+        self._spawn(self._upkeep())
+        if self.sweep:
+            self._start_sweep()
+
+    def _spawn(self, coroutine) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def refresh(self) -> None:
+        """Ask the network again now: a reverse-name sweep (rate limited). Thread-safe."""
+        zc = self._zc
+        if zc is None or zc.loop is None or self._closed or not self.sweep:
+            return
+        zc.loop.call_soon_threadsafe(self._start_sweep)
 
     def close(self) -> None:
         """Stop browsing and close the sockets; no callback runs after this returns.
@@ -208,7 +257,8 @@ class DiscoveryService:
             seen = dict(self._gone)
             for service in self._build_snapshot():
                 if service.server and service.last_seen:
-                    seen[canonical_host(service.server)] = service.last_seen
+                    host = canonical_host(service.server)
+                    seen[host] = max(seen.get(host, 0.0), service.last_seen)
             return seen
 
     def stats(self) -> DiscoveryStats:
@@ -237,17 +287,10 @@ class DiscoveryService:
                 last_seen=self._seen.get(s.instance, s.last_seen),
             )
             for s in self._services.values()
+            # Still being resolved and no address yet: held back (at most resolve_timeout),
+            # else a renamed device shows as a second, empty row until its addresses come.
+            if s.instance not in self._quiet and (s.addresses or s.instance not in self._pending)
         )
-
-    def _heard(self, records: list) -> None:
-        now = time.time()
-        with self._lock:
-            self.answers_heard += len(records)
-            for update in records:
-                record = update.new
-                for name in (record.name, getattr(record, "alias", None)):
-                    if name in self._services:
-                        self._seen[name] = now
 
     def _on_event(
         self, zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange
@@ -262,10 +305,7 @@ class DiscoveryService:
     def _apply(self, zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange) -> None:
         if state_change is ServiceStateChange.Removed:
             with self._lock:
-                gone = self._services.pop(name, None)
-                seen = self._seen.pop(name, None)
-                if gone is not None and gone.server:
-                    self._gone[canonical_host(gone.server)] = seen or gone.last_seen
+                gone = self._forget(name)
             if gone is not None:
                 self._mark_dirty()
             return
@@ -282,13 +322,13 @@ class DiscoveryService:
             info = AsyncServiceInfo(service_type, name)
         except BadTypeInNameException:  # a name zeroconf won't model: read the cache directly
             info, complete = None, True
-            value = translate_from_cache(zc, service_type, name, interface=interface, now=now)
+            value = translate_from_cache(zc, service_type, name, interface=interface, now=now, scope=self._scope)
         else:
             complete = info.load_from_cache(zc)
-            value = translate(info, service_type, interface=interface, now=now)
+            value = translate(info, service_type, interface=interface, now=now, scope=self._scope)
         with self._lock:
             self._services[name] = value
-            self._seen[name] = now
+            self._mark_heard(name, now)
             self._ever.add(name)
         self._mark_dirty()
         if info is not None and not complete and may_request and name not in self._pending and len(self._pending) < MAX_PENDING_REQUESTS:

@@ -7,7 +7,9 @@ from zeroconf's thread for every answer it hears.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
+from collections.abc import Iterable
 
 from zeroconf import Zeroconf, current_time_millis
 from zeroconf.asyncio import AsyncServiceInfo
@@ -34,11 +36,35 @@ def _decode(raw: bytes | str | None, limit: int) -> str:
     return _cap(raw, limit)
 
 
-def translate(info: AsyncServiceInfo, service_type: str, *, interface: str = "", now: float = 0.0) -> DiscoveredService:
+def dialable(addresses: Iterable[str], scope: int | None = None) -> tuple[str, ...]:
+    """Addresses someone can connect to as written: an IPv6 link-local address needs ``%scope``.
+
+    One heard without a scope (an AAAA record that came in over IPv4) gets ``scope`` (the index
+    of the one interface listened on), or is left out when that is unknown; duplicates go.
+    """
+    out: dict[str, None] = {}
+    for address in addresses:
+        if "%" not in address:
+            try:
+                ip = ipaddress.ip_address(address)
+            except ValueError:
+                continue
+            if ip.version == 6 and ip.is_link_local:
+                if not scope:
+                    continue
+                address = f"{address}%{scope}"
+        out[address] = None
+    return tuple(out)
+
+
+def translate(
+    info: AsyncServiceInfo, service_type: str, *, interface: str = "", now: float = 0.0, scope: int | None = None
+) -> DiscoveredService:
     """Zeroconf's view of one service as a plain value, with every field bounded.
 
     Names and TXT are decoded leniently (invalid UTF-8 becomes U+FFFD) and capped; they may
     still hold control characters, so show them through ``core.devices.display_safe``.
+    ``scope`` completes IPv6 link-local addresses heard without one (see :func:`dialable`).
     """
     txt: dict[str, str] = {}
     for key, value in list((info.properties or {}).items())[:MAX_TXT_ENTRIES]:
@@ -50,7 +76,7 @@ def translate(info: AsyncServiceInfo, service_type: str, *, interface: str = "",
         instance=_cap(info.name, MAX_NAME),
         service_type=service_type,
         server=_cap(info.server or "", MAX_NAME),
-        addresses=tuple(info.parsed_scoped_addresses()[:MAX_ADDRESSES]),
+        addresses=dialable(info.parsed_scoped_addresses(), scope)[:MAX_ADDRESSES],
         port=port,
         txt=txt,
         interface=interface,
@@ -72,7 +98,7 @@ def _txt_pairs(text: bytes) -> list[tuple[bytes, bytes | None]]:
 
 
 def translate_from_cache(
-    zc: Zeroconf, service_type: str, name: str, *, interface: str = "", now: float = 0.0
+    zc: Zeroconf, service_type: str, name: str, *, interface: str = "", now: float = 0.0, scope: int | None = None
 ) -> DiscoveredService:
     """Like :func:`translate`, read straight from zeroconf's cache.
 
@@ -108,7 +134,7 @@ def translate_from_cache(
         instance=_cap(name, MAX_NAME),
         service_type=service_type,
         server=_cap(server, MAX_NAME),
-        addresses=tuple(dict.fromkeys(addresses))[:MAX_ADDRESSES],
+        addresses=dialable(addresses, scope)[:MAX_ADDRESSES],
         port=port if 0 <= port <= 65535 else 0,
         txt=txt,
         interface=interface,

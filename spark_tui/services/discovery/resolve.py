@@ -2,6 +2,12 @@
 
 Many laptops (Windows, minimal Linux without nss-mdns, containers) cannot resolve
 ``spark-1a2b.local`` although the Spark answers mDNS; python-zeroconf's address resolver can.
+
+Avahi answers one query on each socket it has: the IPv6 answer (link-local only, on a plain
+LAN) often lands first. So after a first answer without a routable IPv4 address the resolver
+waits up to ``ANSWER_WAIT`` for the rest of that query's answers before choosing. What was just
+resolved is kept ``CACHE_SECONDS``: Avahi will not repeat a record within a second, so asking
+again at once would wait for the 1 s retry.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import time
 from collections.abc import Sequence
 
 from zeroconf import AddressResolver, DNSQuestionType
@@ -17,6 +24,12 @@ from zeroconf.asyncio import AsyncZeroconf
 from spark_tui.core.devices import address_rank
 from spark_tui.core.errors import ConnectError
 from spark_tui.services.discovery.browser import open_zeroconf
+from spark_tui.services.discovery.records import dialable
+from spark_tui.services.discovery.sweep import scope_of
+
+ANSWER_WAIT = 0.4  # seconds to wait for a routable IPv4 answer after a link-local-only one
+CACHE_SECONDS = 10.0
+_resolved: dict[tuple[str, tuple[str, ...]], tuple[float, list[str]]] = {}
 
 MDNS_HINT = (
     "mDNS may be blocked on this network, or the device is still starting (a Spark needs "
@@ -68,6 +81,10 @@ async def resolve_local(name: str, *, interfaces: Sequence[str] = (), timeout: f
     if not _is_local(name) or len(name) > 253:
         raise ConnectError("resolve", f"{name!r} is not a .local host name", "mDNS only resolves NAME.local")
     fqdn = name.strip().lower().rstrip(".") + "."
+    key = (fqdn, tuple(interfaces))
+    cached = _resolved.get(key)
+    if cached is not None and cached[0] > time.monotonic():
+        return list(cached[1])
     try:
         zc = open_zeroconf(interfaces, use_asyncio=True)
     except OSError as error:
@@ -80,11 +97,33 @@ async def resolve_local(name: str, *, interfaces: Sequence[str] = (), timeout: f
         # QM: a multicast answer reaches us even if another mDNS stack shares port 5353.
         found = await resolver.async_request(zc, timeout * 1000, question_type=DNSQuestionType.QM)
         addresses = resolver.parsed_scoped_addresses() if found else []
+        waited = 0.0
+        while addresses and not _has_routable_ipv4(addresses) and waited < ANSWER_WAIT:
+            await asyncio.sleep(0.05)  # the same query's answers on the other sockets
+            waited += 0.05
+            resolver.load_from_cache(zc)
+            addresses = resolver.parsed_scoped_addresses()
     finally:
         await aiozc.async_close()
+    scope = scope_of(interfaces[0]) if len(interfaces) == 1 else None
+    addresses = list(dialable(addresses, scope))
     if not addresses:
         raise ConnectError("resolve", f"no answer over mDNS for {name} within {timeout:g} s", MDNS_HINT)
-    return order_for_connect(addresses)
+    ordered = order_for_connect(addresses)
+    _resolved[key] = (time.monotonic() + CACHE_SECONDS, ordered)
+    if len(_resolved) > 256:  # bounded: drop what expired
+        for stale in [k for k, (until, _) in _resolved.items() if until <= time.monotonic()]:
+            del _resolved[stale]
+    return list(ordered)
+
+
+def _has_routable_ipv4(addresses: Sequence[str]) -> bool:
+    return any(address_rank(a)[0] == 0 for a in addresses)
+
+
+def forget_resolved() -> None:
+    """Empty the cache of recent answers (tests, and after a network change)."""
+    _resolved.clear()
 
 
 async def resolve_host(
