@@ -137,7 +137,11 @@ def test_a_shell_tab_runs_a_command_and_follows_the_terminal_size(demo):
 
 
 def test_the_command_palette_connects_to_a_device(demo):
-    demo.wait_for("spark-demo")
+    # The demo connects its device at start; disconnect it first so the palette has a
+    # "Connect to" command to offer (connected devices get none).
+    demo.wait_for("connected · demo")
+    demo.keys("x")
+    demo.wait_for(lambda screen: "connected · demo" not in screen)
     demo.keys("C-p")
     demo.wait_for("Search for commands")
     demo.type("connect to spark-demo")
