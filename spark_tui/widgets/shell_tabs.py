@@ -120,11 +120,11 @@ class ShellTabs(Vertical, can_focus=False):
         view.focus()
         self.post_message(self.SessionRequested(tab, self._device[tab], cols, rows))
 
-    def feed(self, tab: str, data: bytes) -> None:
-        """Output from the remote for tab ``tab``."""
+    async def feed(self, tab: str, data: bytes) -> None:
+        """Output from the remote for tab ``tab`` (parsed in slices; see ``TerminalView.feed_async``)."""
         view = self.view(tab)
         if view is not None:
-            view.feed(data)
+            await view.feed_async(data)
 
     def _notice(self, tab: str, text: str) -> None:
         """Write a dim dashboard note into the terminal, on its own line."""

@@ -23,7 +23,11 @@ def _ints(params: str) -> list[int]:
     """
     if not params:
         return []
-    return [(int(p) if len(p) <= 5 else PARAM_LIMIT) if p.isdigit() else 0 for p in params.split(";")]
+    # Leading zeros do not make a number big: "0000000031" is 31.
+    return [
+        (int(p) if len(p) <= 5 else min(int(p.lstrip("0")[:6] or 0), PARAM_LIMIT)) if p.isdigit() else 0
+        for p in params.split(";")
+    ]
 
 
 class ControlMixin:
@@ -142,10 +146,22 @@ class ControlMixin:
             self.mouse_sgr = on
         elif mode == 2004:
             self.bracketed_paste = on
+        elif mode == 3:
+            self._deccolm()
+        elif mode == 45:
+            self.reverse_wrap = on
         elif mode == 1048:
             self.save_cursor() if on else self.restore_cursor()
         elif mode in (47, 1047, 1049):
             self._switch_screen(mode, on)
+
+    def _deccolm(self) -> None:
+        """DECCOLM (80/132 columns): the size stays, but as in xterm the screen is cleared,
+        the margins reset and the cursor goes home."""
+        self.top, self.bottom = 0, self.rows - 1
+        self.screen.erase_rows(0, self.rows, self.attr)
+        self.x = self.y = 0
+        self.wrap_pending = False
 
     def _switch_screen(self, mode: int, on: bool) -> None:
         if on == (self.screen is self.alt):
@@ -220,14 +236,23 @@ def _vpa(t, args, n):
 
 
 def _cht(t, args, n):
-    for _ in range(n):
-        t.x = next((stop for stop in sorted(t.tabs) if stop > t.x), t.cols - 1)
+    # At most one step per column: CSI 65535 I costs what CSI 80 I does.
+    tabs = t.tabs
+    for _ in range(min(n, t.cols)):
+        stop = tabs.find(1, t.x + 1)
+        if stop < 0:
+            t.x = t.cols - 1
+            break
+        t.x = stop
     t.wrap_pending = False
 
 
 def _cbt(t, args, n):
-    for _ in range(n):
-        t.x = next((stop for stop in sorted(t.tabs, reverse=True) if stop < t.x), 0)
+    tabs = t.tabs
+    for _ in range(min(n, t.cols)):
+        t.x = max(tabs.rfind(1, 0, t.x), 0)
+        if not t.x:
+            break
     t.wrap_pending = False
 
 
@@ -297,7 +322,13 @@ def _ech(t, args, n):
 
 
 def _rep(t, args, n):
-    t._print(t.last_char * min(n, t.cols * t.rows))
+    # As tmux: the last printed character, at most to the end of the line, and only once
+    # (a second REP has nothing to repeat).
+    char, t.last_char = t.last_char, ""
+    count = 0 if t.wrap_pending else min(n, t.cols - t.x)
+    if char and count:
+        t._print(char * count)
+        t.last_char = ""
 
 
 def _da1(t, args, n):
@@ -308,9 +339,9 @@ def _da1(t, args, n):
 def _tbc(t, args, n):
     mode = args[0] if args else 0
     if mode == 0:
-        t.tabs.discard(t.x)
+        t.tabs[t.x] = 0
     elif mode == 3:
-        t.tabs.clear()
+        t.tabs[:] = bytes(len(t.tabs))
 
 
 def _sm(t, args, n, on=True):

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from .cells import BG_MASK, Line
 from .control import ControlMixin
 from .screen import Screen
+from .sequences import HOLD_LIMIT, SequenceMixin
 from .sgr import apply_sgr
 from .text import TextMixin
 
@@ -30,10 +31,11 @@ _TOKEN = re.compile(
     r"([^\x00-\x1f\x7f-\x9f]+)"  # text
     r"|\x1b(\[[0-9;:]*)m([^\x00-\x1f\x7f-\x9f]*)"  # SGR ("[" + params) and the text after it
     r"|\x1b\[([0-?]*)([ -/]*)([@-~])"  # CSI: params, intermediates, final
+    r"|(\x1b\[[0-?\x00-\x17\x19\x1c-\x1f]*(?:[ -/][ -/\x00-\x17\x19\x1c-\x1f]*)?[@-~])"  # CSI with C0 controls inside
     r"|(\r\n)"  # the commonest pair, handled at once
     r"|\x1b(\][^\x07\x1b]*)(?:\x07|\x1b\\|(?=\x1b))"  # OSC
     r"|(\x1b[P_^X][^\x07\x1b]*(?:\x07|\x1b\\|(?=\x1b)))"  # DCS/APC/PM/SOS: dropped
-    r"|(\x1b(?:\[[0-?]*[ -/]*|[\]P_^X][^\x07\x1b]*\x1b?|[ -/]*)\Z)"  # unfinished
+    r"|(\x1b(?:\[[0-?\x00-\x17\x19\x1c-\x1f]*(?:[ -/][ -/\x00-\x17\x19\x1c-\x1f]*)?|[\]P_^X][^\x07\x1b]*\x1b?|[ -/]*)\Z)"  # unfinished
     r"|\x1b([ -/]*)([0-~])"  # ESC: intermediates, final
     r"|([\x00-\x1f\x7f-\x9f])"  # a control character (or a stray ESC)
 )
@@ -48,7 +50,8 @@ def _only_crlf_pairs(text: str) -> bool:
     pairs = text.count("\r\n")
     return pairs == text.count("\r") == text.count("\n")
 
-HOLD_LIMIT = 65536  # an unfinished string sequence longer than this is dropped
+__all__ = ["HOLD_LIMIT", "Terminal", "sanitize_title"]
+
 TITLE_LIMIT = 120
 
 
@@ -62,7 +65,7 @@ def sanitize_title(raw: str) -> str:
     return " ".join(kept.split())[:TITLE_LIMIT]
 
 
-class Terminal(TextMixin, ControlMixin):
+class Terminal(TextMixin, ControlMixin, SequenceMixin):
     """An xterm-256color screen fed with the remote's bytes.
 
     Args:
@@ -113,7 +116,7 @@ class Terminal(TextMixin, ControlMixin):
         self.bytes_fed = 0
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._hold = ""
-        self._skip_string = False
+        self._init_sequences()
         self._reset_modes()
 
     def _reset_modes(self) -> None:
@@ -137,8 +140,9 @@ class Terminal(TextMixin, ControlMixin):
         self.reverse_video = False
         self.charsets = ["B", "B"]
         self.shift_out = 0
-        self.last_char = " "
-        self.tabs = set(range(8, self.cols, 8))
+        self.last_char = ""  # what REP repeats; "" once used or after a control
+        self.reverse_wrap = False
+        self.tabs = _default_tabs(self.cols)
 
     # -- what a view reads -------------------------------------------------------------
 
@@ -174,10 +178,13 @@ class Terminal(TextMixin, ControlMixin):
         if self._hold:
             text = self._hold + text
             self._hold = ""
-        if self._skip_string:
-            text = self._skip_rest_of_string(text)
+        if self._long is not None:
+            text = self._continue_long(text)
             if not text:
                 return
+        if "\x1bc\x1bc" in text or "\x1b[2J\x1b[2J" in text or "\x1b#8\x1b#8" in text:
+            # A run of the same whole-screen reset does what one does: a flood costs nothing.
+            text = _IDEMPOTENT_RUN.sub(r"\1", text)
         control = _CONTROL.search(text)
         if control is None:
             if text.isascii() and _only_crlf_pairs(text):
@@ -190,12 +197,13 @@ class Terminal(TextMixin, ControlMixin):
                 self._feed_lines(head.split("\r\n"))
                 text = text[cut:]
         cols = self.cols
-        for run, sgr, sgr_run, params, inter, final, crlf, osc, _dcs, partial, esc_inter, esc_final, char in _TOKEN.findall(
+        for run, sgr, sgr_run, params, inter, final, csi_c0, crlf, osc, _dcs, partial, esc_inter, esc_final, char in _TOKEN.findall(
             text
         ):
             if sgr:  # colour then text: the commonest pair in coloured output, one token
                 self.attr = apply_sgr(self.attr, sgr[1:])
                 if not sgr_run:
+                    self.last_char = ""  # any sequence ends what REP may repeat (as tmux)
                     continue
                 run = sgr_run
             if run:
@@ -217,6 +225,8 @@ class Terminal(TextMixin, ControlMixin):
                 else:
                     self._print(run)
             elif final:
+                if final != "b":
+                    self.last_char = ""
                 if inter or (params and params[0] in "<=>?"):
                     self._csi(params, inter, final)
                 elif final == "m":
@@ -224,12 +234,16 @@ class Terminal(TextMixin, ControlMixin):
                 elif final == "H" and not self.origin:  # cursor position, the TUI staple
                     row, _, col = params.partition(";")
                     # Slice before int(): a remote may send thousands of digits (clamped anyway).
-                    self.y = min(max(int(row[:6]), 1), self.rows) - 1 if row.isdigit() else 0
-                    self.x = min(max(int(col[:6]), 1), cols) - 1 if col.isdigit() else 0
+                    self.y = min(max(int(row.lstrip("0")[:6] or 0), 1), self.rows) - 1 if row.isdigit() else 0
+                    self.x = min(max(int(col.lstrip("0")[:6] or 0), 1), cols) - 1 if col.isdigit() else 0
                     self.wrap_pending = False
                 else:
                     self._csi(params, inter, final)
+            elif csi_c0:
+                self.last_char = ""
+                self._csi_with_controls(csi_c0)
             elif crlf:
+                self.last_char = ""
                 self.x = 0
                 self.wrap_pending = False
                 if self.y == self.bottom:
@@ -237,6 +251,7 @@ class Terminal(TextMixin, ControlMixin):
                 elif self.y < self.rows - 1:
                     self.y += 1
             elif char:
+                self.last_char = ""
                 if char == "\n" or char == "\x0b" or char == "\x0c":
                     self._linefeed()
                 elif char == "\r":
@@ -245,37 +260,44 @@ class Terminal(TextMixin, ControlMixin):
                 else:
                     self._control(char)
             elif esc_final:
+                self.last_char = ""
                 self._esc(esc_inter, esc_final)
             elif osc:
+                self.last_char = ""
                 self._osc(osc[1:])
             elif partial:
-                if len(partial) > HOLD_LIMIT:
-                    self._skip_string = True
-                else:
-                    self._hold = partial
+                self._start_long(partial)
             # else: a DCS/APC/PM/SOS string: dropped
 
-    def _skip_rest_of_string(self, text: str) -> str:
-        """Drop the tail of an over-long string sequence up to its terminator."""
-        match = re.search(r"\x07|\x1b\\|\x1b(?=[^\\])", text)
-        if match is None:
-            if text.endswith("\x1b"):
-                self._hold = "\x1b"
-            return ""
-        self._skip_string = False
-        end = match.end() if match.group() != "\x1b" else match.start()
-        return text[end:]
+    def _csi_with_controls(self, sequence: str) -> None:
+        """A CSI with C0 controls inside: the controls act first (as in xterm), then the CSI."""
+        for char in sequence[2:]:
+            if char < " ":
+                if char == "\n" or char == "\x0b" or char == "\x0c":
+                    self._linefeed()
+                elif char == "\r":
+                    self.x = 0
+                    self.wrap_pending = False
+                else:
+                    self._control(char)
+        params, inter, final = _CSI_PARTS.match("\x1b[" + _C0.sub("", sequence[2:])).groups()
+        self._csi(params, inter, final)
 
     # -- control characters, ESC sequences, OSC --------------------------------------------
 
     def _control(self, char: str) -> None:
         if char == "\b":
-            self.wrap_pending = False
             if self.x > 0:
                 self.x -= 1
+            elif self.reverse_wrap and self.autowrap and self.y > (self.top if self.y >= self.top else 0):
+                # Reverse-wraparound (mode 45): back over the left edge to the previous row's end.
+                self.y -= 1
+                self.x = self.cols - 1
+            self.wrap_pending = False
         elif char == "\t":
             self.wrap_pending = False
-            self.x = next((stop for stop in sorted(self.tabs) if stop > self.x), self.cols - 1)
+            stop = self.tabs.find(1, self.x + 1)
+            self.x = stop if stop >= 0 else self.cols - 1
         elif char == "\x07":
             self.bells += 1
             if self.on_bell is not None:
@@ -291,8 +313,12 @@ class Terminal(TextMixin, ControlMixin):
             if inter in ("(", ")") :
                 self.charsets[0 if inter == "(" else 1] = "0" if final == "0" else "B"
             elif inter == "#" and final == "8":
+                # DECALN: the screen full of E, margins reset, cursor home (as xterm and tmux).
                 for row in range(self.rows):
                     self.screen.lines[row] = Line(["E"] * self.cols, [0] * self.cols)
+                self.top, self.bottom = 0, self.rows - 1
+                self.x = self.y = 0
+                self.wrap_pending = False
             return
         if final == "7":
             self.save_cursor()
@@ -308,7 +334,7 @@ class Terminal(TextMixin, ControlMixin):
         elif final == "M":
             self._reverse_index()
         elif final == "H":
-            self.tabs.add(self.x)
+            self.tabs[self.x] = 1
         elif final == "c":
             self.reset()
         elif final == "=":
@@ -329,11 +355,6 @@ class Terminal(TextMixin, ControlMixin):
         elif code == "52":
             self.refused_clipboard_writes += 1
         # OSC 8 (hyperlinks) and everything else: dropped; the link text is ordinary output.
-
-    def reply(self, text: str) -> None:
-        """Send ``text`` to the remote through ``on_reply`` (if anyone listens)."""
-        if self.on_reply is not None:
-            self.on_reply(text.encode())
 
     # -- whole-terminal operations ---------------------------------------------------------
 
@@ -359,9 +380,24 @@ class Terminal(TextMixin, ControlMixin):
         self.top, self.bottom = 0, rows - 1
         self.x = min(self.x, cols - 1)
         self.wrap_pending = False
-        self.tabs = {stop for stop in self.tabs if stop < cols} | set(range(8, cols, 8))
+        tabs = _default_tabs(cols)
+        kept = self.tabs[:cols]
+        tabs[: len(kept)] = bytes(a | b for a, b in zip(kept, tabs[: len(kept)]))
+        self.tabs = tabs
 
     @staticmethod
     def blank_attr(attr: int) -> int:
         """The attribute erased cells get: only the background of ``attr``."""
         return attr & BG_MASK
+
+
+def _default_tabs(cols: int) -> bytearray:
+    """Tab stops every 8 columns: one byte per column (1 = a stop), searched with ``find``."""
+    stops = bytearray(b"\x01\x00\x00\x00\x00\x00\x00\x00" * (cols // 8 + 1))[:cols]
+    stops[0] = 0
+    return stops
+
+
+_IDEMPOTENT_RUN = re.compile(r"(\x1bc|\x1b\[2J|\x1b#8)\1+")
+_C0 = re.compile(r"[\x00-\x1f]")
+_CSI_PARTS = re.compile(r"\x1b\[([0-?]*)([ -/]*)([@-~])")

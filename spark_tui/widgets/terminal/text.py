@@ -44,6 +44,8 @@ class TextMixin:
             self._linefeed()
             if parts[index]:
                 self._print(parts[index])
+        if last and not parts[last]:
+            self.last_char = ""
 
     def _bulk_lines(self, parts: list[str]) -> None:
         """Each part: CR LF (scrolling) then the part's text at column 0, wrapping long ones."""
@@ -107,7 +109,7 @@ class TextMixin:
         size = len(new_rows[-1][0])
         self.wrap_pending = size == cols
         self.x = cols - 1 if size == cols else size
-        self.last_char = next((text[-1] for text, _ in reversed(new_rows) if text), self.last_char)
+        self.last_char = new_rows[-1][0][-1:]
 
     # -- text ----------------------------------------------------------------------------
 
