@@ -103,7 +103,7 @@ class SequenceMixin:
 
     def _keep(self, piece: str) -> None:
         if self._long == "osc" and self._long_size <= OSC_LIMIT and piece:
-            self._long_parts.append(piece)
+            self._long_parts.append(piece[: OSC_LIMIT + 1 - self._long_size])
         self._long_size += len(piece)
 
     def _finish_string(self) -> None:
