@@ -55,6 +55,18 @@ SYNTHETIC = {
     "insert_mode_pushes_text_right": b"abcdef\x1b[1;3H\x1b[4hXY\x1b[4l",
     "scroll_up_and_down_commands": b"".join(b"r%d\r\n" % n for n in range(10)) + b"\x1b[3S\x1b[2T",
     "repeat_and_cursor_movement": b"x\x1b[5b\x1b[3;3Hy\x1b[2A\x1b[4Cz\x1b[10D\x1b[2Bw\x1b[3Eq\x1b[2Fp\x1b[40Gr\x1b[7dv",
+    # REP repeats the last printed character once, up to the line's end; any sequence in between
+    # (a second REP, a line feed, a cursor move, an SGR) leaves it nothing to repeat.
+    "repeat_after_repeat_and_after_other_sequences": (
+        b"ab\x1b[3b\x1b[3bc\r\nd\r\n\x1b[3be\x1b[1C\x1b[3bf\x1b[31m\x1b[3bg\x1b[0m\r\n"
+        b"\x1b[5;115Hhi\x1b[65535bj\x1b[6;119Hkl\x1b[3bm"
+    ),
+    "c0_controls_inside_a_csi_are_executed": b"hello\x1b[2\r\nCworld\x1b[1\x08;3Hx\x1b[3;\x0b5Hy\x1b[1\x07m bold",
+    "parameters_with_leading_zeros_are_numbers": (
+        b"\x1b[0000000031mred\x1b[0000000002;0000000005Hx\x1b[000000000000000000004;01Cy\x1b[0m"
+    ),
+    "decaln_fills_with_e_homes_and_resets_margins": b"\x1b[5;10r\x1b[3;3H\x1b#8x\x1b[40;1H\n\nbottom",
+    "deccolm_clears_and_homes": b"text\r\nmore\x1b[44m\x1b[3;3H\x1b[?3lafter\x1b[0m\x1b[?3hagain",
 }
 
 

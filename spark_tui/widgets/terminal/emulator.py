@@ -34,7 +34,7 @@ _TOKEN = re.compile(
     r"|(\x1b\[[0-?\x00-\x17\x19\x1c-\x1f]*(?:[ -/][ -/\x00-\x17\x19\x1c-\x1f]*)?[@-~])"  # CSI with C0 controls inside
     r"|(\r\n)"  # the commonest pair, handled at once
     r"|\x1b(\][^\x07\x1b]*)(?:\x07|\x1b\\|(?=\x1b))"  # OSC
-    r"|(\x1b[P_^X][^\x07\x1b]*(?:\x07|\x1b\\|(?=\x1b)))"  # DCS/APC/PM/SOS: dropped
+    r"|(\x1b[P_^X][^\x07\x1b]*(?:\x07|\x1b\\|(?=\x1b))|\x1b\[[0-?]*[ -/]*[\x18\x1a])"  # DCS/APC/PM/SOS, or a CSI cancelled by CAN/SUB: dropped
     r"|(\x1b(?:\[[0-?\x00-\x17\x19\x1c-\x1f]*(?:[ -/][ -/\x00-\x17\x19\x1c-\x1f]*)?|[\]P_^X][^\x07\x1b]*\x1b?|[ -/]*)\Z)"  # unfinished
     r"|\x1b([ -/]*)([0-~])"  # ESC: intermediates, final
     r"|([\x00-\x1f\x7f-\x9f])"  # a control character (or a stray ESC)
@@ -380,9 +380,9 @@ class Terminal(TextMixin, ControlMixin, SequenceMixin):
         self.top, self.bottom = 0, rows - 1
         self.x = min(self.x, cols - 1)
         self.wrap_pending = False
-        tabs = _default_tabs(cols)
+        tabs = _default_tabs(cols)  # new columns get the default stops; old ones keep theirs
         kept = self.tabs[:cols]
-        tabs[: len(kept)] = bytes(a | b for a, b in zip(kept, tabs[: len(kept)]))
+        tabs[: len(kept)] = kept
         self.tabs = tabs
 
     @staticmethod
