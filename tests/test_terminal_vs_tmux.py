@@ -100,3 +100,41 @@ def test_a_control_sequence_stream_looks_the_same_as_in_tmux(name):
 
 def test_every_kind_of_recording_is_present():
     assert {"ls_color", "vim_file", "htop", "top", "less_search", "progress", "utf8_wide"} <= set(RECORDED)
+
+
+VTTEST = sorted(path.stem for path in (FIXTURES / "vttest").glob("*.bin"))
+
+
+# Screens where tmux itself fails what vttest asks for; there we check vttest's own words.
+TMUX_FAILS_VTTEST = {"cursor_03", "cursor_04", "screen_11"}
+
+
+@pytest.mark.parametrize("name", [name for name in VTTEST if name not in TMUX_FAILS_VTTEST])
+def test_a_vttest_screen_looks_the_same_as_in_tmux(name):
+    # vttest (Debian package) stopped on one screen of its cursor, screen-feature and
+    # insert/delete menus, recorded at 80x24 (tests/terminal_fixtures/record.py).
+    _compare((FIXTURES / "vttest" / f"{name}.bin").read_bytes(), 80, 24)
+
+
+def _vttest_screen(name: str) -> list[str]:
+    term = Terminal(80, 24)
+    term.feed((FIXTURES / "vttest" / f"{name}.bin").read_bytes())
+    return [row.rstrip() for row in term.display]
+
+
+@pytest.mark.parametrize("name", ["cursor_03", "cursor_04"])
+def test_vttest_autowrap_with_controls_leaves_the_letters_in_order_on_both_margins(name):
+    # "The left/right margins should have letters in order" (tmux mixes them up).
+    rows = _vttest_screen(name)[2:20]
+    letters = "IJKLMNOPQRSTUVWXYZ"
+    assert [(row[0], row[-1], len(row)) for row in rows] == [(c, c.lower(), 80) for c in letters]
+
+
+def test_vttest_origin_mode_puts_its_lines_at_the_bottom_of_the_screen():
+    rows = _vttest_screen("screen_11")
+    assert rows[23] == "Origin mode test. This line should be at the bottom of the screen."
+    assert rows[22].startswith("This line should be the one above the bottom of the screen.")
+
+
+def test_the_vttest_screens_are_present():
+    assert len(VTTEST) >= 20

@@ -206,7 +206,8 @@ def _cuf(t, args, n):
 
 
 def _cub(t, args, n):
-    t.x = max(0, (t.x if not t.wrap_pending else t.cols - 1) - n)
+    # While a wrap is pending the cursor counts as past the edge (as tmux).
+    t.x = max(0, (t.x if not t.wrap_pending else t.cols) - n)
     t.wrap_pending = False
 
 
