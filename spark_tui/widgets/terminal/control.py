@@ -6,11 +6,8 @@ emulator, not its hot path (text runs and line feeds live in ``emulator.py``).
 
 from __future__ import annotations
 
+from .modes import XTVERSION
 from .sgr import apply_sgr
-
-# DECSET/DECRST modes that select mouse reporting.
-MOUSE_MODES = (9, 1000, 1002, 1003)
-
 
 PARAM_LIMIT = 65535  # xterm's own cap on a numeric parameter
 
@@ -39,7 +36,9 @@ class ControlMixin:
                 self.attr = apply_sgr(self.attr, params)
             return
         if inter:
-            if inter == " " and final == "q":
+            if inter == "$" and final == "p":
+                self._report_mode(params)
+            elif inter == " " and final == "q":
                 args = _ints(params)
                 self.cursor_shape = args[0] if args and 0 <= args[0] <= 6 else 0
             elif inter == "!" and final == "p":
@@ -59,6 +58,8 @@ class ControlMixin:
         if private == ">":
             if final == "c" and (not args or args[0] == 0):
                 self.reply("\x1b[>1;10;0c")
+            elif final == "q" and (not args or args[0] == 0):
+                self.reply(XTVERSION)
             return
         if private:
             return
@@ -123,64 +124,6 @@ class ControlMixin:
         self.charsets = ["B", "B"]
         self.shift_out = 0
         self.screen.saved = None
-
-    # -- modes -------------------------------------------------------------------------------
-
-    def _set_private_mode(self, mode: int, on: bool) -> None:
-        if mode == 1:
-            self.app_cursor = on
-        elif mode == 5:
-            self.reverse_video = on
-        elif mode == 6:
-            self.origin = on
-            self._move_to(0, 0)
-        elif mode == 7:
-            self.autowrap = on
-            if not on:
-                self.wrap_pending = False
-        elif mode == 25:
-            self.cursor_visible = on
-        elif mode in MOUSE_MODES:
-            self.mouse_tracking = mode if on else 0
-        elif mode == 1006:
-            self.mouse_sgr = on
-        elif mode == 2004:
-            self.bracketed_paste = on
-        elif mode == 3:
-            self._deccolm()
-        elif mode == 45:
-            self.reverse_wrap = on
-        elif mode == 1048:
-            self.save_cursor() if on else self.restore_cursor()
-        elif mode in (47, 1047, 1049):
-            self._switch_screen(mode, on)
-
-    def _deccolm(self) -> None:
-        """DECCOLM (80/132 columns): the size stays, but as in xterm the screen is cleared,
-        the margins reset and the cursor goes home."""
-        self.top, self.bottom = 0, self.rows - 1
-        self.screen.erase_rows(0, self.rows, self.attr)
-        self.x = self.y = 0
-        self.wrap_pending = False
-
-    def _switch_screen(self, mode: int, on: bool) -> None:
-        if on == (self.screen is self.alt):
-            return
-        if on:
-            if mode == 1049:
-                self.save_cursor()
-            self.screen = self.alt
-            if mode == 1049:
-                self.alt.erase_rows(0, self.rows, 0)
-        else:
-            if mode == 1047:
-                self.alt.erase_rows(0, self.rows, 0)
-            self.screen = self.main
-            if mode == 1049:
-                self.restore_cursor()
-        for line in self.screen.lines:
-            line.cache = None
-        self.wrap_pending = False
 
 
 def _col(t) -> int:

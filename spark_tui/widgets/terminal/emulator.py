@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 from .cells import BG_MASK, Line
 from .control import ControlMixin
+from .escapes import EscapeMixin, sanitize_title
+from .modes import ModeMixin
 from .screen import Screen
 from .sequences import HOLD_LIMIT, SequenceMixin
 from .sgr import apply_sgr
@@ -50,22 +52,11 @@ def _only_crlf_pairs(text: str) -> bool:
     pairs = text.count("\r\n")
     return pairs == text.count("\r") == text.count("\n")
 
+
 __all__ = ["HOLD_LIMIT", "Terminal", "sanitize_title"]
 
-TITLE_LIMIT = 120
 
-
-def sanitize_title(raw: str) -> str:
-    """Make a remote-supplied window title safe to show: printable characters only, bounded.
-
-    Control characters (C0, C1, ESC), format characters such as bidi overrides, and line or
-    paragraph separators are removed; runs of blanks collapse to one space.
-    """
-    kept = "".join(ch if ch.isprintable() else " " for ch in raw)
-    return " ".join(kept.split())[:TITLE_LIMIT]
-
-
-class Terminal(TextMixin, ControlMixin, SequenceMixin):
+class Terminal(TextMixin, ControlMixin, ModeMixin, EscapeMixin, SequenceMixin):
     """An xterm-256color screen fed with the remote's bytes.
 
     Args:
@@ -75,6 +66,9 @@ class Terminal(TextMixin, ControlMixin, SequenceMixin):
         on_reply: Called with bytes the terminal owes the remote (DSR, DA replies).
         on_title: Called with the sanitised title when OSC 0/2 changes it.
         on_bell: Called on BEL.
+        on_notify: Called with (title, body) for a desktop notification (OSC 9, OSC 777),
+            both already plain, single-line and bounded.
+        on_sync: Called with True when synchronized output (mode 2026) starts, False when it ends.
 
     Attributes:
         x: Cursor column (0-based).
@@ -87,6 +81,8 @@ class Terminal(TextMixin, ControlMixin, SequenceMixin):
         bracketed_paste: Mode 2004.
         mouse_tracking: 0 (off), 9, 1000 (clicks), 1002 (drag) or 1003 (any motion).
         mouse_sgr: Mode 1006 (SGR mouse encoding).
+        focus_events: Mode 1004: the remote wants ``CSI I`` / ``CSI O`` on focus changes.
+        synchronized: Mode 2026: the remote is drawing a frame; show the previous one meanwhile.
         title: The sanitised title.
         refused_clipboard_writes: OSC 52 writes refused so far.
         bells: BELs received so far.
@@ -101,6 +97,8 @@ class Terminal(TextMixin, ControlMixin, SequenceMixin):
         on_reply: Callable[[bytes], None] | None = None,
         on_title: Callable[[str], None] | None = None,
         on_bell: Callable[[], None] | None = None,
+        on_notify: Callable[[str, str], None] | None = None,
+        on_sync: Callable[[bool], None] | None = None,
     ) -> None:
         self.cols = max(1, cols)
         self.rows = max(1, rows)
@@ -110,6 +108,8 @@ class Terminal(TextMixin, ControlMixin, SequenceMixin):
         self.on_reply = on_reply
         self.on_title = on_title
         self.on_bell = on_bell
+        self.on_notify = on_notify
+        self.on_sync = on_sync
         self.title = ""
         self.refused_clipboard_writes = 0
         self.bells = 0
@@ -137,6 +137,8 @@ class Terminal(TextMixin, ControlMixin, SequenceMixin):
         self.bracketed_paste = False
         self.mouse_tracking = 0
         self.mouse_sgr = False
+        self.focus_events = False
+        self.synchronized = False
         self.reverse_video = False
         self.charsets = ["B", "B"]
         self.shift_out = 0
@@ -283,79 +285,6 @@ class Terminal(TextMixin, ControlMixin, SequenceMixin):
         params, inter, final = _CSI_PARTS.match("\x1b[" + _C0.sub("", sequence[2:])).groups()
         self._csi(params, inter, final)
 
-    # -- control characters, ESC sequences, OSC --------------------------------------------
-
-    def _control(self, char: str) -> None:
-        if char == "\b":
-            if self.x > 0:
-                self.x -= 1
-            elif self.reverse_wrap and self.autowrap and self.y > (self.top if self.y >= self.top else 0):
-                # Reverse-wraparound (mode 45): back over the left edge to the previous row's end.
-                self.y -= 1
-                self.x = self.cols - 1
-            self.wrap_pending = False
-        elif char == "\t":
-            self.wrap_pending = False
-            stop = self.tabs.find(1, self.x + 1)
-            self.x = stop if stop >= 0 else self.cols - 1
-        elif char == "\x07":
-            self.bells += 1
-            if self.on_bell is not None:
-                self.on_bell()
-        elif char == "\x0e":
-            self.shift_out = 1
-        elif char == "\x0f":
-            self.shift_out = 0
-        # everything else (NUL, ENQ, C1 controls, stray ESC ...) is ignored
-
-    def _esc(self, inter: str, final: str) -> None:
-        if inter:
-            if inter in ("(", ")") :
-                self.charsets[0 if inter == "(" else 1] = "0" if final == "0" else "B"
-            elif inter == "#" and final == "8":
-                # DECALN: the screen full of E, margins reset, cursor home (as xterm and tmux).
-                for row in range(self.rows):
-                    self.screen.lines[row] = Line(["E"] * self.cols, [0] * self.cols)
-                self.top, self.bottom = 0, self.rows - 1
-                self.x = self.y = 0
-                self.wrap_pending = False
-            return
-        if final == "7":
-            self.save_cursor()
-        elif final == "8":
-            self.restore_cursor()
-        elif final == "D":
-            self.wrap_pending = False
-            self._index()
-        elif final == "E":
-            self.wrap_pending = False
-            self.x = 0
-            self._index()
-        elif final == "M":
-            self._reverse_index()
-        elif final == "H":
-            self.tabs[self.x] = 1
-        elif final == "c":
-            self.reset()
-        elif final == "=":
-            self.app_keypad = True
-        elif final == ">":
-            self.app_keypad = False
-        elif final == "Z":
-            self.reply("\x1b[?62;22c")
-
-    def _osc(self, body: str) -> None:
-        code, _, value = body.partition(";")
-        if code in ("0", "2"):
-            title = sanitize_title(value)
-            if title != self.title:
-                self.title = title
-                if self.on_title is not None:
-                    self.on_title(title)
-        elif code == "52":
-            self.refused_clipboard_writes += 1
-        # OSC 8 (hyperlinks) and everything else: dropped; the link text is ordinary output.
-
     # -- whole-terminal operations ---------------------------------------------------------
 
     def reset(self) -> None:
@@ -364,7 +293,10 @@ class Terminal(TextMixin, ControlMixin, SequenceMixin):
         self.main.erase_rows(0, self.rows, 0)
         self.alt.erase_rows(0, self.rows, 0)
         self.main.saved = self.alt.saved = None
+        synchronized = self.synchronized
         self._reset_modes()
+        if synchronized and self.on_sync is not None:
+            self.on_sync(False)
 
     def resize(self, cols: int, rows: int) -> None:
         """Change the size (no reflow); the scroll region resets to the whole screen."""
