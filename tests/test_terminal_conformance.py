@@ -70,3 +70,46 @@ def test_tab_stops_survive_a_resize_and_new_columns_get_default_stops():
     term.resize(40, 6)
     term.feed(b"\r\t1\t2")
     assert term.display[0].index("1") == 4 and term.display[0].index("2") == 24
+
+
+def _coloured_log(seed: int) -> bytes:
+    import random
+
+    pick = random.Random(seed)
+    lines = []
+    for i in range(1500):
+        kind = pick.random()
+        if kind < 0.3:
+            lines.append(b"\x1b[3%dmred %d\x1b[0m tail\r\n" % (i % 8, i))
+        elif kind < 0.5:
+            lines.append(b"\x1b[44mbg line %d\r\n" % i)  # the background runs on into the next rows
+        elif kind < 0.6:
+            lines.append(b"plain %d\r\n" % i)
+        elif kind < 0.7:
+            lines.append(b"\x1b[1;38;5;%dmx\x1b[49m y \x1b[m\r\n" % (i % 256))
+        elif kind < 0.8:
+            lines.append(b"x" * (i % 130) + b"\r\n")  # some wrap: the bulk path must step aside
+        else:
+            lines.append(b"\x1b[0m\x1b[7mrev\x1b[27m" + b"z" * (i % 110) + b"\r\n")
+    return b"".join(lines)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("chunk", [4096, 65536])
+def test_a_coloured_log_flood_in_bulk_leaves_the_same_screen_and_scrollback_as_token_by_token(seed, chunk):
+    from tests.terminal_fixtures.reference import emulator_snapshot
+
+    data = _coloured_log(seed)
+
+    def run(bulk: bool) -> Terminal:
+        term = Terminal(120, 40, scrollback=5000)
+        if not bulk:
+            term._coloured_lines = lambda text: False
+        for start in range(0, len(data), chunk):
+            term.feed(data[start : start + chunk])
+        return term
+
+    fast, slow = run(True), run(False)
+    assert emulator_snapshot(fast) == emulator_snapshot(slow)
+    assert list(fast.history) == list(slow.history) and fast.main.pushed == slow.main.pushed
+    assert fast.attr == slow.attr

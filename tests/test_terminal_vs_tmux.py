@@ -138,3 +138,18 @@ def test_vttest_origin_mode_puts_its_lines_at_the_bottom_of_the_screen():
 
 def test_the_vttest_screens_are_present():
     assert len(VTTEST) >= 20
+
+
+def test_a_coloured_log_fed_in_big_chunks_looks_the_same_as_in_tmux():
+    # Big chunks take the emulator's bulk line paths (plain and coloured lines).
+    from tests.test_terminal_conformance import _coloured_log
+
+    data = _coloured_log(7)
+    reference = tmux_snapshot(data, 120, 40)
+    term = Terminal(120, 40)
+    for start in range(0, len(data), 4096):
+        term.feed(data[start : start + 4096])
+    ours = emulator_snapshot(term)
+    for row, (mine, theirs) in enumerate(zip(ours.rows, reference.rows)):
+        assert mine[: len(theirs)] == theirs, f"row {row}: {render_cells(mine)!r}"
+    assert ours.cursor == reference.cursor

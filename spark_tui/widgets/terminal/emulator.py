@@ -192,12 +192,18 @@ class Terminal(TextMixin, ControlMixin, ModeMixin, EscapeMixin, SequenceMixin):
             if text.isascii() and _only_crlf_pairs(text):
                 self._feed_lines(text.split("\r\n"))
                 return
+        elif text[control.start()] == "\x1b" and text.count("\r\n") > 8 and self._coloured_lines(text):
+            return
         elif control.start() > 256:
             cut = text.rfind("\r\n", 0, control.start()) + 2
             head = text[:cut]
             if cut > 2 and head.isascii() and _only_crlf_pairs(head):
                 self._feed_lines(head.split("\r\n"))
                 text = text[cut:]
+        self._feed_tokens(text)
+
+    def _feed_tokens(self, text: str) -> None:
+        """The general path: every token of ``text`` in turn."""
         cols = self.cols
         for run, sgr, sgr_run, params, inter, final, csi_c0, crlf, osc, _dcs, partial, esc_inter, esc_final, char in _TOKEN.findall(
             text
@@ -271,6 +277,24 @@ class Terminal(TextMixin, ControlMixin, ModeMixin, EscapeMixin, SequenceMixin):
                 self._start_long(partial)
             # else: a DCS/APC/PM/SOS string: dropped
 
+    def _coloured_lines(self, text: str) -> bool:
+        """A flood of lines with colours (``ESC[32m...ESC[0m`` CR LF): whole lines in bulk.
+
+        Taken only when SGRs, printable ASCII and CR LF pairs are all there is; the first line
+        (which continues the cursor's line) and the unfinished last one go the usual way.
+        Returns False (nothing consumed) when the text does not have that shape.
+        """
+        last = text.rfind("\r\n")
+        stripped = _SGR.sub("", text[:last])  # the tail may hold half a sequence: not checked
+        if not stripped.isascii() or _CONTROL.search(stripped) is not None or not _only_crlf_pairs(stripped):
+            return False
+        first = text.find("\r\n")
+        self._feed_tokens(text[:first])
+        if not self._bulk_sgr_lines(text[first + 2 : last].split("\r\n")):
+            self._feed_tokens(text[first:last])
+        self._feed_tokens(text[last:])
+        return True
+
     def _csi_with_controls(self, sequence: str) -> None:
         """A CSI with C0 controls inside: the controls act first (as in xterm), then the CSI."""
         for char in sequence[2:]:
@@ -330,6 +354,7 @@ def _default_tabs(cols: int) -> bytearray:
     return stops
 
 
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
 _IDEMPOTENT_RUN = re.compile(r"(\x1bc|\x1b\[2J|\x1b#8)\1+")
 _C0 = re.compile(r"[\x00-\x1f]")
 _CSI_PARTS = re.compile(r"\x1b\[([0-?]*)([ -/]*)([@-~])")
