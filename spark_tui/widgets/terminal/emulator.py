@@ -290,8 +290,14 @@ class Terminal(TextMixin, ControlMixin, ModeMixin, EscapeMixin, SequenceMixin):
             return False
         first = text.find("\r\n")
         self._feed_tokens(text[:first])
-        if not self._bulk_sgr_lines(text[first + 2 : last].split("\r\n")):
-            self._feed_tokens(text[first:last])
+        parts = text[first + 2 : last].split("\r\n")
+        while parts:
+            done = self._bulk_sgr_lines(parts)
+            if done == len(parts):
+                break
+            # A line that wraps (or a state the bulk path does not handle): the usual way.
+            self._feed_tokens("\r\n" + parts[done])
+            parts = parts[done + 1 :]
         self._feed_tokens(text[last:])
         return True
 

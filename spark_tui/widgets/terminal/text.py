@@ -109,10 +109,12 @@ class TextMixin:
             lines.append(line)
         self._finish_bulk(new_rows)
 
-    def _bulk_sgr_lines(self, parts: list[str]) -> bool:
+    def _bulk_sgr_lines(self, parts: list[str]) -> int:
         """Each part: CR LF (scrolling) then the part's printable ASCII and SGRs, at the bottom
-        of a full-screen scroll region (a coloured log flood). False when the state does not
-        allow it or a line would wrap (nothing is done then)."""
+        of a full-screen scroll region (a coloured log flood).
+
+        Returns how many parts were done: 0 when the state does not allow it, fewer than all
+        when a line would wrap (that line and the rest are the caller's)."""
         cols = self.cols
         rows = self.rows
         if not (
@@ -122,7 +124,7 @@ class TextMixin:
             and not self.insert_mode
             and self.charsets[self.shift_out] == "B"
         ):
-            return False
+            return 0
         attr = self.attr
         built: list[tuple[str, tuple[tuple[int, int], ...]]] = []
         for part in parts:
@@ -130,7 +132,7 @@ class TextMixin:
             if "\x1b" not in part:
                 size = len(part)
                 if size > cols:
-                    return False
+                    break
                 if size == cols or attr == blank:
                     runs = ((attr, cols),)
                 elif size == 0:
@@ -140,6 +142,7 @@ class TextMixin:
                 built.append((part, runs))
                 continue
             pieces = _SGR_SPLIT.split(part)
+            line_attr = attr
             runs_list = []
             size = 0
             text = pieces[0]
@@ -157,13 +160,16 @@ class TextMixin:
                     size += len(piece)
                     text += piece
             if size > cols:
-                return False
+                attr = line_attr
+                break
             if size < cols:
                 if runs_list and runs_list[-1][0] == blank:
                     runs_list[-1] = (blank, runs_list[-1][1] + cols - size)
                 else:
                     runs_list.append((blank, cols - size))
             built.append((text, tuple(runs_list)))
+        if not built:
+            return 0
         self.attr = attr
         screen = self.screen
         history = screen.history
@@ -185,7 +191,7 @@ class TextMixin:
         self.x = 0
         self.wrap_pending = False
         self.last_char = ""
-        return True
+        return len(built)
 
     def _finish_bulk(self, new_rows: list[tuple[str, bool]]) -> None:
         """Cursor after the last written row; remember the last printed character."""
