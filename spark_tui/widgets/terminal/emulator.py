@@ -295,8 +295,10 @@ class Terminal(TextMixin, ControlMixin, ModeMixin, EscapeMixin, SequenceMixin):
             done = self._bulk_sgr_lines(parts)
             if done == len(parts):
                 break
-            # A line that wraps (or a state the bulk path does not handle): the usual way.
-            self._feed_tokens("\r\n" + parts[done])
+            if not done:  # lines that wrap, or a state the bulk path does not handle: the usual way
+                self._feed_tokens("\r\n" + "\r\n".join(parts))
+                break
+            self._feed_tokens("\r\n" + parts[done])  # one line that wraps, then bulk again
             parts = parts[done + 1 :]
         self._feed_tokens(text[last:])
         return True
