@@ -1,7 +1,8 @@
 """A program on the device printing hostile output must not freeze the dashboard (issue 13 item 5).
 
 A real shell over a real sshd streams each hostile stream into a TerminalView inside a running
-Textual app, exactly as the Shell pane does; meanwhile a thread keeps connecting to a tunnel
+Textual app, exactly as the Shell pane does (ShellSession hands output over in slices and gives
+the loop a turn every few milliseconds); meanwhile a thread keeps connecting to a tunnel
 listener served by the same event loop. Every connection must be accepted (answered) within
 1 s while the stream drains, and the whole stream must arrive.
 """
@@ -86,7 +87,7 @@ async def test_a_tunnel_accepts_within_a_second_while_the_shell_receives_a_hosti
     try:
         async with _ShellApp().run_test(size=(120, 40)) as pilot:
             view = pilot.app.query_one(TerminalView)
-            session = ShellSession(conn, cols=120, rows=40, command=_remote_command(STREAMS[name]), on_output=view.feed_async)
+            session = ShellSession(conn, cols=120, rows=40, command=_remote_command(STREAMS[name]), on_output=view.feed)
             view.terminal.on_reply = session.write
             prober.start()
             started = time.monotonic()

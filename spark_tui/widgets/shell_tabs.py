@@ -122,11 +122,11 @@ class ShellTabs(Vertical, can_focus=False):
         view.focus()
         self.post_message(self.SessionRequested(tab, self._device[tab], cols, rows))
 
-    async def feed(self, tab: str, data: bytes) -> None:
-        """Output from the remote for tab ``tab`` (parsed in slices; see ``TerminalView.feed_async``)."""
+    def feed(self, tab: str, data: bytes) -> None:
+        """Output from the remote for tab ``tab`` (the session hands it over in bounded slices)."""
         view = self.view(tab)
         if view is not None:
-            await view.feed_async(data)
+            view.feed(data)
 
     def on_terminal_view_notified(self, message: TerminalView.Notified) -> None:
         """A bell or a desktop notification from a shell: a toast naming the tab's device.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -25,6 +26,13 @@ OutputCallback = Callable[[bytes], Awaitable[None] | None]
 ExitCallback = Callable[[int | None], None]
 
 DEFAULT_ENV = {"LANG": "C.UTF-8"}
+
+OUTPUT_SLICE = 4096
+"""Bytes handed to ``on_output`` at a time (a terminal emulator's dearest sequences cost tens of
+µs a byte on a slow machine: a slice stays within a few tens of ms)."""
+
+OUTPUT_BUDGET = 0.008
+"""Seconds of ``on_output`` work after which the event loop gets a turn."""
 
 
 class _Channel(asyncssh.SSHClientSession):
@@ -195,12 +203,20 @@ class ShellSession:
                 while self._queue:
                     data = b"".join(self._queue)
                     self._queue.clear()
-                    try:
-                        result = self._on_output(data)
-                        if inspect.isawaitable(result):
-                            await result
-                    except Exception:  # a broken consumer must not wedge the session
-                        log.exception("shell output consumer failed")
+                    # In slices, with a turn for the event loop whenever a few milliseconds went
+                    # by: output that is dear to parse (hostile or not) slows only this shell,
+                    # never the tunnels and keys sharing the loop.
+                    started = time.perf_counter()
+                    for start in range(0, len(data), OUTPUT_SLICE):
+                        try:
+                            result = self._on_output(data[start : start + OUTPUT_SLICE])
+                            if inspect.isawaitable(result):
+                                await result
+                        except Exception:  # a broken consumer must not wedge the session
+                            log.exception("shell output consumer failed")
+                        if time.perf_counter() - started > OUTPUT_BUDGET:
+                            await asyncio.sleep(0)
+                            started = time.perf_counter()
                     self._pending -= len(data)
                     if self.paused and self._pending <= self.max_pending // 2 and self._chan is not None:
                         self.paused = False

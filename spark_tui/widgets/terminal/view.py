@@ -23,7 +23,6 @@ for mouse reports, hold shift to select instead.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from rich.segment import Segment
@@ -42,13 +41,6 @@ _CURSOR = Style(reverse=True)
 _CURSOR_UNFOCUSED = Style(underline=True)
 _SELECTION = Style(reverse=True)
 _MATCH = Style(bgcolor="yellow", color="black")
-
-FEED_SLICE = 4096
-"""Bytes parsed between looks at the clock (big enough for the bulk line paths; the dearest
-hostile stream costs at most a few hundred ms per slice on a slow machine)."""
-
-FEED_BUDGET = 0.008
-"""Seconds of parsing after which :meth:`TerminalView.feed_async` lets the event loop run."""
 
 SYNC_TIMEOUT = 1.0
 """Seconds a synchronized update (mode 2026) may hold the previous frame on screen."""
@@ -165,29 +157,6 @@ class TerminalView(Widget, can_focus=True):
         Call on the app's thread (from another thread use ``app.call_from_thread``).
         """
         self.terminal.feed(data)
-        self.scrollback.follow()
-        self.refresh()
-
-    async def feed_async(self, data: bytes) -> None:
-        """Like :meth:`feed`, but never holds the event loop for long.
-
-        The bytes are parsed in slices; whenever a few milliseconds went by, the loop gets a
-        turn (tunnels accept, keys are read, frames drawn) before the rest. Hostile output that
-        is dear to parse then slows only this terminal, never the dashboard. The shell session
-        counts the bytes as consumed when this returns, so its back-pressure still holds.
-        """
-        terminal = self.terminal
-        if len(data) <= FEED_SLICE:
-            self.feed(data)
-            return
-        started = time.perf_counter()
-        for start in range(0, len(data), FEED_SLICE):
-            terminal.feed(data[start : start + FEED_SLICE])
-            if time.perf_counter() - started > FEED_BUDGET:
-                self.scrollback.follow()
-                self.refresh()
-                await asyncio.sleep(0)
-                started = time.perf_counter()
         self.scrollback.follow()
         self.refresh()
 
