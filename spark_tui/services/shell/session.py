@@ -57,7 +57,9 @@ class ShellSession:
         rows: Terminal height in cells.
         term: TERM to announce.
         on_output: Called with output bytes, in order. May be a coroutine function; the
-            bytes count as consumed when it returns (or its awaitable completes).
+            bytes count as consumed when it returns (or its awaitable completes). A plain
+            function gets them in slices of OUTPUT_SLICE, with a turn for the event loop
+            whenever OUTPUT_BUDGET went by; a coroutine function gets whole chunks.
         on_exit: Called once, after the last output, with the exit status (``None`` when the
             shell ended without one, e.g. the connection dropped; -1 when killed by a signal).
         command: Run this instead of the login shell.
@@ -86,6 +88,7 @@ class ShellSession:
         self.rows = rows
         self.term = term
         self._on_output = on_output
+        self._async_consumer = inspect.iscoroutinefunction(on_output)
         self._on_exit = on_exit
         self._command = command
         self._env = dict(DEFAULT_ENV if env is None else env)
@@ -206,10 +209,12 @@ class ShellSession:
                     # In slices, with a turn for the event loop whenever a few milliseconds went
                     # by: output that is dear to parse (hostile or not) slows only this shell,
                     # never the tunnels and keys sharing the loop.
+                    # (A coroutine consumer gets whole chunks: it can take its own turns.)
                     started = time.perf_counter()
-                    for start in range(0, len(data), OUTPUT_SLICE):
+                    step = max(1, len(data)) if self._async_consumer else OUTPUT_SLICE
+                    for start in range(0, len(data), step):
                         try:
-                            result = self._on_output(data[start : start + OUTPUT_SLICE])
+                            result = self._on_output(data[start : start + step])
                             if inspect.isawaitable(result):
                                 await result
                         except Exception:  # a broken consumer must not wedge the session
