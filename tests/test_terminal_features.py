@@ -134,3 +134,55 @@ async def test_a_bell_in_a_shell_you_are_not_typing_in_is_a_toast_and_a_flood_is
         await pilot.pause()
         notes = list(app._notifications)
         assert [n.message for n in notes] == ["Bell in the shell on gpu-box"]
+
+
+def test_osc_8_links_keep_only_web_and_mail_addresses_and_outlive_sgr_reset():
+    from spark_tui.widgets.terminal.cells import link_of
+
+    term = Terminal(60, 3)
+    term.feed(b"a \x1b]8;;https://example.com/x\x1b\\\x1b[1mlink\x1b[0m!\x1b]8;;\x1b\\ b ")
+    term.feed(b"\x1b]8;;file:///etc/passwd\x07file\x1b]8;;\x07 \x1b]8;;javascript:alert(1)\x07js\x1b]8;;\x07")
+    ids = [link_of(attr) for attr in term.lines[0].attrs]
+    row = term.display[0]
+    assert {term.links.get(ids[i]) for i in range(row.index("link"), row.index("!") + 1)} == {"https://example.com/x"}
+    assert not any(ids[row.index("file") :]) and not ids[0]
+
+
+class LinkApp(App):
+    def compose(self) -> ComposeResult:
+        yield TerminalView(id="term")
+
+    def on_terminal_view_link_clicked(self, message) -> None:
+        from spark_tui.app_shells import ShellRouting
+
+        ShellRouting.on_terminal_view_link_clicked(self, message)
+
+
+async def test_clicking_a_link_asks_before_opening_it_in_the_browser(monkeypatch):
+    import webbrowser
+
+    from spark_tui.screens.confirm import ConfirmScreen
+
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", opened.append)
+    app = LinkApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        view = app.query_one(TerminalView)
+        view.feed(b"go \x1b]8;;https://example.com/docs\x07here\x1b]8;;\x07 or \x1b]8;;https://x.test/\xe2\x80\xae\x07evil\x1b]8;;\x07")
+        await pilot.pause()
+        await pilot.click(TerminalView, offset=(1, 0))  # plain text: nothing
+        await pilot.click(TerminalView, offset=(13, 0))  # the address had a bidi override: no link
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        await pilot.click(TerminalView, offset=(4, 0))
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen) and "https://example.com/docs" in app.screen.question
+        assert opened == []  # not without asking
+        await pilot.press("n")
+        await pilot.pause()
+        assert opened == [] and not isinstance(app.screen, ConfirmScreen)
+        await pilot.click(TerminalView, offset=(5, 0))
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert opened == ["https://example.com/docs"]

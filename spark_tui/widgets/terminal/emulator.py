@@ -112,6 +112,8 @@ class Terminal(TextMixin, ControlMixin, ModeMixin, EscapeMixin, SequenceMixin):
         self.on_sync = on_sync
         self.title = ""
         self.refused_clipboard_writes = 0
+        self.links: dict[int, str] = {}  # hyperlink id -> address (OSC 8), see cells.link_of
+        self._link_id = 0
         self.bells = 0
         self.bytes_fed = 0
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")

@@ -7,9 +7,14 @@ handed to ``on_notify`` as plain text for the app to show (it sanitises them onc
 
 from __future__ import annotations
 
-from .cells import Line
+import re
+
+from .cells import LINK_IDS, LINK_MASK, LINK_SHIFT, Line
 
 TITLE_LIMIT = 120
+LINK_LIMIT = 2048
+_LINK = re.compile(r"(?:https?://|mailto:)[!-~]+")
+"""Addresses a click may offer to open: web and mail only, printable ASCII, no spaces."""
 NOTIFY_LIMIT = 200
 
 
@@ -95,6 +100,8 @@ class EscapeMixin:
                     self.on_title(title)
         elif code == "52":
             self.refused_clipboard_writes += 1
+        elif code == "8":
+            self._hyperlink(value.partition(";")[2])
         elif code == "9" and not value.startswith(("4;", "1;")):  # 9;4 is ConEmu progress, not a message
             self._notify("", value)
         elif code == "777":
@@ -107,3 +114,18 @@ class EscapeMixin:
     def _notify(self, title: str, body: str) -> None:
         if self.on_notify is not None:
             self.on_notify(sanitize_title(title), " ".join(body[: NOTIFY_LIMIT * 4].split())[:NOTIFY_LIMIT])
+
+    def _hyperlink(self, uri: str) -> None:
+        """OSC 8: text printed from here until the closing OSC 8 links to ``uri``.
+
+        Only web and mail addresses are kept (a device must not point a click at a local file);
+        the cells remember an id, ``links`` the address. Ids are reused after LINK_IDS links.
+        """
+        self.attr &= ~LINK_MASK
+        if not uri or len(uri) > LINK_LIMIT or not _LINK.fullmatch(uri):
+            return
+        links = self.links
+        if links.get(self._link_id) != uri:
+            self._link_id = self._link_id % LINK_IDS + 1
+            links[self._link_id] = uri
+        self.attr |= self._link_id << LINK_SHIFT

@@ -17,6 +17,7 @@ from .cells import (
     FG_MASK,
     HIDDEN,
     ITALIC,
+    LINK_MASK,
     REVERSE,
     STRIKE,
     UNDERLINE,
@@ -98,7 +99,7 @@ def apply_sgr(attr: int, params: str) -> int:
 
 def _apply(attr: int, params: str) -> int:
     if not params:
-        return 0
+        return attr & LINK_MASK  # a hyperlink outlives SGR 0 (it ends with its own OSC 8)
     parts = params.split(";")
     i = 0
     n = len(parts)
@@ -119,7 +120,7 @@ def _apply(attr: int, params: str) -> int:
             continue
         code = _int(part)
         if code == 0:
-            attr = 0
+            attr &= LINK_MASK
         elif 30 <= code <= 37:
             attr = (attr & ~FG_MASK) | palette(code - 30)
         elif 40 <= code <= 47:

@@ -32,6 +32,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from .cells import link_of, load_line
 from .emulator import Terminal
 from .keys import encode_key, encode_mouse, encode_paste
 from .render import HistoryStrips, highlight, line_strip
@@ -111,6 +112,14 @@ class TerminalView(Widget, can_focus=True):
 
     class LeaveRequested(_ViewMessage):
         """The user pressed the escape key: move focus out of the terminal."""
+
+    class LinkClicked(_ViewMessage):
+        """The user clicked a hyperlink (OSC 8) the remote printed: ``url`` is a web or mail
+        address chosen by the device. Ask before opening it."""
+
+        def __init__(self, url: str) -> None:
+            super().__init__()
+            self.url = url
 
     class Notified(_ViewMessage):
         """The remote rang the bell (``bell``) or sent a desktop notification (OSC 9 / 777).
@@ -275,6 +284,17 @@ class TerminalView(Widget, can_focus=True):
             self._send(data)
         return True
 
+    def _link_at(self, x: int, y: int) -> str | None:
+        """The hyperlink address under view cell (x, y), if the remote printed one there."""
+        term = self.terminal
+        row = self.scrollback.row_at(y) if 0 <= y < self.size.height else None
+        if row is None or not 0 <= x < term.cols:
+            return None
+        stored, line = row
+        if line is None:
+            line = load_line(stored, term.cols)
+        return term.links.get(link_of(line.attrs[x]))
+
     @staticmethod
     def _button(event: events.MouseEvent) -> int:
         return {1: 0, 2: 1, 3: 2}.get(event.button, 0)
@@ -308,6 +328,10 @@ class TerminalView(Widget, can_focus=True):
             text = self.scrollback.select_end(max(0, where.x), max(0, where.y))
             if text:
                 self.app.copy_to_clipboard(text)
+            else:
+                url = self._link_at(where.x, where.y)
+                if url:
+                    self._post(self.LinkClicked(url))
             self.refresh()
             return
         self._report_mouse(event, self._button(event), press=False)
