@@ -31,7 +31,8 @@ def test_a_huge_parameter_costs_no_more_than_one_the_size_of_the_screen(final):
     # CSI 65535 x must cost what CSI 120 x costs (the screen's width): x100 of it took 4 s for I/Z.
     huge = (b"ab\x1b[65535" + final.encode()) * 2000
     screen_sized = (b"ab\x1b[120" + final.encode()) * 2000
-    assert _cost(huge) < 3 * _cost(screen_sized) + 0.05
+    # Best of three: CPU time, but a shared machine still adds noise to a few milliseconds.
+    assert min(_cost(huge) for _ in range(3)) < 3 * min(_cost(screen_sized) for _ in range(3)) + 0.1
 
 
 @pytest.mark.parametrize(
