@@ -9,10 +9,12 @@ Run (as root, for the test sshd):  .venv/bin/python -m benchmarks.bench_terminal
 3. Throughput of the WHOLE path at 120x40: bytes in 32 KiB chunks -> emulator -> Strips for
    every visible row, drawn at most 60 times a second (as Textual would). Streams are recorded
    from real programs under a PTY: log lines (awk), a coloured listing (``ls --color -l``,
-   repeated), a full-screen TUI (vim paging through a file). tmux consumes the same bytes
+   repeated), a full-screen TUI (vim paging through a file), a monitor (htop at its fastest
+   refresh, the btop kind of stream) and a file manager (mc's panels). tmux consumes the same bytes
    (``cat`` in a detached 120x40 session). Both sides are measured in CPU seconds (ours: this
    process; tmux: its server process), interleaved, best of N, so other load on a shared
-   machine cancels out. Stock pyte (Screen, HistoryScreen) parses a 200 KB prefix for reference.
+   machine cancels out. Stock pyte (Screen, HistoryScreen) parses a 200 KB prefix for reference;
+   libghostty-vt (pyghostty, where its wheel installs) parses the whole stream, parse only.
 """
 
 from __future__ import annotations
