@@ -22,6 +22,7 @@ from .escapes import EscapeMixin, sanitize_title
 from .modes import ModeMixin
 from .screen import Screen
 from .sequences import HOLD_LIMIT, SequenceMixin
+from .sgr import _memo as _sgr_memo
 from .sgr import apply_sgr
 from .text import TextMixin
 
@@ -207,11 +208,13 @@ class Terminal(TextMixin, ControlMixin, ModeMixin, EscapeMixin, SequenceMixin):
     def _feed_tokens(self, text: str) -> None:
         """The general path: every token of ``text`` in turn."""
         cols = self.cols
+        sgr_memo = _sgr_memo
         for run, sgr, sgr_run, params, inter, final, csi_c0, crlf, osc, _dcs, partial, esc_inter, esc_final, char in _TOKEN.findall(
             text
         ):
             if sgr:  # colour then text: the commonest pair in coloured output, one token
-                self.attr = apply_sgr(self.attr, sgr[1:])
+                attr = sgr_memo.get((self.attr, sgr[1:]))
+                self.attr = attr if attr is not None else apply_sgr(self.attr, sgr[1:])
                 if not sgr_run:
                     self.last_char = ""  # any sequence ends what REP may repeat (as tmux)
                     continue
@@ -240,12 +243,20 @@ class Terminal(TextMixin, ControlMixin, ModeMixin, EscapeMixin, SequenceMixin):
                 if inter or (params and params[0] in "<=>?"):
                     self._csi(params, inter, final)
                 elif final == "m":
-                    self.attr = apply_sgr(self.attr, params)
+                    attr = sgr_memo.get((self.attr, params))
+                    self.attr = attr if attr is not None else apply_sgr(self.attr, params)
                 elif final == "H" and not self.origin:  # cursor position, the TUI staple
                     row, _, col = params.partition(";")
                     # Slice before int(): a remote may send thousands of digits (clamped anyway).
-                    self.y = min(max(int(row.lstrip("0")[:6] or 0), 1), self.rows) - 1 if row.isdigit() else 0
-                    self.x = min(max(int(col.lstrip("0")[:6] or 0), 1), cols) - 1 if col.isdigit() else 0
+                    # (Leading zeros do not make a number long: "0000000031" is 31.)
+                    if row.isdigit():
+                        self.y = min(max(int(row if len(row) < 6 else row.lstrip("0")[:6] or 0), 1), self.rows) - 1
+                    else:
+                        self.y = 0
+                    if col.isdigit():
+                        self.x = min(max(int(col if len(col) < 6 else col.lstrip("0")[:6] or 0), 1), cols) - 1
+                    else:
+                        self.x = 0
                     self.wrap_pending = False
                 else:
                     self._csi(params, inter, final)
