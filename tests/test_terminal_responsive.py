@@ -33,6 +33,8 @@ STREAMS = {
     "reset ESC c between text": "b'\\x1bcA' * 43690",
     "erase display between text": "b'\\x1b[2JA' * 26214",
     "scroll up CSI 65535 S": "b'\\x1b[65535S' * 8192",
+    "insert lines CSI 65535 L": "b'\\x1b[65535L' * 8192",
+    "erase line flood": "b'\\x1b[2K' * 65536",
     "alignment test ESC # 8": "b'\\x1b#8A' * 32768",
     "cursor position queries": "b'\\x1b[6n' * 65536",
     "distinct long colour sequences": "b''.join(b'\\x1b[38;2;%d;%d;7;' % (i % 256, i // 256) + b'1;' * 200 + b'0mx' for i in range(8000))",
