@@ -104,6 +104,22 @@ class ShellRouting:
         if session is not None:
             session.resize(message.cols, message.rows)
 
+    def on_terminal_view_link_clicked(self, message: TerminalView.LinkClicked) -> None:
+        """A hyperlink from a device: opened in the browser only once the user said yes."""
+        import webbrowser
+
+        from spark_tui.core.untrusted import display_safe
+        from spark_tui.screens.confirm import ConfirmScreen
+
+        url = message.url
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                webbrowser.open(url)
+
+        question = f"The device's output links to:\n\n{display_safe(url, 300)}\n\nOpen it in your browser?"
+        self.push_screen(ConfirmScreen("Open link", question), answered)
+
     def on_terminal_view_leave_requested(self) -> None:
         self.device_list.query_one("#device-table").focus()
 

@@ -294,7 +294,11 @@ QUERIES = [
     "\x9b6n\x9d2;x\x07",  # C1 forms of CSI and OSC
     "\x1b[6n\x1b[?6n\x1b[5n\x1b[c\x1b[>c\x1bZ",  # the harmless reports a shell needs
 ]
-ALLOWED_REPLY = re.compile(rb"\x1b\[(\d+;\d+R|\?\d+;\d+R|0n|\?62;22c|>1;10;0c)")
+# Fixed forms only: positions, status, device attributes, mode states (DECRQM: a mode number
+# and 0-4) and our own name and version (XTVERSION); never a byte the remote chose.
+ALLOWED_REPLY = re.compile(
+    rb"\x1b\[(\d+;\d+R|\?\d+;\d+R|0n|\?62;22c|>1;10;0c|\??\d{1,5};[0-4]\$y)|\x1bP>\|spark-tui\([0-9a-z.+]+\)\x1b\\"
+)
 
 
 class ShellPane(App):

@@ -177,3 +177,32 @@ async def test_a_dropped_connection_ends_the_shell_with_no_exit_status(sshd_fact
     assert status is None
     assert shell.exits == [None]
     assert shell.session.ended
+
+
+async def test_a_plain_consumer_gets_output_in_bounded_slices_with_loop_turns_between(sshd):
+    from spark_tui.services.shell.session import OUTPUT_SLICE
+
+    sizes: list[int] = []
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    def consume(data: bytes) -> None:
+        sizes.append(len(data))
+        time.sleep(0.002)  # a dear parse: 2 ms a slice
+
+    async with await _connect(sshd) as conn:
+        session = ShellSession(conn, on_output=consume, command="yes | head -c 2000000")
+        task = asyncio.create_task(ticker())
+        try:
+            await session.start()
+            await asyncio.wait_for(session.wait_closed(), 60)
+        finally:
+            task.cancel()
+    assert sum(sizes) == session.bytes_received >= 2_000_000
+    assert max(sizes) <= OUTPUT_SLICE
+    assert ticks >= len(sizes) * 0.002 / 0.008 / 2  # the loop ran at least every ~8 ms of work

@@ -55,6 +55,18 @@ SYNTHETIC = {
     "insert_mode_pushes_text_right": b"abcdef\x1b[1;3H\x1b[4hXY\x1b[4l",
     "scroll_up_and_down_commands": b"".join(b"r%d\r\n" % n for n in range(10)) + b"\x1b[3S\x1b[2T",
     "repeat_and_cursor_movement": b"x\x1b[5b\x1b[3;3Hy\x1b[2A\x1b[4Cz\x1b[10D\x1b[2Bw\x1b[3Eq\x1b[2Fp\x1b[40Gr\x1b[7dv",
+    # REP repeats the last printed character once, up to the line's end; any sequence in between
+    # (a second REP, a line feed, a cursor move, an SGR) leaves it nothing to repeat.
+    "repeat_after_repeat_and_after_other_sequences": (
+        b"ab\x1b[3b\x1b[3bc\r\nd\r\n\x1b[3be\x1b[1C\x1b[3bf\x1b[31m\x1b[3bg\x1b[0m\r\n"
+        b"\x1b[5;115Hhi\x1b[65535bj\x1b[6;119Hkl\x1b[3bm"
+    ),
+    "c0_controls_inside_a_csi_are_executed": b"hello\x1b[2\r\nCworld\x1b[1\x08;3Hx\x1b[3;\x0b5Hy\x1b[1\x07m bold",
+    "parameters_with_leading_zeros_are_numbers": (
+        b"\x1b[0000000031mred\x1b[0000000002;0000000005Hx\x1b[000000000000000000004;01Cy\x1b[0m"
+    ),
+    "decaln_fills_with_e_homes_and_resets_margins": b"\x1b[5;10r\x1b[3;3H\x1b#8x\x1b[40;1H\n\nbottom",
+    "deccolm_clears_and_homes": b"text\r\nmore\x1b[44m\x1b[3;3H\x1b[?3lafter\x1b[0m\x1b[?3hagain",
 }
 
 
@@ -88,3 +100,56 @@ def test_a_control_sequence_stream_looks_the_same_as_in_tmux(name):
 
 def test_every_kind_of_recording_is_present():
     assert {"ls_color", "vim_file", "htop", "top", "less_search", "progress", "utf8_wide"} <= set(RECORDED)
+
+
+VTTEST = sorted(path.stem for path in (FIXTURES / "vttest").glob("*.bin"))
+
+
+# Screens where tmux itself fails what vttest asks for; there we check vttest's own words.
+TMUX_FAILS_VTTEST = {"cursor_03", "cursor_04", "screen_11"}
+
+
+@pytest.mark.parametrize("name", [name for name in VTTEST if name not in TMUX_FAILS_VTTEST])
+def test_a_vttest_screen_looks_the_same_as_in_tmux(name):
+    # vttest (Debian package) stopped on one screen of its cursor, screen-feature and
+    # insert/delete menus, recorded at 80x24 (tests/terminal_fixtures/record.py).
+    _compare((FIXTURES / "vttest" / f"{name}.bin").read_bytes(), 80, 24)
+
+
+def _vttest_screen(name: str) -> list[str]:
+    term = Terminal(80, 24)
+    term.feed((FIXTURES / "vttest" / f"{name}.bin").read_bytes())
+    return [row.rstrip() for row in term.display]
+
+
+@pytest.mark.parametrize("name", ["cursor_03", "cursor_04"])
+def test_vttest_autowrap_with_controls_leaves_the_letters_in_order_on_both_margins(name):
+    # "The left/right margins should have letters in order" (tmux mixes them up).
+    rows = _vttest_screen(name)[2:20]
+    letters = "IJKLMNOPQRSTUVWXYZ"
+    assert [(row[0], row[-1], len(row)) for row in rows] == [(c, c.lower(), 80) for c in letters]
+
+
+def test_vttest_origin_mode_puts_its_lines_at_the_bottom_of_the_screen():
+    rows = _vttest_screen("screen_11")
+    assert rows[23] == "Origin mode test. This line should be at the bottom of the screen."
+    assert rows[22].startswith("This line should be the one above the bottom of the screen.")
+
+
+def test_the_vttest_screens_are_present():
+    assert len(VTTEST) >= 20
+
+
+def test_a_coloured_log_fed_in_big_chunks_looks_the_same_as_in_tmux():
+    # Big chunks take the emulator's bulk line paths (plain and coloured lines).
+    from tests.test_terminal_conformance import _coloured_log
+
+    data = _coloured_log(7)
+    reference = tmux_snapshot(data, 120, 40)
+    term = Terminal(120, 40)
+    for start in range(0, len(data), 4096):
+        term.feed(data[start : start + 4096])
+    ours = emulator_snapshot(term)
+    for row, (mine, theirs) in enumerate(zip(ours.rows, reference.rows)):
+        assert mine[: len(theirs)] == theirs, f"row {row}: {render_cells(mine)!r}"
+    assert ours.cursor == reference.cursor

@@ -19,6 +19,8 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static, TabbedContent, TabPane
 
+from spark_tui.core.untrusted import display_safe
+
 if TYPE_CHECKING:
     from spark_tui.widgets.terminal.view import TerminalView
 
@@ -132,10 +134,31 @@ class ShellTabs(Vertical, can_focus=False):
         self.post_message(self.SessionRequested(tab, self._device[tab], cols, rows, self._command.get(tab)))
 
     def feed(self, tab: str, data: bytes) -> None:
-        """Output from the remote for tab ``tab``."""
+        """Output from the remote for tab ``tab`` (the session hands it over in bounded slices)."""
         view = self.view(tab)
         if view is not None:
             view.feed(data)
+
+    def on_terminal_view_notified(self, message: TerminalView.Notified) -> None:
+        """A bell or a desktop notification from a shell: a toast naming the tab's device.
+
+        Everything shown comes from the device: it goes through ``display_safe`` and is never
+        read as markup. A bell in the terminal the user is typing in is not worth a toast.
+        """
+        message.stop()
+        view = message.control
+        if view is None:
+            return
+        tab = view.id.removesuffix("-term") if view.id else ""
+        device = display_safe(self._device.get(tab, "shell"), 40)
+        if message.bell:
+            if view.has_focus and self.current_tab == tab:
+                return
+            self.app.notify(f"Bell in the shell on {device}", title="Shell", markup=False, timeout=5)
+            return
+        title = display_safe(message.title, 80)
+        body = display_safe(message.body, 200) or "(no text)"
+        self.app.notify(body, title=f"{device}: {title}" if title else device, markup=False, timeout=8)
 
     def _notice(self, tab: str, text: str) -> None:
         """Write a dim dashboard note into the terminal, on its own line."""

@@ -161,12 +161,40 @@ def fixtures(root: Path) -> dict[str, bytes]:
     }
 
 
+# vttest screens: (menu choice, screens to step through). vttest asks for the primary device
+# attributes first; the recorder answers as a VT220 would so the menu takes the choice.
+VTTEST_SCREENS = {"cursor": ("1", 6), "screen": ("2", 14), "insert_delete": ("8", 3)}
+
+
+def vttest_fixtures() -> dict[str, bytes]:
+    """vttest (80x24) stopped on each screen of a few menus: name -> bytes up to that screen."""
+    found = {}
+    for name, (choice, screens) in VTTEST_SCREENS.items():
+        for screen in range(1, screens + 1):
+            keys = [(0.4, b"\x1b[?62;22c"), (1.0, choice.encode() + b"\r")]
+            keys += [(1.0 + 0.5 * step, b"\r") for step in range(1, screen)]
+            found[f"{name}_{screen:02d}"] = record(["vttest"], cols=80, rows=24, keys=keys, quiet=1.0, limit=15)
+    return found
+
+
 def main() -> None:
-    """Record the fixtures into this folder."""
+    """Record the fixtures into this folder (vttest screens into ``vttest/``)."""
     with tempfile.TemporaryDirectory() as tmp:
         for name, data in fixtures(Path(tmp)).items():
             (HERE / f"{name}.bin").write_bytes(data)
             print(f"{name}: {len(data)} bytes")
+    (HERE / "vttest").mkdir(exist_ok=True)
+    for name, data in vttest_fixtures().items():
+        (HERE / "vttest" / f"{name}.bin").write_bytes(data)
+        print(f"vttest/{name}: {len(data)} bytes")
+
+
+def main_vttest() -> None:
+    """Record only the vttest screens."""
+    (HERE / "vttest").mkdir(exist_ok=True)
+    for name, data in vttest_fixtures().items():
+        (HERE / "vttest" / f"{name}.bin").write_bytes(data)
+        print(f"vttest/{name}: {len(data)} bytes")
 
 
 if __name__ == "__main__":

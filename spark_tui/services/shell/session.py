@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -25,6 +26,13 @@ OutputCallback = Callable[[bytes], Awaitable[None] | None]
 ExitCallback = Callable[[int | None], None]
 
 DEFAULT_ENV = {"LANG": "C.UTF-8"}
+
+OUTPUT_SLICE = 4096
+"""Bytes handed to ``on_output`` at a time (a terminal emulator's dearest sequences cost tens of
+µs a byte on a slow machine: a slice stays within a few tens of ms)."""
+
+OUTPUT_BUDGET = 0.008
+"""Seconds of ``on_output`` work after which the event loop gets a turn."""
 
 
 class _Channel(asyncssh.SSHClientSession):
@@ -49,7 +57,9 @@ class ShellSession:
         rows: Terminal height in cells.
         term: TERM to announce.
         on_output: Called with output bytes, in order. May be a coroutine function; the
-            bytes count as consumed when it returns (or its awaitable completes).
+            bytes count as consumed when it returns (or its awaitable completes). A plain
+            function gets them in slices of OUTPUT_SLICE, with a turn for the event loop
+            whenever OUTPUT_BUDGET went by; a coroutine function gets whole chunks.
         on_exit: Called once, after the last output, with the exit status (``None`` when the
             shell ended without one, e.g. the connection dropped; -1 when killed by a signal).
         command: Run this instead of the login shell.
@@ -78,6 +88,7 @@ class ShellSession:
         self.rows = rows
         self.term = term
         self._on_output = on_output
+        self._async_consumer = inspect.iscoroutinefunction(on_output)
         self._on_exit = on_exit
         self._command = command
         self._env = dict(DEFAULT_ENV if env is None else env)
@@ -195,12 +206,22 @@ class ShellSession:
                 while self._queue:
                     data = b"".join(self._queue)
                     self._queue.clear()
-                    try:
-                        result = self._on_output(data)
-                        if inspect.isawaitable(result):
-                            await result
-                    except Exception:  # a broken consumer must not wedge the session
-                        log.exception("shell output consumer failed")
+                    # In slices, with a turn for the event loop whenever a few milliseconds went
+                    # by: output that is dear to parse (hostile or not) slows only this shell,
+                    # never the tunnels and keys sharing the loop.
+                    # (A coroutine consumer gets whole chunks: it can take its own turns.)
+                    started = time.perf_counter()
+                    step = max(1, len(data)) if self._async_consumer else OUTPUT_SLICE
+                    for start in range(0, len(data), step):
+                        try:
+                            result = self._on_output(data[start : start + step])
+                            if inspect.isawaitable(result):
+                                await result
+                        except Exception:  # a broken consumer must not wedge the session
+                            log.exception("shell output consumer failed")
+                        if time.perf_counter() - started > OUTPUT_BUDGET:
+                            await asyncio.sleep(0)
+                            started = time.perf_counter()
                     self._pending -= len(data)
                     if self.paused and self._pending <= self.max_pending // 2 and self._chan is not None:
                         self.paused = False

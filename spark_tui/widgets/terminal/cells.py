@@ -37,6 +37,16 @@ FG_MASK = COLOR_MASK
 BG_MASK = COLOR_MASK << BG_SHIFT
 DEFAULT = 0
 
+LINK_SHIFT = 61
+LINK_IDS = 4095
+LINK_MASK = LINK_IDS << LINK_SHIFT
+"""Bits 61..72: the OSC 8 hyperlink a cell belongs to (an id into ``Terminal.links``; 0 none)."""
+
+
+def link_of(attr: int) -> int:
+    """The hyperlink id of ``attr`` (0 = not a link)."""
+    return (attr >> LINK_SHIFT) & LINK_IDS
+
 
 def fg_of(attr: int) -> int:
     """The packed foreground colour of ``attr`` (0 = default)."""

@@ -6,11 +6,8 @@ emulator, not its hot path (text runs and line feeds live in ``emulator.py``).
 
 from __future__ import annotations
 
+from .modes import XTVERSION
 from .sgr import apply_sgr
-
-# DECSET/DECRST modes that select mouse reporting.
-MOUSE_MODES = (9, 1000, 1002, 1003)
-
 
 PARAM_LIMIT = 65535  # xterm's own cap on a numeric parameter
 
@@ -23,7 +20,11 @@ def _ints(params: str) -> list[int]:
     """
     if not params:
         return []
-    return [(int(p) if len(p) <= 5 else PARAM_LIMIT) if p.isdigit() else 0 for p in params.split(";")]
+    # Leading zeros do not make a number big: "0000000031" is 31.
+    return [
+        (int(p) if len(p) <= 5 else min(int(p.lstrip("0")[:6] or 0), PARAM_LIMIT)) if p.isdigit() else 0
+        for p in params.split(";")
+    ]
 
 
 class ControlMixin:
@@ -35,7 +36,9 @@ class ControlMixin:
                 self.attr = apply_sgr(self.attr, params)
             return
         if inter:
-            if inter == " " and final == "q":
+            if inter == "$" and final == "p":
+                self._report_mode(params)
+            elif inter == " " and final == "q":
                 args = _ints(params)
                 self.cursor_shape = args[0] if args and 0 <= args[0] <= 6 else 0
             elif inter == "!" and final == "p":
@@ -55,6 +58,8 @@ class ControlMixin:
         if private == ">":
             if final == "c" and (not args or args[0] == 0):
                 self.reply("\x1b[>1;10;0c")
+            elif final == "q" and (not args or args[0] == 0):
+                self.reply(XTVERSION)
             return
         if private:
             return
@@ -120,52 +125,6 @@ class ControlMixin:
         self.shift_out = 0
         self.screen.saved = None
 
-    # -- modes -------------------------------------------------------------------------------
-
-    def _set_private_mode(self, mode: int, on: bool) -> None:
-        if mode == 1:
-            self.app_cursor = on
-        elif mode == 5:
-            self.reverse_video = on
-        elif mode == 6:
-            self.origin = on
-            self._move_to(0, 0)
-        elif mode == 7:
-            self.autowrap = on
-            if not on:
-                self.wrap_pending = False
-        elif mode == 25:
-            self.cursor_visible = on
-        elif mode in MOUSE_MODES:
-            self.mouse_tracking = mode if on else 0
-        elif mode == 1006:
-            self.mouse_sgr = on
-        elif mode == 2004:
-            self.bracketed_paste = on
-        elif mode == 1048:
-            self.save_cursor() if on else self.restore_cursor()
-        elif mode in (47, 1047, 1049):
-            self._switch_screen(mode, on)
-
-    def _switch_screen(self, mode: int, on: bool) -> None:
-        if on == (self.screen is self.alt):
-            return
-        if on:
-            if mode == 1049:
-                self.save_cursor()
-            self.screen = self.alt
-            if mode == 1049:
-                self.alt.erase_rows(0, self.rows, 0)
-        else:
-            if mode == 1047:
-                self.alt.erase_rows(0, self.rows, 0)
-            self.screen = self.main
-            if mode == 1049:
-                self.restore_cursor()
-        for line in self.screen.lines:
-            line.cache = None
-        self.wrap_pending = False
-
 
 def _col(t) -> int:
     """The column erase and edit commands act on: past the edge while a wrap is pending (as tmux)."""
@@ -190,7 +149,8 @@ def _cuf(t, args, n):
 
 
 def _cub(t, args, n):
-    t.x = max(0, (t.x if not t.wrap_pending else t.cols - 1) - n)
+    # While a wrap is pending the cursor counts as past the edge (as tmux).
+    t.x = max(0, (t.x if not t.wrap_pending else t.cols) - n)
     t.wrap_pending = False
 
 
@@ -220,14 +180,23 @@ def _vpa(t, args, n):
 
 
 def _cht(t, args, n):
-    for _ in range(n):
-        t.x = next((stop for stop in sorted(t.tabs) if stop > t.x), t.cols - 1)
+    # At most one step per column: CSI 65535 I costs what CSI 80 I does.
+    tabs = t.tabs
+    for _ in range(min(n, t.cols)):
+        stop = tabs.find(1, t.x + 1)
+        if stop < 0:
+            t.x = t.cols - 1
+            break
+        t.x = stop
     t.wrap_pending = False
 
 
 def _cbt(t, args, n):
-    for _ in range(n):
-        t.x = next((stop for stop in sorted(t.tabs, reverse=True) if stop < t.x), 0)
+    tabs = t.tabs
+    for _ in range(min(n, t.cols)):
+        t.x = max(tabs.rfind(1, 0, t.x), 0)
+        if not t.x:
+            break
     t.wrap_pending = False
 
 
@@ -297,7 +266,13 @@ def _ech(t, args, n):
 
 
 def _rep(t, args, n):
-    t._print(t.last_char * min(n, t.cols * t.rows))
+    # As tmux: the last printed character, at most to the end of the line, and only once
+    # (a second REP has nothing to repeat).
+    char, t.last_char = t.last_char, ""
+    count = 0 if t.wrap_pending else min(n, t.cols - t.x)
+    if char and count:
+        t._print(char * count)
+        t.last_char = ""
 
 
 def _da1(t, args, n):
@@ -308,9 +283,9 @@ def _da1(t, args, n):
 def _tbc(t, args, n):
     mode = args[0] if args else 0
     if mode == 0:
-        t.tabs.discard(t.x)
+        t.tabs[t.x] = 0
     elif mode == 3:
-        t.tabs.clear()
+        t.tabs[:] = bytes(len(t.tabs))
 
 
 def _sm(t, args, n, on=True):

@@ -18,7 +18,11 @@ from collections.abc import Callable
 
 from .cells import BG_MASK, Line
 from .control import ControlMixin
+from .escapes import EscapeMixin, sanitize_title
+from .modes import ModeMixin
 from .screen import Screen
+from .sequences import HOLD_LIMIT, SequenceMixin
+from .sgr import _memo as _sgr_memo
 from .sgr import apply_sgr
 from .text import TextMixin
 
@@ -30,10 +34,11 @@ _TOKEN = re.compile(
     r"([^\x00-\x1f\x7f-\x9f]+)"  # text
     r"|\x1b(\[[0-9;:]*)m([^\x00-\x1f\x7f-\x9f]*)"  # SGR ("[" + params) and the text after it
     r"|\x1b\[([0-?]*)([ -/]*)([@-~])"  # CSI: params, intermediates, final
+    r"|(\x1b\[[0-?\x00-\x17\x19\x1c-\x1f]*(?:[ -/][ -/\x00-\x17\x19\x1c-\x1f]*)?[@-~])"  # CSI with C0 controls inside
     r"|(\r\n)"  # the commonest pair, handled at once
     r"|\x1b(\][^\x07\x1b]*)(?:\x07|\x1b\\|(?=\x1b))"  # OSC
-    r"|(\x1b[P_^X][^\x07\x1b]*(?:\x07|\x1b\\|(?=\x1b)))"  # DCS/APC/PM/SOS: dropped
-    r"|(\x1b(?:\[[0-?]*[ -/]*|[\]P_^X][^\x07\x1b]*\x1b?|[ -/]*)\Z)"  # unfinished
+    r"|(\x1b[P_^X][^\x07\x1b]*(?:\x07|\x1b\\|(?=\x1b))|\x1b\[[0-?]*[ -/]*[\x18\x1a])"  # DCS/APC/PM/SOS, or a CSI cancelled by CAN/SUB: dropped
+    r"|(\x1b(?:\[[0-?\x00-\x17\x19\x1c-\x1f]*(?:[ -/][ -/\x00-\x17\x19\x1c-\x1f]*)?|[\]P_^X][^\x07\x1b]*\x1b?|[ -/]*)\Z)"  # unfinished
     r"|\x1b([ -/]*)([0-~])"  # ESC: intermediates, final
     r"|([\x00-\x1f\x7f-\x9f])"  # a control character (or a stray ESC)
 )
@@ -48,21 +53,11 @@ def _only_crlf_pairs(text: str) -> bool:
     pairs = text.count("\r\n")
     return pairs == text.count("\r") == text.count("\n")
 
-HOLD_LIMIT = 65536  # an unfinished string sequence longer than this is dropped
-TITLE_LIMIT = 120
+
+__all__ = ["HOLD_LIMIT", "Terminal", "sanitize_title"]
 
 
-def sanitize_title(raw: str) -> str:
-    """Make a remote-supplied window title safe to show: printable characters only, bounded.
-
-    Control characters (C0, C1, ESC), format characters such as bidi overrides, and line or
-    paragraph separators are removed; runs of blanks collapse to one space.
-    """
-    kept = "".join(ch if ch.isprintable() else " " for ch in raw)
-    return " ".join(kept.split())[:TITLE_LIMIT]
-
-
-class Terminal(TextMixin, ControlMixin):
+class Terminal(TextMixin, ControlMixin, ModeMixin, EscapeMixin, SequenceMixin):
     """An xterm-256color screen fed with the remote's bytes.
 
     Args:
@@ -72,6 +67,9 @@ class Terminal(TextMixin, ControlMixin):
         on_reply: Called with bytes the terminal owes the remote (DSR, DA replies).
         on_title: Called with the sanitised title when OSC 0/2 changes it.
         on_bell: Called on BEL.
+        on_notify: Called with (title, body) for a desktop notification (OSC 9, OSC 777),
+            both already plain, single-line and bounded.
+        on_sync: Called with True when synchronized output (mode 2026) starts, False when it ends.
 
     Attributes:
         x: Cursor column (0-based).
@@ -84,6 +82,8 @@ class Terminal(TextMixin, ControlMixin):
         bracketed_paste: Mode 2004.
         mouse_tracking: 0 (off), 9, 1000 (clicks), 1002 (drag) or 1003 (any motion).
         mouse_sgr: Mode 1006 (SGR mouse encoding).
+        focus_events: Mode 1004: the remote wants ``CSI I`` / ``CSI O`` on focus changes.
+        synchronized: Mode 2026: the remote is drawing a frame; show the previous one meanwhile.
         title: The sanitised title.
         refused_clipboard_writes: OSC 52 writes refused so far.
         bells: BELs received so far.
@@ -98,6 +98,8 @@ class Terminal(TextMixin, ControlMixin):
         on_reply: Callable[[bytes], None] | None = None,
         on_title: Callable[[str], None] | None = None,
         on_bell: Callable[[], None] | None = None,
+        on_notify: Callable[[str, str], None] | None = None,
+        on_sync: Callable[[bool], None] | None = None,
     ) -> None:
         self.cols = max(1, cols)
         self.rows = max(1, rows)
@@ -107,13 +109,17 @@ class Terminal(TextMixin, ControlMixin):
         self.on_reply = on_reply
         self.on_title = on_title
         self.on_bell = on_bell
+        self.on_notify = on_notify
+        self.on_sync = on_sync
         self.title = ""
         self.refused_clipboard_writes = 0
+        self.links: dict[int, str] = {}  # hyperlink id -> address (OSC 8), see cells.link_of
+        self._link_id = 0
         self.bells = 0
         self.bytes_fed = 0
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._hold = ""
-        self._skip_string = False
+        self._init_sequences()
         self._reset_modes()
 
     def _reset_modes(self) -> None:
@@ -134,11 +140,14 @@ class Terminal(TextMixin, ControlMixin):
         self.bracketed_paste = False
         self.mouse_tracking = 0
         self.mouse_sgr = False
+        self.focus_events = False
+        self.synchronized = False
         self.reverse_video = False
         self.charsets = ["B", "B"]
         self.shift_out = 0
-        self.last_char = " "
-        self.tabs = set(range(8, self.cols, 8))
+        self.last_char = ""  # what REP repeats; "" once used or after a control
+        self.reverse_wrap = False
+        self.tabs = _default_tabs(self.cols)
 
     # -- what a view reads -------------------------------------------------------------
 
@@ -174,28 +183,40 @@ class Terminal(TextMixin, ControlMixin):
         if self._hold:
             text = self._hold + text
             self._hold = ""
-        if self._skip_string:
-            text = self._skip_rest_of_string(text)
+        if self._long is not None:
+            text = self._continue_long(text)
             if not text:
                 return
+        if "\x1bc\x1bc" in text or "\x1b[2J\x1b[2J" in text or "\x1b#8\x1b#8" in text:
+            # A run of the same whole-screen reset does what one does: a flood costs nothing.
+            text = _IDEMPOTENT_RUN.sub(r"\1", text)
         control = _CONTROL.search(text)
         if control is None:
             if text.isascii() and _only_crlf_pairs(text):
                 self._feed_lines(text.split("\r\n"))
                 return
+        elif text[control.start()] == "\x1b" and text.count("\r\n") > 8 and self._coloured_lines(text):
+            return
         elif control.start() > 256:
             cut = text.rfind("\r\n", 0, control.start()) + 2
             head = text[:cut]
             if cut > 2 and head.isascii() and _only_crlf_pairs(head):
                 self._feed_lines(head.split("\r\n"))
                 text = text[cut:]
+        self._feed_tokens(text)
+
+    def _feed_tokens(self, text: str) -> None:
+        """The general path: every token of ``text`` in turn."""
         cols = self.cols
-        for run, sgr, sgr_run, params, inter, final, crlf, osc, _dcs, partial, esc_inter, esc_final, char in _TOKEN.findall(
+        sgr_memo = _sgr_memo
+        for run, sgr, sgr_run, params, inter, final, csi_c0, crlf, osc, _dcs, partial, esc_inter, esc_final, char in _TOKEN.findall(
             text
         ):
             if sgr:  # colour then text: the commonest pair in coloured output, one token
-                self.attr = apply_sgr(self.attr, sgr[1:])
+                attr = sgr_memo.get((self.attr, sgr[1:]))
+                self.attr = attr if attr is not None else apply_sgr(self.attr, sgr[1:])
                 if not sgr_run:
+                    self.last_char = ""  # any sequence ends what REP may repeat (as tmux)
                     continue
                 run = sgr_run
             if run:
@@ -217,19 +238,33 @@ class Terminal(TextMixin, ControlMixin):
                 else:
                     self._print(run)
             elif final:
+                if final != "b":
+                    self.last_char = ""
                 if inter or (params and params[0] in "<=>?"):
                     self._csi(params, inter, final)
                 elif final == "m":
-                    self.attr = apply_sgr(self.attr, params)
+                    attr = sgr_memo.get((self.attr, params))
+                    self.attr = attr if attr is not None else apply_sgr(self.attr, params)
                 elif final == "H" and not self.origin:  # cursor position, the TUI staple
                     row, _, col = params.partition(";")
                     # Slice before int(): a remote may send thousands of digits (clamped anyway).
-                    self.y = min(max(int(row[:6]), 1), self.rows) - 1 if row.isdigit() else 0
-                    self.x = min(max(int(col[:6]), 1), cols) - 1 if col.isdigit() else 0
+                    # (Leading zeros do not make a number long: "0000000031" is 31.)
+                    if row.isdigit():
+                        self.y = min(max(int(row if len(row) < 6 else row.lstrip("0")[:6] or 0), 1), self.rows) - 1
+                    else:
+                        self.y = 0
+                    if col.isdigit():
+                        self.x = min(max(int(col if len(col) < 6 else col.lstrip("0")[:6] or 0), 1), cols) - 1
+                    else:
+                        self.x = 0
                     self.wrap_pending = False
                 else:
                     self._csi(params, inter, final)
+            elif csi_c0:
+                self.last_char = ""
+                self._csi_with_controls(csi_c0)
             elif crlf:
+                self.last_char = ""
                 self.x = 0
                 self.wrap_pending = False
                 if self.y == self.bottom:
@@ -237,6 +272,7 @@ class Terminal(TextMixin, ControlMixin):
                 elif self.y < self.rows - 1:
                     self.y += 1
             elif char:
+                self.last_char = ""
                 if char == "\n" or char == "\x0b" or char == "\x0c":
                     self._linefeed()
                 elif char == "\r":
@@ -245,95 +281,54 @@ class Terminal(TextMixin, ControlMixin):
                 else:
                     self._control(char)
             elif esc_final:
+                self.last_char = ""
                 self._esc(esc_inter, esc_final)
             elif osc:
+                self.last_char = ""
                 self._osc(osc[1:])
             elif partial:
-                if len(partial) > HOLD_LIMIT:
-                    self._skip_string = True
-                else:
-                    self._hold = partial
+                self._start_long(partial)
             # else: a DCS/APC/PM/SOS string: dropped
 
-    def _skip_rest_of_string(self, text: str) -> str:
-        """Drop the tail of an over-long string sequence up to its terminator."""
-        match = re.search(r"\x07|\x1b\\|\x1b(?=[^\\])", text)
-        if match is None:
-            if text.endswith("\x1b"):
-                self._hold = "\x1b"
-            return ""
-        self._skip_string = False
-        end = match.end() if match.group() != "\x1b" else match.start()
-        return text[end:]
+    def _coloured_lines(self, text: str) -> bool:
+        """A flood of lines with colours (``ESC[32m...ESC[0m`` CR LF): whole lines in bulk.
 
-    # -- control characters, ESC sequences, OSC --------------------------------------------
+        Taken only when SGRs, printable ASCII and CR LF pairs are all there is; the first line
+        (which continues the cursor's line) and the unfinished last one go the usual way.
+        Returns False (nothing consumed) when the text does not have that shape.
+        """
+        last = text.rfind("\r\n")
+        stripped = _SGR.sub("", text[:last])  # the tail may hold half a sequence: not checked
+        if not stripped.isascii() or _CONTROL.search(stripped) is not None or not _only_crlf_pairs(stripped):
+            return False
+        first = text.find("\r\n")
+        self._feed_tokens(text[:first])
+        parts = text[first + 2 : last].split("\r\n")
+        while parts:
+            done = self._bulk_sgr_lines(parts)
+            if done == len(parts):
+                break
+            if not done:  # lines that wrap, or a state the bulk path does not handle: the usual way
+                self._feed_tokens("\r\n" + "\r\n".join(parts))
+                break
+            self._feed_tokens("\r\n" + parts[done])  # one line that wraps, then bulk again
+            parts = parts[done + 1 :]
+        self._feed_tokens(text[last:])
+        return True
 
-    def _control(self, char: str) -> None:
-        if char == "\b":
-            self.wrap_pending = False
-            if self.x > 0:
-                self.x -= 1
-        elif char == "\t":
-            self.wrap_pending = False
-            self.x = next((stop for stop in sorted(self.tabs) if stop > self.x), self.cols - 1)
-        elif char == "\x07":
-            self.bells += 1
-            if self.on_bell is not None:
-                self.on_bell()
-        elif char == "\x0e":
-            self.shift_out = 1
-        elif char == "\x0f":
-            self.shift_out = 0
-        # everything else (NUL, ENQ, C1 controls, stray ESC ...) is ignored
-
-    def _esc(self, inter: str, final: str) -> None:
-        if inter:
-            if inter in ("(", ")") :
-                self.charsets[0 if inter == "(" else 1] = "0" if final == "0" else "B"
-            elif inter == "#" and final == "8":
-                for row in range(self.rows):
-                    self.screen.lines[row] = Line(["E"] * self.cols, [0] * self.cols)
-            return
-        if final == "7":
-            self.save_cursor()
-        elif final == "8":
-            self.restore_cursor()
-        elif final == "D":
-            self.wrap_pending = False
-            self._index()
-        elif final == "E":
-            self.wrap_pending = False
-            self.x = 0
-            self._index()
-        elif final == "M":
-            self._reverse_index()
-        elif final == "H":
-            self.tabs.add(self.x)
-        elif final == "c":
-            self.reset()
-        elif final == "=":
-            self.app_keypad = True
-        elif final == ">":
-            self.app_keypad = False
-        elif final == "Z":
-            self.reply("\x1b[?62;22c")
-
-    def _osc(self, body: str) -> None:
-        code, _, value = body.partition(";")
-        if code in ("0", "2"):
-            title = sanitize_title(value)
-            if title != self.title:
-                self.title = title
-                if self.on_title is not None:
-                    self.on_title(title)
-        elif code == "52":
-            self.refused_clipboard_writes += 1
-        # OSC 8 (hyperlinks) and everything else: dropped; the link text is ordinary output.
-
-    def reply(self, text: str) -> None:
-        """Send ``text`` to the remote through ``on_reply`` (if anyone listens)."""
-        if self.on_reply is not None:
-            self.on_reply(text.encode())
+    def _csi_with_controls(self, sequence: str) -> None:
+        """A CSI with C0 controls inside: the controls act first (as in xterm), then the CSI."""
+        for char in sequence[2:]:
+            if char < " ":
+                if char == "\n" or char == "\x0b" or char == "\x0c":
+                    self._linefeed()
+                elif char == "\r":
+                    self.x = 0
+                    self.wrap_pending = False
+                else:
+                    self._control(char)
+        params, inter, final = _CSI_PARTS.match("\x1b[" + _C0.sub("", sequence[2:])).groups()
+        self._csi(params, inter, final)
 
     # -- whole-terminal operations ---------------------------------------------------------
 
@@ -343,7 +338,10 @@ class Terminal(TextMixin, ControlMixin):
         self.main.erase_rows(0, self.rows, 0)
         self.alt.erase_rows(0, self.rows, 0)
         self.main.saved = self.alt.saved = None
+        synchronized = self.synchronized
         self._reset_modes()
+        if synchronized and self.on_sync is not None:
+            self.on_sync(False)
 
     def resize(self, cols: int, rows: int) -> None:
         """Change the size (no reflow); the scroll region resets to the whole screen."""
@@ -359,9 +357,25 @@ class Terminal(TextMixin, ControlMixin):
         self.top, self.bottom = 0, rows - 1
         self.x = min(self.x, cols - 1)
         self.wrap_pending = False
-        self.tabs = {stop for stop in self.tabs if stop < cols} | set(range(8, cols, 8))
+        tabs = _default_tabs(cols)  # new columns get the default stops; old ones keep theirs
+        kept = self.tabs[:cols]
+        tabs[: len(kept)] = kept
+        self.tabs = tabs
 
     @staticmethod
     def blank_attr(attr: int) -> int:
         """The attribute erased cells get: only the background of ``attr``."""
         return attr & BG_MASK
+
+
+def _default_tabs(cols: int) -> bytearray:
+    """Tab stops every 8 columns: one byte per column (1 = a stop), searched with ``find``."""
+    stops = bytearray(b"\x01\x00\x00\x00\x00\x00\x00\x00" * (cols // 8 + 1))[:cols]
+    stops[0] = 0
+    return stops
+
+
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
+_IDEMPOTENT_RUN = re.compile(r"(\x1bc|\x1b\[2J|\x1b#8)\1+")
+_C0 = re.compile(r"[\x00-\x1f]")
+_CSI_PARTS = re.compile(r"\x1b\[([0-?]*)([ -/]*)([@-~])")

@@ -18,6 +18,7 @@ from .cells import (
     DIM,
     HIDDEN,
     ITALIC,
+    LINK_MASK,
     REVERSE,
     STRIKE,
     TRUECOLOR,
@@ -50,7 +51,7 @@ def style_for(attr: int) -> Style:
             bold=bool(attr & BOLD) or None,
             dim=bool(attr & DIM) or None,
             italic=bool(attr & ITALIC) or None,
-            underline=bool(attr & UNDERLINE) or None,
+            underline=bool(attr & (UNDERLINE | LINK_MASK)) or None,  # links are underlined
             blink=bool(attr & BLINK) or None,
             reverse=bool(attr & REVERSE) or None,
             conceal=bool(attr & HIDDEN) or None,

@@ -93,8 +93,14 @@ class Screen:
         """Blank whole rows ``first..last-1``."""
         cols = self.cols
         blank = attr & BG_MASK
+        chars = [" "] * cols
+        attrs = [blank] * cols
+        lines = self.lines
         for row in range(max(0, first), min(self.rows, last)):
-            self.lines[row] = Line([" "] * cols, [blank] * cols)
+            line = lines[row]
+            # A row that is blank already stays (a flood of ED or RIS costs a comparison a row).
+            if line.wrapped or line.attrs != attrs or line.chars != chars:
+                lines[row] = Line(chars[:], attrs[:])
 
     def insert_cells(self, row: int, col: int, count: int, attr: int) -> None:
         """Insert ``count`` blanks at ``col``, pushing the rest right (cut at the edge)."""

@@ -17,6 +17,7 @@ from .cells import (
     FG_MASK,
     HIDDEN,
     ITALIC,
+    LINK_MASK,
     REVERSE,
     STRIKE,
     UNDERLINE,
@@ -36,11 +37,15 @@ _CLEAR = {
 }
 
 _memo: dict[tuple[int, str], int] = {}
+MEMO_SIZE = 8192
+MEMO_PARAMS = 64
+"""Parameter strings longer than this are not memoised (real programs repeat short ones)."""
 
 
 def _int(text: str) -> int:
     try:
-        return int(text[:6]) if text else 0  # a colour parameter is never longer; no 4300-digit ints
+        # A colour parameter is never longer (no 4300-digit ints), but leading zeros do not count.
+        return int(text.lstrip("0")[:6] or 0) if text else 0
     except ValueError:
         return 0
 
@@ -85,15 +90,16 @@ def apply_sgr(attr: int, params: str) -> int:
     if found is not None:
         return found
     result = _apply(attr, params)
-    if len(_memo) > 8192:
-        _memo.clear()
-    _memo[key] = result
+    if len(params) <= MEMO_PARAMS:  # only short strings: the cache stays a few MB whatever comes
+        if len(_memo) >= MEMO_SIZE:
+            _memo.clear()
+        _memo[key] = result
     return result
 
 
 def _apply(attr: int, params: str) -> int:
     if not params:
-        return 0
+        return attr & LINK_MASK  # a hyperlink outlives SGR 0 (it ends with its own OSC 8)
     parts = params.split(";")
     i = 0
     n = len(parts)
@@ -114,7 +120,7 @@ def _apply(attr: int, params: str) -> int:
             continue
         code = _int(part)
         if code == 0:
-            attr = 0
+            attr &= LINK_MASK
         elif 30 <= code <= 37:
             attr = (attr & ~FG_MASK) | palette(code - 30)
         elif 40 <= code <= 47:

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from itertools import repeat
 
+import re
+
 from .cells import BG_MASK, DEC_GRAPHICS, Line, shown_as, store_line
+from .sgr import apply_sgr
+
+# An SGR's parameters, as ``re.split`` separators: text, params, text, params, ..., text.
+_SGR_SPLIT = re.compile(r"\x1b\[([0-9;]*)m")
 
 MAX_CELL_CHARS = 8
 """Characters one cell may hold: its base character and a few combining marks."""
@@ -44,6 +50,8 @@ class TextMixin:
             self._linefeed()
             if parts[index]:
                 self._print(parts[index])
+        if last and not parts[last]:
+            self.last_char = ""
 
     def _bulk_lines(self, parts: list[str]) -> None:
         """Each part: CR LF (scrolling) then the part's text at column 0, wrapping long ones."""
@@ -101,13 +109,97 @@ class TextMixin:
             lines.append(line)
         self._finish_bulk(new_rows)
 
+    def _bulk_sgr_lines(self, parts: list[str]) -> int:
+        """Each part: CR LF (scrolling) then the part's printable ASCII and SGRs, at the bottom
+        of a full-screen scroll region (a coloured log flood).
+
+        Returns how many parts were done: 0 when the state does not allow it, fewer than all
+        when a line would wrap (that line and the rest are the caller's)."""
+        cols = self.cols
+        rows = self.rows
+        if not (
+            self.y == self.bottom == rows - 1
+            and self.top == 0
+            and self.autowrap
+            and not self.insert_mode
+            and self.charsets[self.shift_out] == "B"
+        ):
+            return 0
+        attr = self.attr
+        built: list[tuple[str, tuple[tuple[int, int], ...]]] = []
+        for part in parts:
+            blank = attr & BG_MASK  # the row was blanked with the colour in force at its CR LF
+            if "\x1b" not in part:
+                size = len(part)
+                if size > cols:
+                    break
+                if size == cols or attr == blank:
+                    runs = ((attr, cols),)
+                elif size == 0:
+                    runs = ((blank, cols),)
+                else:
+                    runs = ((attr, size), (blank, cols - size))
+                built.append((part, runs))
+                continue
+            pieces = _SGR_SPLIT.split(part)
+            line_attr = attr
+            runs_list = []
+            size = 0
+            text = pieces[0]
+            if text:
+                runs_list.append((attr, len(text)))
+                size = len(text)
+            for index in range(1, len(pieces), 2):
+                attr = apply_sgr(attr, pieces[index])
+                piece = pieces[index + 1]
+                if piece:
+                    if runs_list and runs_list[-1][0] == attr:
+                        runs_list[-1] = (attr, runs_list[-1][1] + len(piece))
+                    else:
+                        runs_list.append((attr, len(piece)))
+                    size += len(piece)
+                    text += piece
+            if size > cols:
+                attr = line_attr
+                break
+            if size < cols:
+                if runs_list and runs_list[-1][0] == blank:
+                    runs_list[-1] = (blank, runs_list[-1][1] + cols - size)
+                else:
+                    runs_list.append((blank, cols - size))
+            built.append((text, tuple(runs_list)))
+        if not built:
+            return 0
+        self.attr = attr
+        screen = self.screen
+        history = screen.history
+        lines = screen.lines
+        keep = built[-rows:]
+        if history is not None:
+            scrolled = lines[: min(len(built), rows)]
+            for line in scrolled:
+                history.append(store_line(line))
+            for text, runs in built[: len(built) - len(keep)]:
+                history.append((text.ljust(cols), runs, False))
+            screen.pushed += len(built)
+        del lines[: len(keep)]
+        for text, runs in keep:
+            cells: list[int] = []
+            for run_attr, length in runs:
+                cells.extend([run_attr] * length)
+            lines.append(Line(list(text.ljust(cols)), cells))
+        self.x = 0
+        self.wrap_pending = False
+        self.last_char = ""
+        return len(built)
+
     def _finish_bulk(self, new_rows: list[tuple[str, bool]]) -> None:
         """Cursor after the last written row; remember the last printed character."""
         cols = self.cols
         size = len(new_rows[-1][0])
         self.wrap_pending = size == cols
         self.x = cols - 1 if size == cols else size
-        self.last_char = next((text[-1] for text, _ in reversed(new_rows) if text), self.last_char)
+        self.last_char = new_rows[-1][0][-1:]
 
     # -- text ----------------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ for mouse reports, hold shift to select instead.
 
 from __future__ import annotations
 
+import time
+
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -30,6 +32,7 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from .cells import link_of, load_line
 from .emulator import Terminal
 from .keys import encode_key, encode_mouse, encode_paste
 from .render import HistoryStrips, highlight, line_strip
@@ -39,6 +42,12 @@ _CURSOR = Style(reverse=True)
 _CURSOR_UNFOCUSED = Style(underline=True)
 _SELECTION = Style(reverse=True)
 _MATCH = Style(bgcolor="yellow", color="black")
+
+SYNC_TIMEOUT = 1.0
+"""Seconds a synchronized update (mode 2026) may hold the previous frame on screen."""
+
+NOTIFY_INTERVAL = 2.0
+"""Seconds between two notifications (bell, OSC 9/777) from one terminal: a flood is one toast."""
 
 
 class TerminalView(Widget, can_focus=True):
@@ -104,6 +113,27 @@ class TerminalView(Widget, can_focus=True):
     class LeaveRequested(_ViewMessage):
         """The user pressed the escape key: move focus out of the terminal."""
 
+    class LinkClicked(_ViewMessage):
+        """The user clicked a hyperlink (OSC 8) the remote printed: ``url`` is a web or mail
+        address chosen by the device. Ask before opening it."""
+
+        def __init__(self, url: str) -> None:
+            super().__init__()
+            self.url = url
+
+    class Notified(_ViewMessage):
+        """The remote rang the bell (``bell``) or sent a desktop notification (OSC 9 / 777).
+
+        ``title`` and ``body`` are plain single-line text from the device: show them with
+        ``display_safe`` and ``markup=False``.
+        """
+
+        def __init__(self, title: str, body: str, bell: bool = False) -> None:
+            super().__init__()
+            self.title = title
+            self.body = body
+            self.bell = bell
+
     def __init__(
         self,
         *,
@@ -116,8 +146,12 @@ class TerminalView(Widget, can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.terminal = Terminal(
-            80, 24, scrollback=scrollback, on_reply=self._send, on_title=self._title_changed
+            80, 24, scrollback=scrollback, on_reply=self._send, on_title=self._title_changed,
+            on_bell=self._bell, on_notify=self._notified, on_sync=self._sync,
         )
+        self._frozen: tuple[list[Strip], int, int, bool] | None = None
+        self._frozen_at = 0.0
+        self._last_notice = -NOTIFY_INTERVAL
         self.escape_key = escape_key
         self.scroll_keys = scroll_keys
         self.scrollback = Scrollback(self.terminal)
@@ -144,6 +178,38 @@ class TerminalView(Widget, can_focus=True):
 
     def _title_changed(self, title: str) -> None:
         self._post(self.TitleChanged(title))
+
+    def _notice_allowed(self) -> bool:
+        now = time.monotonic()
+        if now - self._last_notice < NOTIFY_INTERVAL:
+            return False
+        self._last_notice = now
+        return True
+
+    def _bell(self) -> None:
+        if self._notice_allowed():
+            self._post(self.Notified("", "", bell=True))
+
+    def _notified(self, title: str, body: str) -> None:
+        if self._notice_allowed():
+            self._post(self.Notified(title, body))
+
+    def _sync(self, on: bool) -> None:
+        """Synchronized output: keep showing the last complete frame until the remote is done."""
+        if on:
+            term = self.terminal
+            self._frozen = ([line_strip(line) for line in term.lines], term.x, term.y, term.cursor_visible)
+            self._frozen_at = time.monotonic()
+        else:
+            self._frozen = None
+            self.refresh()
+
+    @property
+    def frozen(self) -> bool:
+        """True while a synchronized update holds the previous frame (at most SYNC_TIMEOUT)."""
+        if self._frozen is not None and time.monotonic() - self._frozen_at > SYNC_TIMEOUT:
+            self._frozen = None
+        return self._frozen is not None
 
     # -- size ------------------------------------------------------------------------------
 
@@ -218,6 +284,17 @@ class TerminalView(Widget, can_focus=True):
             self._send(data)
         return True
 
+    def _link_at(self, x: int, y: int) -> str | None:
+        """The hyperlink address under view cell (x, y), if the remote printed one there."""
+        term = self.terminal
+        row = self.scrollback.row_at(y) if 0 <= y < self.size.height else None
+        if row is None or not 0 <= x < term.cols:
+            return None
+        stored, line = row
+        if line is None:
+            line = load_line(stored, term.cols)
+        return term.links.get(link_of(line.attrs[x]))
+
     @staticmethod
     def _button(event: events.MouseEvent) -> int:
         return {1: 0, 2: 1, 3: 2}.get(event.button, 0)
@@ -251,6 +328,10 @@ class TerminalView(Widget, can_focus=True):
             text = self.scrollback.select_end(max(0, where.x), max(0, where.y))
             if text:
                 self.app.copy_to_clipboard(text)
+            else:
+                url = self._link_at(where.x, where.y)
+                if url:
+                    self._post(self.LinkClicked(url))
             self.refresh()
             return
         self._report_mouse(event, self._button(event), press=False)
@@ -282,6 +363,13 @@ class TerminalView(Widget, can_focus=True):
         if back.searching and y == self.size.height - 1:
             prompt = f"search: {back.query}█  (enter: older match, escape: close)"
             return Strip([Segment(prompt[:width], base + Style(reverse=True))]).extend_cell_length(width, base)
+        if self.frozen and back.offset == 0 and not back.searching:
+            strips, x, cursor_y, visible = self._frozen
+            if y < len(strips):
+                strip = strips[y]
+                if y == cursor_y and visible:
+                    strip = highlight(strip, x, x + 1, _CURSOR if self.has_focus else _CURSOR_UNFOCUSED)
+                return strip.crop_extend(0, width, base).apply_style(base)
         row = back.row_at(y)
         if row is None:
             return Strip.blank(width, base)
@@ -302,7 +390,11 @@ class TerminalView(Widget, can_focus=True):
         return strip.crop_extend(0, width, base).apply_style(base)
 
     def on_focus(self) -> None:
+        if self.terminal.focus_events:
+            self._send(b"\x1b[I")
         self.refresh()
 
     def on_blur(self) -> None:
+        if self.terminal.focus_events:
+            self._send(b"\x1b[O")
         self.refresh()
