@@ -85,16 +85,22 @@ class _ReadFailed(Exception):
 
 
 async def _resume_point(src, dst, src_path: str, part: str, size: int) -> int:
-    """Where an existing part can be continued from, 0 to start over."""
+    """Where an existing part can be continued from, 0 to start over.
+
+    The whole part is tried first. Blocks are written in order but up to ``WINDOW`` at once, so
+    a killed copy may have left holes in its last window: if the whole part does not match,
+    the part minus that window is tried before starting over.
+    """
     existing = await dst.lstat(part)
     if existing is None or existing.kind is not EntryKind.FILE or existing.size > size:
         return 0
-    # Blocks are written in order but up to WINDOW at once: the last WINDOW+1 may have holes.
-    point = (max(0, existing.size - (WINDOW + 1) * BLOCK) // BLOCK) * BLOCK
-    if point == 0:
-        return 0
-    ours, theirs = await asyncio.gather(src.sha256(src_path, point), dst.sha256(part, point))
-    return point if ours == theirs else 0
+    for point in (existing.size, (max(0, existing.size - (WINDOW + 1) * BLOCK) // BLOCK) * BLOCK):
+        if point == 0:
+            return 0
+        ours, theirs = await asyncio.gather(src.sha256(src_path, point), dst.sha256(part, point))
+        if ours == theirs:
+            return point
+    return 0
 
 
 async def copy_file(
