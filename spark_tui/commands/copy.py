@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 
 from spark_tui.core.errors import DeviceNotFound
 from spark_tui.core.files import Place, TransferProgress, parse_place
@@ -60,8 +59,10 @@ def run(args, ctx) -> int:
         CopyError: a file could not be copied; the message names it and says why.
         ConnectError: the device could not be reached.
     """
+    from spark_tui.services import event_loop
     from spark_tui.services.files import CopyOptions, Transfer
     from spark_tui.services.ssh import ConnectionService
+    from spark_tui.services.tunnels import master_factory
 
     places: list[Place] = [parse_place(p) for p in [*args.sources, args.dest]]
     *sources, dest = places
@@ -78,8 +79,9 @@ def run(args, ctx) -> int:
         service = ConnectionService(profiles=config.device)
         device = next(iter(devices), None)
         connect = (lambda: service.connect(config.device(device))) if device else None
+        make_master = master_factory(lambda: config.device(device), service.known_hosts.path) if device else None
         transfer = Transfer(
-            sources, dest, connect=connect, recursive=args.recursive,
+            sources, dest, connect=connect, recursive=args.recursive, make_master=make_master,
             options=CopyOptions(resume=args.resume, checksum=args.checksum), on_progress=printer,
         )
         try:
@@ -91,7 +93,7 @@ def run(args, ctx) -> int:
         return 0
 
     try:
-        return asyncio.run(main())
+        return event_loop.run(main())
     except KeyboardInterrupt:
         if printer:
             printer.end()

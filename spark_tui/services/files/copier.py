@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from spark_tui.core.files import EntryKind, FileEntry, part_name
+from spark_tui.services.files.openssh_path import BIG_FILE
 from spark_tui.services.files.errors import ChecksumMismatch, CopyError, LinkDropped, failure, first_of, shown
 
 BLOCK = 255 * 1024
@@ -105,9 +106,12 @@ async def _resume_point(src, dst, src_path: str, part: str, size: int) -> int:
 
 async def copy_file(
     src, dst, src_path: str, dest_path: str, entry: FileEntry, options: CopyOptions,
-    gate: asyncio.Semaphore, meter: Meter,
+    gate: asyncio.Semaphore, meter: Meter, openssh=None,
 ) -> None:
     """Copy the regular file ``src_path`` (described by ``entry``) to ``dest_path``.
+
+    A big file between this computer and a device goes through ``openssh`` (an
+    :class:`~spark_tui.services.files.openssh_path.OpenSSHBytes`) when given and able.
 
     Raises:
         LinkDropped: the connection went away; calling again with ``resume`` continues.
@@ -121,6 +125,11 @@ async def copy_file(
         start = await _resume_point(src, dst, src_path, part, size) if options.resume else 0
     except OSError:
         start = 0
+    if openssh is not None and src.remote != dst.remote and size - start >= BIG_FILE:
+        if await _by_openssh(openssh, src, dst, src_path, part, start, size, meter):
+            await _finish(src, dst, src_path, part, dest_path, entry, options, where_dst)
+            return
+        start = await _resume_point(src, dst, src_path, part, size)
     try:
         reader = await src.open_read(src_path)
     except OSError as error:
@@ -150,6 +159,11 @@ async def copy_file(
             await writer.close()
     finally:
         await reader.close()
+    await _finish(src, dst, src_path, part, dest_path, entry, options, where_dst)
+
+
+async def _finish(src, dst, src_path, part, dest_path, entry, options, where_dst) -> None:
+    """Verify (when asked), set mode and time, and give the complete part its name."""
     if options.checksum:
         await verify(src, dst, src_path, part, where_dst, options)
     try:
@@ -157,6 +171,31 @@ async def copy_file(
         await dst.rename(part, dest_path)
     except OSError as error:
         raise failure("write", where_dst, error) from None
+
+
+async def _by_openssh(openssh, src, dst, src_path: str, part: str, start: int, size: int, meter: Meter) -> bool:
+    """The part completed by OpenSSH's sftp from ``start``; False if it could not (see openssh_path)."""
+    remote = dst if dst.remote else src
+    try:
+        if start:
+            await dst.truncate(part, start)  # reput/reget continue from the part's size
+    except OSError:
+        return False
+    done = start
+    meter.on_bytes(src_path, done, size, 0)
+
+    def moved(length: int) -> None:
+        nonlocal done
+        done += length
+        meter.on_bytes(src_path, done, size, length)
+
+    async def part_size() -> int:
+        there = await dst.lstat(part)
+        return there.size if there is not None else 0
+
+    local, remote_path = (src_path, part) if dst.remote else (part, src_path)
+    return await openssh.move(remote.conn, upload=dst.remote, local=local, remote=remote_path, start=start, size=size,
+                              part_size=part_size, moved=moved)
 
 
 async def verify(src, dst, src_path: str, part: str, where_dst: str, options: CopyOptions) -> None:

@@ -132,6 +132,9 @@ class LocalSide:
         if mtime is not None:
             os.utime(path, (mtime, mtime), follow_symlinks=not link)
 
+    async def truncate(self, path: str, size: int) -> None:
+        os.truncate(path, size)
+
     async def rename(self, old: str, new: str) -> None:
         os.replace(old, new)
 

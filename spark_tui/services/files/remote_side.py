@@ -200,6 +200,10 @@ class RemoteSide:
         await self.sftp.setstat(path, attrs)
 
     @remote_call
+    async def truncate(self, path: str, size: int) -> None:
+        await self.sftp.setstat(path, asyncssh.SFTPAttrs(size=size))
+
+    @remote_call
     async def rename(self, old: str, new: str) -> None:
         await self.sftp.posix_rename(old, new)
 

@@ -20,6 +20,7 @@ from spark_tui.core.untrusted import display_safe
 from spark_tui.services.files.copier import CopyOptions, Meter, copy_file
 from spark_tui.services.files.errors import CopyError, LinkDropped, failure, first_of, shown
 from spark_tui.services.files.local_side import LocalSide
+from spark_tui.services.files.openssh_path import BIG_FILE, OpenSSHBytes
 from spark_tui.services.files.remote_side import RemoteSide
 from spark_tui.services.files.tree import Item, walk
 
@@ -45,6 +46,9 @@ class Transfer:
         on_progress: Called with a :class:`TransferProgress` at most ~10 times a second, and at
             every change of state.
         reconnect_timeout: Seconds to wait for a dropped link.
+        make_master: The tunnels' OpenSSH master factory for this device (``master_factory``):
+            with it big files' bytes go through OpenSSH's sftp (see ``openssh_path``).
+        transfer_id: Keep this id (a retry of an earlier transfer).
     """
 
     def __init__(
@@ -57,6 +61,7 @@ class Transfer:
         options: CopyOptions | None = None,
         on_progress: Callable[[TransferProgress], None] | None = None,
         reconnect_timeout: float = RECONNECT_TIMEOUT,
+        make_master=None,
         transfer_id: int | None = None,
     ) -> None:
         devices = {p.device for p in [*sources, dest] if p.device}
@@ -73,11 +78,17 @@ class Transfer:
         self._link = None
         self._remote: RemoteSide | None = None
         self._remote_lock = asyncio.Lock()
+        self._openssh = OpenSSHBytes(make_master) if make_master is not None and self.device else None
         self._gate = asyncio.Semaphore(REQUESTS_AT_ONCE)
         self._reported = 0.0
         self._window: collections.deque[tuple[float, int]] = collections.deque()
         self._file_bytes: dict[str, int] = {}
         self._retrying = False
+
+    @property
+    def files_by_openssh(self) -> int:
+        """Files whose bytes OpenSSH's sftp moved (the rest went over asyncssh)."""
+        return self._openssh.completed if self._openssh is not None else 0
 
     # ------------------------------------------------------------------ progress
 
@@ -159,6 +170,9 @@ class Transfer:
         try:
             plan = await self._on_remote(self._plan)
             self._report(True, total=sum(i.entry.size for i in plan), files_total=sum(i.entry.kind is EntryKind.FILE for i in plan))
+            if self._openssh is not None and any(i.entry.size >= BIG_FILE for i in plan):
+                warm = asyncio.ensure_future(self._openssh.prepare(self._remote.conn))
+                warm.add_done_callback(lambda f: f.cancelled() or f.exception())
             await self._make_folders(plan)
             await self._copy_entries(plan)
             await self._on_remote(lambda src, dst: self._finish_folders(dst, plan))
@@ -169,6 +183,8 @@ class Transfer:
             self._report(True, state=TransferState.CANCELLED)
             raise
         finally:
+            if self._openssh is not None:
+                await self._openssh.close()
             if self._link is not None:
                 await self._link.close(close_connection=False)
                 self._link = None
@@ -237,7 +253,7 @@ class Transfer:
                 return
         options = replace(self.options, resume=True) if self._retrying else self.options
         try:
-            await copy_file(src, dst, item.src, item.dest, item.entry, options, self._gate, meter)
+            await copy_file(src, dst, item.src, item.dest, item.entry, options, self._gate, meter, self._openssh)
         except LinkDropped:
             self._retrying = True  # from now on parts left by the drop are continued
             raise
