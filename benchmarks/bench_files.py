@@ -178,16 +178,25 @@ async def _resume_in_process(src: Path, dest):
         await service.close()
 
 
-async def bench_keys(b: Bench, size: int, presses: int) -> tuple[list[float], float]:
-    """Keystroke-to-screen in the Devices pane while the Files screen uploads a big file."""
+async def bench_keys(b: Bench, size: int, presses: int) -> tuple[list[float], float, int]:
+    """Keystroke to screen in the Devices pane while the Files screen uploads a big file.
+
+    Each key goes in as the terminal driver sends it (a ``Key`` event posted to the app); the
+    time runs until the highlighted row moved and the screen was repainted.
+    """
+    from textual import events
+
     from spark_tui.app import Services, SparkApp
     from spark_tui.config import locations
     from spark_tui.config.store import ProfileStore
     from spark_tui.core.files import Place, TransferState
+    from spark_tui.core.models import DeviceProfile
     from spark_tui.screens.files import FilesScreen
     from spark_tui.services.fleet import Fleet
 
     store = ProfileStore(locations.config_path())
+    if store.load().device("other") is None:
+        store.add_device(DeviceProfile("other", host="192.0.2.7"))  # never dialled: no prober runs here
     app = SparkApp(Services(store, Fleet(profiles=lambda name: app.config.device(name))), store.load())
     b.fresh("keys.bin")
     latencies: list[float] = []
@@ -198,22 +207,32 @@ async def bench_keys(b: Bench, size: int, presses: int) -> tuple[list[float], fl
         assert isinstance(screen, FilesScreen)
         screen.post_message(FilesScreen.CopyRequested(screen, [Place(None, str(b.work / "big.bin"))], Place("bench", b.remote_name)))
         while not screen.queue.progress or next(iter(screen.queue.progress.values())).done == 0:
-            await pilot.pause(0.01)
+            await asyncio.sleep(0.005)
         await pilot.press("escape")
-        app.device_list.query_one("#device-table").focus()
+        table = app.device_list.query_one("#device-table")
+        table.focus()
+        await pilot.pause(0.1)
         started = time.perf_counter()
         for index in range(presses):
             progress = next(iter(screen.queue.progress.values()))
             if progress.state is not TransferState.RUNNING:
                 break
+            before = table.cursor_row
+            key = "down" if index % 2 == 0 else "up"
             t0 = time.perf_counter()
-            await pilot.press("down" if index % 2 == 0 else "up")
+            app.post_message(events.Key(key, None))
+            while table.cursor_row == before and time.perf_counter() - t0 < 5:
+                await asyncio.sleep(0.001)
+            painted = asyncio.get_running_loop().create_future()
+            app.call_after_refresh(lambda: painted.done() or painted.set_result(None))
+            await asyncio.wait_for(painted, 5)
             latencies.append(time.perf_counter() - t0)
-            await pilot.pause(0.02)
+            await asyncio.sleep(0.03)
         during = time.perf_counter() - started
         for worker in list(app.workers):
             worker.cancel()
-    return latencies, during
+        await pilot.pause(0.2)
+    return latencies, during, 0
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -265,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n3. resume: killed (SIGKILL) with {left:.0%} of the part written; resuming sent {sent:.1%} of the file again "
               f"(target < 55%)")
 
-        latencies, during = asyncio.run(bench_keys(bench, big, presses))
+        latencies, during, _ = asyncio.run(bench_keys(bench, big, presses))
         if latencies:
             print(f"\n4. dashboard during a {big >> 20} MiB copy: {len(latencies)} keystrokes in {during:.1f} s, "
                   f"median {statistics.median(latencies) * 1000:.1f} ms, p95 {_percentile(latencies, 0.95) * 1000:.1f} ms "

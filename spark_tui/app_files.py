@@ -127,10 +127,13 @@ class FileRouting:
 
     def _transfer(self, job: _Job, options, transfer_id: int | None = None):
         from spark_tui.services.files import Transfer
+        from spark_tui.services.tunnels import master_factory
 
         device = job.screen.device
+        make_master = master_factory(lambda: self.profile(device), self.services.fleet.connections.known_hosts.path)
         return Transfer(
             job.sources, job.dest, connect=lambda: self._connect_for_files(device), recursive=True, options=options,
+            make_master=make_master,
             on_progress=lambda progress: self.post_message(TransferProgressed(job.screen, progress)), transfer_id=transfer_id,
         )
 

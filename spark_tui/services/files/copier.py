@@ -125,6 +125,9 @@ async def copy_file(
         start = await _resume_point(src, dst, src_path, part, size) if options.resume else 0
     except OSError:
         start = 0
+    if size <= BLOCK and start == 0:
+        await _copy_small(src, dst, src_path, part, dest_path, entry, options, meter)
+        return
     if openssh is not None and src.remote != dst.remote and size - start >= BIG_FILE:
         if await _by_openssh(openssh, src, dst, src_path, part, start, size, meter):
             await _finish(src, dst, src_path, part, dest_path, entry, options, where_dst)
@@ -160,6 +163,28 @@ async def copy_file(
     finally:
         await reader.close()
     await _finish(src, dst, src_path, part, dest_path, entry, options, where_dst)
+
+
+async def _copy_small(src, dst, src_path, part, dest_path, entry, options, meter) -> None:
+    """A file of one block: read whole, written whole with its attributes, then renamed."""
+    where_src, where_dst = src.where(src_path), dst.where(dest_path)
+    try:
+        data = await src.read_small(src_path, entry.size)
+    except OSError as error:
+        raise failure("read", where_src, error) from None
+    if len(data) != entry.size:
+        raise CopyError(f"cannot read {shown(where_src)}: it changed size while being copied", "copy it again")
+    try:
+        await dst.write_small(part, data, entry.mode, entry.mtime)
+    except OSError as error:
+        raise await _explain(error, src, dst, where_src, where_dst, posixpath.dirname(part), len(data)) from None
+    meter.on_bytes(src_path, len(data), len(data), len(data))
+    if options.checksum:
+        await verify(src, dst, src_path, part, where_dst, options)
+    try:
+        await dst.rename(part, dest_path)
+    except OSError as error:
+        raise failure("write", where_dst, error) from None
 
 
 async def _finish(src, dst, src_path, part, dest_path, entry, options, where_dst) -> None:

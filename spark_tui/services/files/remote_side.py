@@ -6,6 +6,7 @@ with a path, and :class:`LinkDropped` when the connection went away under it.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import functools
 import posixpath
@@ -198,6 +199,28 @@ class RemoteSide:
         if mtime is not None:
             attrs.atime = attrs.mtime = int(mtime)
         await self.sftp.setstat(path, attrs)
+
+    @remote_call
+    async def read_small(self, path: str, size: int) -> bytes:
+        """A whole small file in one round trip after the open (read and close in flight together)."""
+        handle = await self.sftp.open(path, "rb", block_size=0)  # 0: one request, sent at once
+        data, _ = await asyncio.gather(handle.read(size + 1, 0), handle.close())
+        return data
+
+    @remote_call
+    async def write_small(self, path: str, data: bytes, mode: int, mtime: float) -> None:
+        """Write a whole small file with its mode and time: write, attributes and close in flight
+        together, so one round trip after the open. The SFTP drafts have servers process the
+        requests on one handle in the order they came; ``block_size=0`` makes asyncssh send
+        the write as one request at once (its default splits it into tasks, which could let the
+        close overtake it)."""
+        flags = asyncssh.FXF_WRITE | asyncssh.FXF_CREAT | asyncssh.FXF_TRUNC
+        handle = await self.sftp.open(path, flags, asyncssh.SFTPAttrs(permissions=0o600), encoding=None, block_size=0)
+        attrs = asyncssh.SFTPAttrs(permissions=mode, atime=int(mtime), mtime=int(mtime))
+        results = await asyncio.gather(handle.write(data, 0), handle.setstat(attrs), handle.close(), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     @remote_call
     async def truncate(self, path: str, size: int) -> None:

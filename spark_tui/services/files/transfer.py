@@ -24,7 +24,7 @@ from spark_tui.services.files.openssh_path import BIG_FILE, OpenSSHBytes
 from spark_tui.services.files.remote_side import RemoteSide
 from spark_tui.services.files.tree import Item, walk
 
-FILES_AT_ONCE = 24
+FILES_AT_ONCE = 48
 """Files copied concurrently (small files are latency-bound: keep many in flight)."""
 REQUESTS_AT_ONCE = 64
 """SFTP requests in flight over the whole transfer."""
