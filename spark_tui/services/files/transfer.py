@@ -74,7 +74,8 @@ class Transfer:
         self.options = options or CopyOptions()
         self._connect, self._on_progress, self._timeout = connect, on_progress, reconnect_timeout
         label = f"{', '.join(map(str, sources))} -> {dest}"
-        self.progress = TransferProgress(transfer_id or next(_ids), display_safe(label, 200))
+        self._fields = dict(vars(TransferProgress(transfer_id or next(_ids), display_safe(label, 200))))
+        self._window_bytes = 0
         self._link = None
         self._remote: RemoteSide | None = None
         self._remote_lock = asyncio.Lock()
@@ -92,24 +93,35 @@ class Transfer:
 
     # ------------------------------------------------------------------ progress
 
+    @property
+    def progress(self) -> TransferProgress:
+        """Where the transfer stands now."""
+        return TransferProgress(**self._fields)
+
     def _report(self, force: bool = False, **changes) -> None:
-        self.progress = replace(self.progress, **changes)
+        self._fields.update(changes)
         now = time.monotonic()
         if self._on_progress and (force or now - self._reported >= 0.1):
             self._reported = now
             self._on_progress(self.progress)
 
     def _bytes(self, path: str, file_done: int, file_size: int, sent: int) -> None:
+        """Count bytes of ``path``: ``file_done`` of it are at the destination, ``sent`` just crossed."""
         now = time.monotonic()
-        self._window.append((now, sent))
-        while self._window and now - self._window[0][0] > 3.0:
-            self._window.popleft()
-        span = now - self._window[0][0] if len(self._window) > 1 else 0
-        rate = (sum(n for _, n in self._window) - self._window[0][1]) / span if span > 0 else self.progress.rate
+        window = self._window
+        window.append((now, sent))
+        self._window_bytes += sent
+        while now - window[0][0] > 3.0:
+            self._window_bytes -= window.popleft()[1]
+        fields = self._fields
+        span = now - window[0][0]
+        if span > 0:
+            fields["rate"] = (self._window_bytes - window[0][1]) / span
         previous = self._file_bytes.get(path, 0)  # a file restarted after a drop counts once
         self._file_bytes[path] = file_done
-        done = self.progress.done + file_done - previous
-        self._report(current=path, file_done=file_done, file_size=file_size, done=done, sent=self.progress.sent + sent, rate=rate)
+        fields["done"] += file_done - previous
+        fields["sent"] += sent
+        self._report(current=path, file_done=file_done, file_size=file_size)
 
     # ------------------------------------------------------------------ sides
 
@@ -232,7 +244,7 @@ class Transfer:
         async def lane() -> None:
             for item in items:
                 await self._on_remote(lambda src, dst, item=item: self._copy_one(src, dst, item, meter))
-                self._report(files_done=self.progress.files_done + (item.entry.kind is EntryKind.FILE))
+                self._report(files_done=self._fields["files_done"] + (item.entry.kind is EntryKind.FILE))
 
         try:
             async with asyncio.TaskGroup() as group:
