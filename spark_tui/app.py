@@ -89,7 +89,7 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, FileRouting, App[None
         Binding("2", "focus_pane('tunnel-table')", "Tunnels", id="app.tunnels", tooltip="Go to the Tunnels pane", show=False),
         Binding("3", "focus_pane('shell')", "Shell", id="app.shell", tooltip="Go to the Shell pane", show=False),
         Binding("t", "open_shell", "Shell", id="app.open_shell", tooltip="Open a shell tab on the selected device"),
-        Binding("f", "open_files", "Files", id="app.files", tooltip="Copy files to and from the selected device"),
+        Binding("f", "open_files", "Files", id="app.files", tooltip="Copy files to and from the selected device", show=False),
         Binding("e", "run_command", "Run", id="app.run_command", tooltip="Run a command on one or more devices and see each output"),
         Binding("T", "external_terminal", "Terminal", id="app.external_terminal", tooltip="Open the selected device in your own terminal (OpenSSH)", show=False),
         Binding("f2", "next_theme", "Theme", id="app.theme", tooltip="Switch to the next theme", show=False),
