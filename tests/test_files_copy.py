@@ -121,3 +121,37 @@ def test_a_remote_name_with_control_characters_is_shown_escaped(remote, tmp_path
     assert code == 1
     assert "\x1b" not in err and "\x07" not in err
     assert "evil\\x1b]0;pwned\\x07\\x1b[31mred: permission denied" in err
+
+
+def test_progress_goes_to_stderr_only_when_it_is_a_terminal_with_names_escaped(remote, tmp_path: Path):
+    import pty
+    import subprocess
+    import sys
+
+    src = tmp_path / "bad\x1b[2Jname.bin"
+    src.write_bytes(os.urandom(24 << 20))
+    main, child = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "spark_tui", "copy", str(src), remote.spec()],
+            cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, stderr=child, timeout=120,
+        )
+        os.close(child)
+        child = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(main)
+        if child != -1:
+            os.close(child)
+    assert done.returncode == 0 and done.stdout == b""
+    text = shown.decode()
+    assert "MiB" in text and "/s" in text and "ETA" in text
+    assert "bad\\x1b[2Jname.bin" in text and "\x1b[2J" not in text

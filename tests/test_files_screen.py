@@ -78,3 +78,45 @@ async def test_the_files_screen_copies_a_folder_to_the_device_and_back(tmp_path:
         assert not isinstance(app.screen, FilesScreen)
         await pilot.press("f")
         assert app.screen is screen and len(screen.queue.progress) == 2
+
+
+async def test_a_cancelled_transfer_keeps_its_part_and_retry_resumes_it(tmp_path: Path, sshd, remote, monkeypatch):
+    import hashlib
+
+    from spark_tui.core.files import part_name
+
+    path = tmp_path / "profiles.toml"
+    ProfileStore(path).add_device(sshd_profile(sshd))
+    shutil.copy(sshd.known_hosts, locations.known_hosts_path())
+    work = tmp_path / "work"
+    work.mkdir()
+    big = work / "weights.bin"
+    with big.open("wb") as handle:
+        for _ in range(192):
+            handle.write(os.urandom(1 << 20))
+    monkeypatch.chdir(work)
+    app = make_app(path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, FilesScreen), what="the Files screen")
+        screen: FilesScreen = app.screen
+        await wait_for(pilot, lambda: screen.remote.path == str(sshd.home) and screen.local.entries, what="both listings")
+        await highlight(pilot, screen.remote, remote.name)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.remote.path.endswith(remote.name), what="the remote folder opened")
+        await highlight(pilot, screen.local, "weights.bin")
+        await pilot.press("c")
+        part = remote.local / part_name("weights.bin")
+        await wait_for(pilot, lambda: part.exists() and part.stat().st_size > 24 << 20, what="a part of the upload")
+        await pilot.press("x")
+        progress = lambda: next(iter(screen.queue.progress.values()))  # noqa: E731
+        await wait_for(pilot, lambda: progress().state is TransferState.CANCELLED, what="the cancel")
+        await pilot.pause(0.3)
+        kept = part.stat().st_size
+        assert 0 < kept < big.stat().st_size and not (remote.local / "weights.bin").exists()
+
+        await pilot.press("R")
+        await wait_for(pilot, lambda: progress().state is TransferState.DONE, timeout=60, what="the retry")
+        assert progress().sent <= big.stat().st_size - kept + (9 << 20)  # resumed, not started over
+        digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
+        assert digest(remote.local / "weights.bin") == digest(big)

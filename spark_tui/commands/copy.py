@@ -24,7 +24,10 @@ def progress_line(p: TransferProgress, width: int = 100) -> str:
     if p.state.value == "reconnecting":
         head += "(reconnecting) "
     room = max(8, width - len(head))
-    return head + display_safe(p.current, room)
+    name = display_safe(p.current, 4096)
+    if len(name) > room:  # keep the end: the file's own name matters more than its folders
+        name = "\u2026" + name[-(room - 1):]
+    return head + name
 
 
 class _Printer:

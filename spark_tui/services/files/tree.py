@@ -51,6 +51,9 @@ async def walk(side, src: str, dest: str, recursive: bool) -> list[Item]:
         except OSError as error:
             raise failure("read", side.where(folder.src), error) from None
         for entry in sorted(entries, key=lambda e: e.name):
+            if not entry.name or entry.name in (".", "..") or "/" in entry.name or "\0" in entry.name:
+                # Only a broken or hostile server lists these; joined to a path they would escape it.
+                raise CopyError(f"refusing the name {shown(entry.name)!r} listed in {shown(side.where(folder.src))}")
             if entry.kind is EntryKind.OTHER:
                 continue  # sockets, fifos, devices: rsync -a without --specials skips them too
             item = Item(posixpath.join(folder.src, entry.name), posixpath.join(folder.dest, entry.name), entry, folder.depth + 1)
