@@ -6,16 +6,20 @@ Tunnels or Shell panes; the Files screen of each device is installed once and ke
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from textual import work
 from textual.message import Message
 
 from spark_tui.core.errors import SparkError
-from spark_tui.core.files import Place, TransferProgress
+from spark_tui.core.files import Place, TransferProgress, TransferState
 from spark_tui.screens.files import FilesScreen
 from spark_tui.widgets.file_pane import FilePane
+
+
+log = logging.getLogger(__name__)
 
 
 class TransferProgressed(Message):
@@ -143,12 +147,17 @@ class FileRouting:
         job.worker = self.run_worker(self._run_transfer(job, transfer), group="files-transfer", exit_on_error=False)
 
     async def _run_transfer(self, job: _Job, transfer) -> None:
+        final = None
         try:
             await transfer.run()
         except SparkError as error:
             self.notify(str(error), title="Copy failed", severity="error", timeout=10)
+        except Exception as error:  # a bug: say so rather than leave the row "running" forever
+            log.exception("transfer %s crashed", transfer.progress.transfer_id)
+            self.notify(f"{type(error).__name__}: {error}", title="Copy failed", severity="error", timeout=10)
+            final = replace(transfer.progress, state=TransferState.FAILED, error=f"internal error: {type(error).__name__}")
         finally:
-            job.screen.show_progress(transfer.progress)
+            job.screen.show_progress(final or transfer.progress)
         pane = job.screen.remote if job.dest.device else job.screen.local
         self._list(pane, Place(pane.device, pane.path))
 

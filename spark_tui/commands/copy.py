@@ -67,6 +67,9 @@ def run(args, ctx) -> int:
     from spark_tui.services.ssh import ConnectionService
     from spark_tui.services.tunnels import master_factory
 
+    if not all([*args.sources, args.dest]):
+        print("spark-tui copy: error: an empty path", file=ctx.stderr)
+        return 2
     places: list[Place] = [parse_place(p) for p in [*args.sources, args.dest]]
     *sources, dest = places
     config = ctx.store().load()

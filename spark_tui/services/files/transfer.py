@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
+from spark_tui.core.errors import SparkError
 from spark_tui.core.files import EntryKind, Place, TransferProgress, TransferState
 from spark_tui.core.untrusted import display_safe
 from spark_tui.services.files.copier import CopyOptions, Meter, copy_file
@@ -65,6 +66,8 @@ class Transfer:
         transfer_id: int | None = None,
     ) -> None:
         devices = {p.device for p in [*sources, dest] if p.device}
+        if len({s.device for s in sources}) > 1:
+            raise CopyError("the sources must all be on this computer or all on the device", "copy them in two runs")
         if len(devices) > 1 or (dest.device and any(s.device for s in sources)):
             raise CopyError("copying between two devices, or within one, is not supported", "copy through this computer")
         self.device = next(iter(devices), None)
@@ -188,7 +191,7 @@ class Transfer:
             await self._make_folders(plan)
             await self._copy_entries(plan)
             await self._on_remote(lambda src, dst: self._finish_folders(dst, plan))
-        except CopyError as error:
+        except SparkError as error:  # CopyError, or ConnectError when the device cannot be reached
             self._report(True, state=TransferState.FAILED, error=str(error))
             raise
         except asyncio.CancelledError:
