@@ -24,13 +24,17 @@ def remote(sshd):
 
 
 async def highlight(pilot, pane, name: str) -> None:
-    """Move the pane's cursor to ``name`` with the arrow keys."""
-    index = next(i for i, e in enumerate(pane.entries) if e.name == name) + 1  # row 0 is ".."
-    pane.table.focus()
-    await pilot.press("home")
-    for _ in range(index):
-        await pilot.press("down")
-    assert pane.selected is not None and pane.selected.name == name
+    """Move the pane's cursor to ``name`` with the arrow keys (again if a re-listing moved it)."""
+    for _ in range(3):
+        index = next(i for i, e in enumerate(pane.entries) if e.name == name) + 1  # row 0 is ".."
+        pane.table.focus()
+        await pilot.press("ctrl+home")
+        for _ in range(index):
+            await pilot.press("down")
+        await pilot.pause(0.1)
+        if pane.selected is not None and pane.selected.name == name:
+            return
+    raise AssertionError(f"could not highlight {name}: {pane.selected}")
 
 
 async def test_the_files_screen_copies_a_folder_to_the_device_and_back(tmp_path: Path, sshd, remote, monkeypatch):
@@ -73,6 +77,12 @@ async def test_the_files_screen_copies_a_folder_to_the_device_and_back(tmp_path:
         await wait_for(pilot, lambda: type(app.screen).__name__ == "NamePrompt", what="the name prompt")
         await pilot.press(*"made", "enter")
         await wait_for(pilot, lambda: (remote.local / "made").is_dir(), what="the new folder")
+        await wait_for(pilot, lambda: "made" in [e.name for e in screen.remote.entries], what="the new folder listed")
+        await highlight(pilot, screen.remote, "made")
+        await pilot.press("r")  # rename it
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "NamePrompt", what="the rename prompt")
+        await pilot.press(*["backspace"] * 4, *"renamed", "enter")
+        await wait_for(pilot, lambda: (remote.local / "renamed").is_dir() and not (remote.local / "made").exists(), what="the rename")
 
         await pilot.press("escape")  # back to the dashboard; the Files screen keeps its queue
         assert not isinstance(app.screen, FilesScreen)
