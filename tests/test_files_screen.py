@@ -130,3 +130,19 @@ async def test_a_cancelled_transfer_keeps_its_part_and_retry_resumes_it(tmp_path
         assert progress().sent <= big.stat().st_size - kept + (9 << 20)  # resumed, not started over
         digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
         assert digest(remote.local / "weights.bin") == digest(big)
+
+
+async def test_the_palette_opens_the_files_screen_of_a_device(tmp_path: Path, sshd, monkeypatch):
+    path = tmp_path / "profiles.toml"
+    ProfileStore(path).add_device(sshd_profile(sshd))
+    shutil.copy(sshd.known_hosts, locations.known_hosts_path())
+    monkeypatch.chdir(tmp_path)
+    app = make_app(path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.press(*"files on lab")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FilesScreen), what="the Files screen")
+        assert app.screen.device == "lab"
+        await wait_for(pilot, lambda: app.screen.remote.path == str(sshd.home), what="the device's home listed")
