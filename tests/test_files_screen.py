@@ -126,6 +126,8 @@ async def test_a_cancelled_transfer_keeps_its_part_and_retry_resumes_it(tmp_path
         assert 0 < kept < big.stat().st_size and not (remote.local / "weights.bin").exists()
 
         await pilot.press("R")
+        await pilot.press("escape")  # back on the dashboard, the retry goes on
+        assert not isinstance(app.screen, FilesScreen)
         await wait_for(pilot, lambda: progress().state is TransferState.DONE, timeout=60, what="the retry")
         assert progress().sent <= big.stat().st_size - kept + (9 << 20)  # resumed, not started over
         digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
