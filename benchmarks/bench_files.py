@@ -42,6 +42,7 @@ def _ssh_opts(sshd) -> list[str]:
 
 
 def _timed(cmd: list[str], env: dict | None = None) -> float:
+    os.sync()  # each run starts with nothing of the previous one's still to be written back
     started = time.perf_counter()
     done = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
     if done.returncode != 0:
