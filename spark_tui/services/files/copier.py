@@ -219,8 +219,14 @@ async def _by_openssh(openssh, src, dst, src_path: str, part: str, start: int, s
         return there.size if there is not None else 0
 
     local, remote_path = (src_path, part) if dst.remote else (part, src_path)
+    async def flush() -> None:
+        try:
+            await dst.flush(part)
+        except (OSError, LinkDropped):
+            pass  # only an early start on the final fsync
+
     return await openssh.move(remote.conn, upload=dst.remote, local=local, remote=remote_path, start=start, size=size,
-                              part_size=part_size, moved=moved)
+                              part_size=part_size, moved=moved, flush=flush)
 
 
 async def verify(src, dst, src_path: str, part: str, where_dst: str, options: CopyOptions) -> None:

@@ -147,6 +147,18 @@ class LocalSide:
         finally:
             os.close(fd)
 
+    async def flush(self, path: str) -> None:
+        """Write what is cached of ``path`` to disk (another process may still be writing it)."""
+
+        def sync() -> None:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+
+        await asyncio.to_thread(sync)
+
     async def truncate(self, path: str, size: int) -> None:
         os.truncate(path, size)
 

@@ -34,6 +34,8 @@ AT_ONCE = 2
 """Big files moved at the same time."""
 POLL = 0.1
 """Seconds between reads of the part's size for progress."""
+FLUSH_EVERY = 128 << 20
+"""A part that grew this much since the last flush is flushed to disk (in the background)."""
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
@@ -101,6 +103,7 @@ class OpenSSHBytes:
     async def move(
         self, conn, *, upload: bool, local: str, remote: str, start: int, size: int,
         part_size: Callable[[], Awaitable[int]], moved: Callable[[int], None],
+        flush: Callable[[], Awaitable[None]] | None = None,
     ) -> bool:
         """Move bytes ``[start, size)`` between ``local`` and ``remote`` (one of them the part).
 
@@ -131,6 +134,7 @@ class OpenSSHBytes:
                 preexec_fn=_die_with_parent,
             )
             seen = start
+            flushed, flushing = start, None
             try:
                 process.stdin.write(line.encode())
                 process.stdin.close()
@@ -142,12 +146,19 @@ class OpenSSHBytes:
                     except asyncio.TimeoutError:
                         pass
                     seen = await self._count(part_size, seen, moved)
+                    if flush is not None and seen - flushed >= FLUSH_EVERY and (flushing is None or flushing.done()):
+                        # Write the part back while bytes still arrive: sftp's final fsync is short.
+                        flushed, flushing = seen, asyncio.ensure_future(flush())
+                        flushing.add_done_callback(lambda f: f.cancelled() or f.exception())
                 status = await process.wait()
             except BaseException:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
                 await process.wait()
                 raise
+            finally:
+                if flushing is not None and not flushing.done():
+                    flushing.cancel()
             seen = await self._count(part_size, seen, moved)
             if status != 0:
                 log.info("sftp failed (%s): %s", status, errors.result().decode(errors="replace").strip()[-300:])

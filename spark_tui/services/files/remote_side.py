@@ -223,6 +223,17 @@ class RemoteSide:
                 raise result
 
     @remote_call
+    async def flush(self, path: str) -> None:
+        """Have the device write what it caches of ``path`` to disk (fsync on a handle of ours)."""
+        handle = await self.sftp.open(path, "rb")
+        try:
+            await handle.fsync()
+        except asyncssh.sftp.SFTPOpUnsupported:
+            pass
+        finally:
+            await handle.close()
+
+    @remote_call
     async def truncate(self, path: str, size: int) -> None:
         await self.sftp.setstat(path, asyncssh.SFTPAttrs(size=size))
 
