@@ -137,7 +137,7 @@ class FileRouting:
         make_master = master_factory(lambda: self.profile(device), self.services.fleet.connections.known_hosts.path)
         return Transfer(
             job.sources, job.dest, connect=lambda: self._connect_for_files(device), recursive=True, options=options,
-            make_master=make_master,
+            make_master=make_master, background=True,
             on_progress=lambda progress: self.post_message(TransferProgressed(job.screen, progress)), transfer_id=transfer_id,
         )
 

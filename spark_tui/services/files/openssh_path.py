@@ -15,6 +15,8 @@ import asyncio
 import contextlib
 import ctypes
 import logging
+import os
+import re
 import shutil
 import signal
 import sys
@@ -45,6 +47,20 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+async def _renice_master(control_path: str, nice: int) -> None:
+    """Lower the master's priority: it does the copy's encryption, and next to the dashboard
+    that work should yield the CPU to keystrokes. Its pid comes from ``ssh -O check``."""
+    process = await asyncio.create_subprocess_exec(
+        "ssh", "-S", control_path, "-O", "check", "spark-tui-master",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    _, said = await process.communicate()
+    match = re.search(rb"pid=(\d+)", said)
+    if match:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, int(match.group(1)), nice)
+
+
 def batch_quoted(path: str) -> str | None:
     """``path`` quoted for an sftp batch line, or ``None`` when it cannot be said there."""
     if not path.isprintable() or any(c in path for c in '"\\'):
@@ -60,8 +76,9 @@ class OpenSSHBytes:
             live asyncssh connection reached, or ``None`` when it cannot have one.
     """
 
-    def __init__(self, make_master: Callable[[object], object | None]) -> None:
+    def __init__(self, make_master: Callable[[object], object | None], *, nice: int = 0) -> None:
         self._make = make_master
+        self._nice = nice
         self._master = None
         self._lock = asyncio.Lock()
         self._gate = asyncio.Semaphore(AT_ONCE)
@@ -88,6 +105,8 @@ class OpenSSHBytes:
                 self.usable = False
                 return None
             self._master = master
+            if self._nice:
+                await _renice_master(master.control_path, self._nice)
             return master
 
     async def prepare(self, conn) -> None:
@@ -131,7 +150,7 @@ class OpenSSHBytes:
             ]
             process = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_die_with_parent if not self._nice else lambda: (_die_with_parent(), os.nice(self._nice)),
             )
             seen = start
             flushed, flushing = start, None

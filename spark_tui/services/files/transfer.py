@@ -50,6 +50,8 @@ class Transfer:
         make_master: The tunnels' OpenSSH master factory for this device (``master_factory``):
             with it big files' bytes go through OpenSSH's sftp (see ``openssh_path``).
         transfer_id: Keep this id (a retry of an earlier transfer).
+        background: Run OpenSSH's processes at a lower priority (the dashboard's transfers:
+            keystrokes come first).
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class Transfer:
         reconnect_timeout: float = RECONNECT_TIMEOUT,
         make_master=None,
         transfer_id: int | None = None,
+        background: bool = False,
     ) -> None:
         devices = {p.device for p in [*sources, dest] if p.device}
         if len({s.device for s in sources}) > 1:
@@ -82,7 +85,7 @@ class Transfer:
         self._link = None
         self._remote: RemoteSide | None = None
         self._remote_lock = asyncio.Lock()
-        self._openssh = OpenSSHBytes(make_master) if make_master is not None and self.device else None
+        self._openssh = OpenSSHBytes(make_master, nice=10 if background else 0) if make_master is not None and self.device else None
         self._gate = asyncio.Semaphore(REQUESTS_AT_ONCE)
         self._reported = 0.0
         self._window: collections.deque[tuple[float, int]] = collections.deque()
