@@ -82,7 +82,7 @@ def run(args, ctx) -> int:
         printer = _Printer(ctx.stderr)
 
     async def main() -> int:
-        service = ConnectionService(profiles=config.device)
+        service = ConnectionService(profiles=config.device)  # built as `exec` builds it: same login, same host-key handling
         device = next(iter(devices), None)
         connect = (lambda: service.connect(config.device(device))) if device else None
         make_master = master_factory(lambda: config.device(device), service.known_hosts.path) if device else None
