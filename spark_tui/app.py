@@ -22,6 +22,7 @@ from textual.widgets import Footer, Header
 
 from spark_tui.app_apps import AppRouting
 from spark_tui.app_devices import DeviceRouting
+from spark_tui.app_files import FileRouting
 from spark_tui.app_shells import ShellRouting
 from spark_tui.app_tunnels import TunnelRouting
 from spark_tui.core.device_listing import diagnostics_text
@@ -85,7 +86,7 @@ class Services:
     prober: ProberFactory | None = None
 
 
-class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, AppRouting, App[None]):
+class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, AppRouting, FileRouting, App[None]):
     """spark-tui's dashboard: Devices, Tunnels and Shell panes, all from the keyboard."""
 
     TITLE = "spark-tui"
@@ -97,6 +98,7 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, AppRouting, App[None]
         Binding("2", "focus_pane('tunnel-table')", "Tunnels", id="app.tunnels", tooltip="Go to the Tunnels pane", show=False),
         Binding("3", "focus_pane('shell')", "Shell", id="app.shell", tooltip="Go to the Shell pane", show=False),
         Binding("t", "open_shell", "Shell", id="app.open_shell", tooltip="Open a shell tab on the selected device"),
+        Binding("f", "open_files", "Files", id="app.files", tooltip="Copy files to and from the selected device", show=False),
         Binding("e", "run_command", "Run", id="app.run_command", tooltip="Run a command on one or more devices and see each output"),
         Binding("T", "external_terminal", "Terminal", id="app.external_terminal", tooltip="Open the selected device in your own terminal (OpenSSH)", show=False),
         Binding("A", "apps", "Apps", id="app.apps", tooltip="Start and stop the selected device's apps (script, port, browser)", show=False),
@@ -395,6 +397,7 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, AppRouting, App[None]
             stop_tunnel=lambda d, t: self.run_worker(self.services.fleet.stop_tunnel(d, t), exit_on_error=False),
             add_device=lambda: self._open_add_device(None),
             switch_theme=self.switch_theme,
+            open_files=self.action_open_files,
         )
         connected = {n for n, s in self._states.items() if s.state is ConnectionState.CONNECTED}
         return build_commands(

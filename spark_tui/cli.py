@@ -31,6 +31,7 @@ COMMANDS: dict[tuple[str, str | None], str] = {
     ("discover", None): "spark_tui.commands.discover:run",
     ("tunnel", None): "spark_tui.commands.tunnel:run",
     ("exec", None): "spark_tui.commands.interop:exec_command",
+    ("copy", None): "spark_tui.commands.copy:run",
     ("ssh-config", None): "spark_tui.commands.interop:ssh_config",
     ("shell", None): "spark_tui.commands.dashboard:shell",
     ("export", "ansible"): "spark_tui.commands.export:ansible",
@@ -136,6 +137,15 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--tag", metavar="T", help="every device tagged T")
     ex.add_argument("--trust", metavar="SHA256:...", help="accept an unknown host key only if it has this fingerprint")
     ex.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD")
+
+    cp = sub.add_parser("copy", help="copy files and folders to or from a device (scp-style: NAME:PATH)")
+    cp.add_argument("-r", "--recursive", action="store_true", help="copy folders")
+    cp.add_argument("--resume", action="store_true", help="continue interrupted copies (their part is checked first)")
+    cp.add_argument("--checksum", action="store_true", help="verify each file with SHA-256 on both ends")
+    cp.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+    cp.add_argument("--trust", metavar="SHA256:...", help="accept an unknown host key only if it has this fingerprint")
+    cp.add_argument("sources", nargs="+", metavar="SRC")
+    cp.add_argument("dest", metavar="DEST")
 
     sc = sub.add_parser("ssh-config", help="write an OpenSSH config for all devices, to Include")
     sc.add_argument("--output", "-o", metavar="FILE", help="where to write (default: print)")

@@ -60,6 +60,7 @@ class PaletteActions:
         stop_tunnel: Called with device name and tunnel name.
         add_device: Called with no arguments (opens the add-device form).
         switch_theme: Called with a theme name.
+        open_files: Called with a device name (opens its Files screen); ``None``: no such commands.
     """
 
     connect: Callable[[str], Any]
@@ -68,6 +69,7 @@ class PaletteActions:
     stop_tunnel: Callable[[str, str], Any]
     add_device: Callable[[], Any]
     switch_theme: Callable[[str], Any]
+    open_files: Callable[[str], Any] | None = None
 
 
 def build_commands(
@@ -103,6 +105,11 @@ def build_commands(
         PaletteCommand(f"Open shell on {name}", f"A terminal on {name} in the Shell pane", partial(actions.open_shell, name))
         for name in names
     ]
+    if actions.open_files is not None:
+        commands += [
+            PaletteCommand(f"Files on {name}", f"Copy files between this computer and {name}", partial(actions.open_files, name))
+            for name in names
+        ]
     for device, tunnel, running in tunnels:
         if running:
             commands.append(

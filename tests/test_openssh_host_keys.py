@@ -196,7 +196,7 @@ def test_exec_without_a_terminal_refuses_with_the_fingerprint_and_the_flag_to_pa
     assert (code, out) == (0, "hi\n"), err
 
 
-@pytest.mark.parametrize("command", [["containers", "dev"]], ids=lambda c: c[0])
+@pytest.mark.parametrize("command", [["containers", "dev"], ["copy", "dev:/etc/hostname", "/tmp"]], ids=lambda c: c[0])
 def test_every_connecting_command_refuses_an_unknown_key_without_a_terminal_and_names_it(
     many_keys, tmp_path, monkeypatch, capsys, command
 ) -> None:

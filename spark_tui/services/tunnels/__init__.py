@@ -11,6 +11,7 @@ from spark_tui.services.lazy_face import lazy_exports
 
 __all__, __getattr__ = lazy_exports(__name__, {
     "TunnelService": "service",
+    "DeviceLink": "link",
     "master_factory": "carrier",
     "PortWatch": "port_watch",
     "dashboard_preset": "port_watch",
@@ -20,5 +21,6 @@ __all__, __getattr__ = lazy_exports(__name__, {
 if TYPE_CHECKING:
     from spark_tui.services.tunnels.carrier import master_factory
     from spark_tui.services.tunnels.forwarding import next_free_port
+    from spark_tui.services.tunnels.link import DeviceLink
     from spark_tui.services.tunnels.port_watch import PortWatch, dashboard_preset
     from spark_tui.services.tunnels.service import TunnelService

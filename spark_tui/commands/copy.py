@@ -1,0 +1,109 @@
+"""``spark-tui copy [-r] [--resume] [--checksum] [--quiet] SRC... DEST``: scp-style copies."""
+
+from __future__ import annotations
+
+
+from spark_tui.core.errors import DeviceNotFound
+from spark_tui.core.files import Place, TransferProgress, parse_place
+from spark_tui.core.untrusted import display_safe
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def progress_line(p: TransferProgress, width: int = 100) -> str:
+    """One status line: bytes, rate, ETA and the current file (escaped)."""
+    eta = p.eta
+    eta_text = "--:--" if eta is None else f"{int(eta) // 60:02d}:{int(eta) % 60:02d}"
+    head = f"{_size(p.done)} / {_size(p.total)}  {_size(p.rate)}/s  ETA {eta_text}  "
+    if p.state.value == "reconnecting":
+        head += "(reconnecting) "
+    room = max(8, width - len(head))
+    name = display_safe(p.current, 4096)
+    if len(name) > room:  # keep the end: the file's own name matters more than its folders
+        name = "\u2026" + name[-(room - 1):]
+    return head + name
+
+
+class _Printer:
+    """Redraws one progress line on a terminal's stderr."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.shown = False
+
+    def __call__(self, progress: TransferProgress) -> None:
+        import shutil
+
+        width = shutil.get_terminal_size((100, 20)).columns - 1
+        self.stream.write("\r\x1b[K" + progress_line(progress, width))
+        self.stream.flush()
+        self.shown = True
+
+    def end(self) -> None:
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def run(args, ctx) -> int:
+    """Copy files and folders between this computer and a saved device.
+
+    Returns:
+        0 when everything was copied.
+
+    Raises:
+        DeviceNotFound: a NAME: is not a saved device.
+        CopyError: a file could not be copied; the message names it and says why.
+        ConnectError: the device could not be reached.
+    """
+    from spark_tui.commands.host_trust import confirm_for
+    from spark_tui.services import event_loop
+    from spark_tui.services.files import CopyOptions, Transfer
+    from spark_tui.services.ssh import ConnectionService
+    from spark_tui.services.tunnels import master_factory
+
+    if not all([*args.sources, args.dest]):
+        print("spark-tui copy: error: an empty path", file=ctx.stderr)
+        return 2
+    places: list[Place] = [parse_place(p) for p in [*args.sources, args.dest]]
+    *sources, dest = places
+    config = ctx.store().load()
+    devices = {p.device for p in places if p.device}
+    for name in devices:
+        if config.device(name) is None:
+            raise DeviceNotFound(f"no saved device named {name!r}", "see: spark-tui device list (a local path with a colon: write ./NAME)")
+    printer = None
+    if not args.quiet and hasattr(ctx.stderr, "isatty") and ctx.stderr.isatty():
+        printer = _Printer(ctx.stderr)
+
+    async def main() -> int:
+        device = next(iter(devices), None)
+        # Built as `exec` builds it: same login, same host-key question (--trust, a terminal, or a refusal).
+        service = ConnectionService(profiles=config.device, confirm_host_key=confirm_for(ctx, args, device or ""))
+        connect = (lambda: service.connect(config.device(device))) if device else None
+        make_master = master_factory(lambda: config.device(device), service.known_hosts.path) if device else None
+        transfer = Transfer(
+            sources, dest, connect=connect, recursive=args.recursive, make_master=make_master,
+            options=CopyOptions(resume=args.resume, checksum=args.checksum), on_progress=printer,
+        )
+        try:
+            await transfer.run()
+        finally:
+            if printer:
+                printer.end()
+            await service.close()
+        return 0
+
+    try:
+        return event_loop.run(main())
+    except KeyboardInterrupt:
+        if printer:
+            printer.end()
+        print("spark-tui: interrupted; the partial file stays: add --resume to continue", file=ctx.stderr)
+        return 130

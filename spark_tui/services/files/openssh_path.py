@@ -1,0 +1,199 @@
+"""Big files' bytes through OpenSSH's own ``sftp``, riding a control master: no Python per byte.
+
+Measured (``benchmarks/bench_files.py``): asyncssh's SFTP client with 32 requests in flight moves
+a 1 GiB file at about 0.75x of ``scp`` on loopback, and keeps the dashboard's loop busy meanwhile;
+OpenSSH's ``sftp`` over the master moves it at ``scp``'s speed with the loop idle. So files of
+``BIG_FILE`` and more go this way when ``ssh`` and ``sftp`` exist and the device can have a
+master (not behind a jump host); everything else, and any file this path cannot finish, stays on
+asyncssh. Either way the bytes land in the same part file, resume from the same verified point
+and are counted the same way (the part's size, read while ``sftp`` runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import re
+import shutil
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+
+from spark_tui.services.files.errors import LinkDropped
+
+log = logging.getLogger(__name__)
+
+BIG_FILE = 8 << 20
+"""Files at least this big are moved by ``sftp`` when it can run."""
+BUFFER = 255 * 1024
+"""``sftp -B``: under sftp-server's 256 KiB packet limit (OpenSSH's default is 32 KiB)."""
+REQUESTS = 64
+"""``sftp -R``: requests in flight."""
+AT_ONCE = 2
+"""Big files moved at the same time."""
+POLL = 0.1
+"""Seconds between reads of the part's size for progress."""
+FLUSH_EVERY = 128 << 20
+"""A part that grew this much since the last flush is flushed to disk (in the background)."""
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """An sftp outliving a killed spark-tui would finish the part behind the user's back."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+async def _renice_master(control_path: str, nice: int) -> None:
+    """Lower the master's priority: it does the copy's encryption, and next to the dashboard
+    that work should yield the CPU to keystrokes. Its pid comes from ``ssh -O check``."""
+    process = await asyncio.create_subprocess_exec(
+        "ssh", "-S", control_path, "-O", "check", "spark-tui-master",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )
+    _, said = await process.communicate()
+    match = re.search(rb"pid=(\d+)", said)
+    if match:
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, int(match.group(1)), nice)
+
+
+def batch_quoted(path: str) -> str | None:
+    """``path`` quoted for an sftp batch line, or ``None`` when it cannot be said there."""
+    if not path.isprintable() or any(c in path for c in '"\\'):
+        return None
+    return f'"{path}"'
+
+
+class OpenSSHBytes:
+    """Starts (and restarts) one OpenSSH master for a transfer and runs ``sftp`` through it.
+
+    Args:
+        make_master: The tunnels' master factory: an unstarted ``OpenSSHMaster`` for the device a
+            live asyncssh connection reached, or ``None`` when it cannot have one.
+    """
+
+    def __init__(self, make_master: Callable[[object], object | None], *, nice: int = 0) -> None:
+        self._make = make_master
+        self._nice = nice
+        self._master = None
+        self._lock = asyncio.Lock()
+        self._gate = asyncio.Semaphore(AT_ONCE)
+        self.usable = bool(shutil.which("sftp"))
+        self.completed = 0  # files whose bytes sftp finished (tests and the benchmark read it)
+
+    async def _ready(self, conn):
+        async with self._lock:
+            if self._master is not None and self._master.alive:
+                return self._master
+            if self._master is not None:
+                await self._master.close()
+                self._master = None
+            master = self._make(conn) if self.usable else None
+            if master is None:
+                self.usable = False
+                return None
+            from spark_tui.services.ssh import MuxError
+
+            try:
+                await master.start()
+            except MuxError as error:
+                log.info("no OpenSSH master for copies (%s); asyncssh moves the bytes", error)
+                self.usable = False
+                return None
+            self._master = master
+            if self._nice:
+                await _renice_master(master.control_path, self._nice)
+            return master
+
+    async def prepare(self, conn) -> None:
+        """Start the master now (while folders are being made) so the first big file need not wait."""
+        async with self._gate:
+            await self._ready(conn)
+
+    async def close(self) -> None:
+        if self._master is not None:
+            await self._master.close()
+            self._master = None
+
+    async def move(
+        self, conn, *, upload: bool, local: str, remote: str, start: int, size: int,
+        part_size: Callable[[], Awaitable[int]], moved: Callable[[int], None],
+        flush: Callable[[], Awaitable[None]] | None = None,
+    ) -> bool:
+        """Move bytes ``[start, size)`` between ``local`` and ``remote`` (one of them the part).
+
+        Returns:
+            True when the part is complete; False when this path could not do it (the caller
+            continues on asyncssh from the part's verified prefix).
+
+        Raises:
+            LinkDropped: the master died under it (the connection dropped).
+        """
+        local_q, remote_q = batch_quoted(local), batch_quoted(remote)
+        if not self.usable or local_q is None or remote_q is None:
+            return False
+        async with self._gate:
+            master = await self._ready(conn)
+            if master is None:
+                return False
+            verb = ("reput -f" if start else "put -f") if upload else ("reget -f" if start else "get -f")
+            line = f"{verb} {local_q} {remote_q}\n" if upload else f"{verb} {remote_q} {local_q}\n"
+            argv = [
+                "sftp", "-q", "-b", "-", "-B", str(BUFFER), "-R", str(REQUESTS), "-F", "/dev/null",
+                "-o", f"ControlPath={master.control_path}", "-o", "ControlMaster=no",
+                "-o", "ProxyCommand=false",  # never a connection of its own: the master or nothing
+                "-o", "BatchMode=yes", "spark-tui-master",
+            ]
+            process = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+                preexec_fn=_die_with_parent if not self._nice else lambda: (_die_with_parent(), os.nice(self._nice)),
+            )
+            seen = start
+            flushed, flushing = start, None
+            try:
+                process.stdin.write(line.encode())
+                process.stdin.close()
+                errors = asyncio.ensure_future(process.stderr.read())
+                while True:
+                    try:
+                        await asyncio.wait_for(asyncio.shield(errors), POLL)
+                        break
+                    except asyncio.TimeoutError:
+                        pass
+                    seen = await self._count(part_size, seen, moved)
+                    if flush is not None and seen - flushed >= FLUSH_EVERY and (flushing is None or flushing.done()):
+                        # Write the part back while bytes still arrive: sftp's final fsync is short.
+                        flushed, flushing = seen, asyncio.ensure_future(flush())
+                        flushing.add_done_callback(lambda f: f.cancelled() or f.exception())
+                status = await process.wait()
+            except BaseException:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await process.wait()
+                raise
+            finally:
+                if flushing is not None and not flushing.done():
+                    flushing.cancel()
+            seen = await self._count(part_size, seen, moved)
+            if status != 0:
+                log.info("sftp failed (%s): %s", status, errors.result().decode(errors="replace").strip()[-300:])
+                if not master.alive:
+                    raise LinkDropped("the OpenSSH master ended")
+                return False
+            if seen == size:
+                self.completed += 1
+            return seen == size
+
+    @staticmethod
+    async def _count(part_size, seen: int, moved) -> int:
+        try:
+            now = await part_size()
+        except OSError:
+            return seen
+        if now > seen:
+            moved(now - seen)
+        return max(now, seen)

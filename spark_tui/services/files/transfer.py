@@ -1,0 +1,307 @@
+"""One copy from start to end: sources walked, folders made, files moved, link drops survived.
+
+A :class:`Transfer` copies between this computer and one device (or locally). Remote work rides
+a :class:`DeviceLink` (the tunnels' link, with the same backoff): when the connection drops, every
+file in flight stops, the link comes back, and each continues from its verified part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import posixpath
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+from spark_tui.core.errors import SparkError
+from spark_tui.core.files import EntryKind, Place, TransferProgress, TransferState
+from spark_tui.core.untrusted import display_safe
+from spark_tui.services.files.copier import CopyOptions, Meter, copy_file
+from spark_tui.services.files.errors import CopyError, LinkDropped, failure, first_of, shown
+from spark_tui.services.files.local_side import LocalSide
+from spark_tui.services.files.openssh_path import BIG_FILE, OpenSSHBytes
+from spark_tui.services.files.remote_side import RemoteSide
+from spark_tui.services.files.tree import Item, walk
+
+FILES_AT_ONCE = 48
+"""Files copied concurrently (small files are latency-bound: keep many in flight)."""
+REQUESTS_AT_ONCE = 64
+"""SFTP requests in flight over the whole transfer."""
+RECONNECT_TIMEOUT = 300.0
+"""How long a transfer waits for a dropped link to come back before it fails."""
+
+_ids = itertools.count(1)
+
+
+class Transfer:
+    """Copy ``sources`` to ``dest``; at most one of the places may be on a device.
+
+    Args:
+        sources: What to copy.
+        dest: Where to; a folder that exists receives the sources by name.
+        connect: Returns the SSH connection to the device (``ConnectionService.connect``).
+        recursive: Copy folders.
+        options: Resume and checksum behaviour.
+        on_progress: Called with a :class:`TransferProgress` at most ~10 times a second, and at
+            every change of state.
+        reconnect_timeout: Seconds to wait for a dropped link.
+        make_master: The tunnels' OpenSSH master factory for this device (``master_factory``):
+            with it big files' bytes go through OpenSSH's sftp (see ``openssh_path``).
+        transfer_id: Keep this id (a retry of an earlier transfer).
+        background: Run OpenSSH's processes at a lower priority (the dashboard's transfers:
+            keystrokes come first).
+    """
+
+    def __init__(
+        self,
+        sources: list[Place],
+        dest: Place,
+        *,
+        connect: Callable[[], Awaitable] | None = None,
+        recursive: bool = False,
+        options: CopyOptions | None = None,
+        on_progress: Callable[[TransferProgress], None] | None = None,
+        reconnect_timeout: float = RECONNECT_TIMEOUT,
+        make_master=None,
+        transfer_id: int | None = None,
+        background: bool = False,
+    ) -> None:
+        devices = {p.device for p in [*sources, dest] if p.device}
+        if len({s.device for s in sources}) > 1:
+            raise CopyError("the sources must all be on this computer or all on the device", "copy them in two runs")
+        if len(devices) > 1 or (dest.device and any(s.device for s in sources)):
+            raise CopyError("copying between two devices, or within one, is not supported", "copy through this computer")
+        self.device = next(iter(devices), None)
+        if self.device and connect is None:
+            raise ValueError("a device copy needs connect")
+        self.sources, self.dest, self.recursive = sources, dest, recursive
+        self.options = options or CopyOptions()
+        self._connect, self._on_progress, self._timeout = connect, on_progress, reconnect_timeout
+        label = f"{', '.join(map(str, sources))} -> {dest}"
+        self._fields = dict(vars(TransferProgress(transfer_id or next(_ids), display_safe(label, 200))))
+        self._window_bytes = 0
+        self._link = None
+        self._remote: RemoteSide | None = None
+        self._remote_lock = asyncio.Lock()
+        self._openssh = OpenSSHBytes(make_master, nice=10 if background else 0) if make_master is not None and self.device else None
+        self._gate = asyncio.Semaphore(REQUESTS_AT_ONCE)
+        self._reported = 0.0
+        self._window: collections.deque[tuple[float, int]] = collections.deque()
+        self._file_bytes: dict[str, int] = {}
+        self._retrying = False
+
+    @property
+    def files_by_openssh(self) -> int:
+        """Files whose bytes OpenSSH's sftp moved (the rest went over asyncssh)."""
+        return self._openssh.completed if self._openssh is not None else 0
+
+    # ------------------------------------------------------------------ progress
+
+    @property
+    def progress(self) -> TransferProgress:
+        """Where the transfer stands now."""
+        return TransferProgress(**self._fields)
+
+    def _report(self, force: bool = False, **changes) -> None:
+        self._fields.update(changes)
+        now = time.monotonic()
+        if self._on_progress and (force or now - self._reported >= 0.1):
+            self._reported = now
+            self._on_progress(self.progress)
+
+    def _bytes(self, path: str, file_done: int, file_size: int, sent: int) -> None:
+        """Count bytes of ``path``: ``file_done`` of it are at the destination, ``sent`` just crossed."""
+        now = time.monotonic()
+        window = self._window
+        window.append((now, sent))
+        self._window_bytes += sent
+        while now - window[0][0] > 3.0:
+            self._window_bytes -= window.popleft()[1]
+        fields = self._fields
+        span = now - window[0][0]
+        if span > 0:
+            fields["rate"] = (self._window_bytes - window[0][1]) / span
+        previous = self._file_bytes.get(path, 0)  # a file restarted after a drop counts once
+        self._file_bytes[path] = file_done
+        fields["done"] += file_done - previous
+        fields["sent"] += sent
+        self._report(current=path, file_done=file_done, file_size=file_size)
+
+    # ------------------------------------------------------------------ sides
+
+    async def _remote_side(self, stale: RemoteSide | None = None) -> RemoteSide:
+        async with self._remote_lock:
+            if self._remote is not None and self._remote is not stale:
+                return self._remote
+            if self._link is None:
+                from spark_tui.services.tunnels import DeviceLink
+
+                self._link = DeviceLink(
+                    self._connect, self.device, wanted=lambda: True,
+                    on_lost=lambda why: self._report(True, state=TransferState.RECONNECTING, notes=(why,)),
+                    on_retry_failed=lambda why: self._report(True, notes=(display_safe(why, 200),)),
+                    on_restored=self._restored, on_crash=lambda error: None,
+                )
+                conn = await self._link.ensure()
+            else:
+                self._report(True, state=TransferState.RECONNECTING)
+                conn = await self._link.wait_up(self._timeout)
+                if conn is None:
+                    raise CopyError(f"the connection to {self.device} dropped and did not come back in {self._timeout:.0f} s",
+                                    "retry to resume the copy")
+            self._remote = await RemoteSide.open(conn, self.device)
+            self._report(True, state=TransferState.RUNNING)
+            return self._remote
+
+    async def _restored(self, conn) -> None:
+        self._report(True, notes=("reconnected",))
+
+    async def _on_remote(self, work: Callable[[LocalSide | RemoteSide, LocalSide | RemoteSide], Awaitable]):
+        """Run ``work(src_side, dst_side)``; after a link drop, reconnect and run it again."""
+        while True:
+            remote = await self._remote_side() if self.device else None
+            src = remote if self.sources[0].device else LocalSide()
+            dst = remote if self.dest.device else LocalSide()
+            try:
+                return await work(src, dst)
+            except LinkDropped:
+                if not self.device:
+                    raise
+                await self._remote_side(stale=remote)
+
+    # ------------------------------------------------------------------ the copy
+
+    async def run(self) -> TransferProgress:
+        """Do the whole copy.
+
+        Returns:
+            The final progress (state DONE).
+
+        Raises:
+            CopyError: a file could not be copied (its name and the reason in the message).
+            ConnectError: the device could not be reached at the start.
+            asyncio.CancelledError: cancelled; part files stay for a later resume.
+        """
+        self._report(True, state=TransferState.RUNNING)
+        try:
+            plan = await self._on_remote(self._plan)
+            self._report(True, total=sum(i.entry.size for i in plan), files_total=sum(i.entry.kind is EntryKind.FILE for i in plan))
+            if self._openssh is not None and any(i.entry.size >= BIG_FILE for i in plan):
+                warm = asyncio.ensure_future(self._openssh.prepare(self._remote.conn))
+                warm.add_done_callback(lambda f: f.cancelled() or f.exception())
+            await self._make_folders(plan)
+            await self._copy_entries(plan)
+            await self._on_remote(lambda src, dst: self._finish_folders(dst, plan))
+        except SparkError as error:  # CopyError, or ConnectError when the device cannot be reached
+            self._report(True, state=TransferState.FAILED, error=str(error))
+            raise
+        except asyncio.CancelledError:
+            self._report(True, state=TransferState.CANCELLED)
+            raise
+        finally:
+            if self._openssh is not None:
+                await self._openssh.close()
+            if self._link is not None:
+                await self._link.close(close_connection=False)
+                self._link = None
+        self._report(True, state=TransferState.DONE, current="", file_done=0, file_size=0)
+        return self.progress
+
+    async def _plan(self, src, dst) -> list[Item]:
+        dest = await dst.resolve(self.dest.path)
+        try:
+            into = await dst.is_folder(dest)
+        except OSError:
+            into = False
+        if len(self.sources) > 1 and not into:
+            exists = await dst.lstat(dest)
+            why = "not a folder" if exists else "no such folder"
+            raise CopyError(f"cannot copy several sources to {shown(dst.where(dest))}: {why}")
+        plan: list[Item] = []
+        for source in self.sources:
+            path = await src.resolve(source.path)
+            target = posixpath.join(dest, posixpath.basename(path.rstrip("/")) or "root") if into else dest
+            plan.extend(await walk(src, path, target, self.recursive))
+        return plan
+
+    async def _make_folders(self, plan: list[Item]) -> None:
+        folders = [i for i in plan if i.entry.kind is EntryKind.FOLDER]
+        for depth, level in itertools.groupby(sorted(folders, key=lambda i: i.depth), key=lambda i: i.depth):
+            level = list(level)
+            await self._on_remote(lambda src, dst, level=level: asyncio.gather(*(self._make_folder(dst, i) for i in level)))
+
+    async def _make_folder(self, dst, item: Item) -> None:
+        try:
+            await dst.mkdir(item.dest, 0o700 | item.entry.mode)
+        except OSError as error:
+            existing = await dst.lstat(item.dest)
+            if existing is not None and existing.kind is EntryKind.FOLDER:
+                return
+            if existing is not None:
+                raise CopyError(f"cannot copy the folder to {shown(dst.where(item.dest))}: not a folder") from None
+            raise failure("create", dst.where(item.dest), error) from None
+
+    async def _copy_entries(self, plan: list[Item]) -> None:
+        items = iter(i for i in plan if i.entry.kind in (EntryKind.FILE, EntryKind.LINK))
+        meter = Meter(self._bytes)
+
+        async def lane() -> None:
+            for item in items:
+                await self._on_remote(lambda src, dst, item=item: self._copy_one(src, dst, item, meter))
+                self._report(files_done=self._fields["files_done"] + (item.entry.kind is EntryKind.FILE))
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(FILES_AT_ONCE):
+                    group.create_task(lane())
+        except BaseExceptionGroup as group:
+            raise first_of(group) from None
+
+    async def _copy_one(self, src, dst, item: Item, meter: Meter) -> None:
+        if item.entry.kind is EntryKind.LINK:
+            await self._copy_link(dst, item)
+            return
+        if self.options.resume:
+            there = await dst.lstat(item.dest)
+            if there is not None and there.kind is EntryKind.FILE and there.size == item.entry.size \
+                    and int(there.mtime) == int(item.entry.mtime):
+                self._bytes(item.src, item.entry.size, item.entry.size, 0)
+                return
+        options = replace(self.options, resume=True) if self._retrying else self.options
+        try:
+            await copy_file(src, dst, item.src, item.dest, item.entry, options, self._gate, meter, self._openssh)
+        except LinkDropped:
+            self._retrying = True  # from now on parts left by the drop are continued
+            raise
+
+    async def _copy_link(self, dst, item: Item) -> None:
+        folder, name = posixpath.split(item.dest)
+        temp = posixpath.join(folder, f".{name}.spark-tui-link")
+        try:
+            if await dst.lstat(temp) is not None:
+                await dst.remove(temp)
+            await dst.symlink(item.entry.target, temp)
+            await dst.set_attrs(temp, None, item.entry.mtime, link=True)
+            await dst.rename(temp, item.dest)
+        except OSError as error:
+            raise failure("create the symlink", dst.where(item.dest), error) from None
+
+    async def _finish_folders(self, dst, plan: list[Item]) -> None:
+        """Folders' modes and times, last: nothing inside them changes any more (all at once:
+        setting a folder's attributes does not touch its parent's time)."""
+        gate = asyncio.Semaphore(REQUESTS_AT_ONCE)
+
+        async def finish(item: Item) -> None:
+            async with gate:
+                try:
+                    await dst.set_attrs(item.dest, item.entry.mode, item.entry.mtime)
+                except OSError as error:
+                    raise failure("set the time of", dst.where(item.dest), error) from None
+
+        folders = [i for i in plan if i.entry.kind is EntryKind.FOLDER]
+        results = await asyncio.gather(*(finish(i) for i in folders), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result

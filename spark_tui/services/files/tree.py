@@ -1,0 +1,63 @@
+"""What a copy will create: its sources walked into folders, files and symlinks, never followed."""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+
+from spark_tui.core.files import EntryKind, FileEntry
+from spark_tui.services.files.errors import CopyError, failure, shown
+
+
+@dataclass(frozen=True)
+class Item:
+    """One thing to make at the destination.
+
+    Attributes:
+        src: Absolute source path.
+        dest: Absolute destination path.
+        entry: The source's ``lstat`` (a symlink is an item of its own, never its target).
+        depth: Folders below the copy's top (the top is 0).
+    """
+
+    src: str
+    dest: str
+    entry: FileEntry
+    depth: int = 0
+
+
+async def walk(side, src: str, dest: str, recursive: bool) -> list[Item]:
+    """Every item under ``src`` (itself first, then its contents, pre-order).
+
+    Raises:
+        CopyError: ``src`` does not exist, is a folder without ``recursive``, or cannot be read.
+    """
+    try:
+        top = await side.lstat(src)
+    except OSError as error:
+        raise failure("read", side.where(src), error) from None
+    if top is None:
+        raise CopyError(f"cannot read {shown(side.where(src))}: no such file or folder")
+    if top.kind is EntryKind.FOLDER and not recursive:
+        raise CopyError(f"{shown(side.where(src))} is a folder", "use -r to copy folders")
+    if top.kind is EntryKind.OTHER:
+        raise CopyError(f"cannot copy {shown(side.where(src))}: not a regular file, folder or symlink")
+    items = [Item(src, dest, top, 0)]
+    todo = [items[0]] if top.kind is EntryKind.FOLDER else []
+    while todo:
+        folder = todo.pop()
+        try:
+            entries = await side.listdir(folder.src)
+        except OSError as error:
+            raise failure("read", side.where(folder.src), error) from None
+        for entry in sorted(entries, key=lambda e: e.name):
+            if not entry.name or entry.name in (".", "..") or "/" in entry.name or "\0" in entry.name:
+                # Only a broken or hostile server lists these; joined to a path they would escape it.
+                raise CopyError(f"refusing the name {shown(entry.name)!r} listed in {shown(side.where(folder.src))}")
+            if entry.kind is EntryKind.OTHER:
+                continue  # sockets, fifos, devices: rsync -a without --specials skips them too
+            item = Item(posixpath.join(folder.src, entry.name), posixpath.join(folder.dest, entry.name), entry, folder.depth + 1)
+            items.append(item)
+            if entry.kind is EntryKind.FOLDER:
+                todo.append(item)
+    return items
