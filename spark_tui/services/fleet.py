@@ -8,6 +8,7 @@ one callback with plain ``core`` values, so the app only routes them to widgets.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ class _Device:
     sampler: Any = None  # services.telemetry.TelemetrySampler
     port_watch: Any = None  # services.port_watch.PortWatch
     shells: list = field(default_factory=list)
+    connecting: asyncio.Task | None = None  # a connect() still starting watchers and tunnels
 
 
 class Fleet:
@@ -95,19 +97,31 @@ class Fleet:
         """
         device = self._device(profile)
         device.profile = profile
-        await self.connections.connect(profile)
-        await self._start_watchers(device)
-        for spec in profile.tunnels:
-            if spec.auto_start and not self._tunnel_running(device, spec.name):
-                try:
-                    await self.start_tunnel(profile, spec)
-                except Exception as error:  # one bad tunnel must not stop the others
-                    log.warning("auto-start of %s/%s failed: %s", profile.name, spec.name, error)
+        device.connecting = asyncio.current_task()
+        try:
+            await self.connections.connect(profile)
+            await self._start_watchers(device)
+            for spec in profile.tunnels:
+                if spec.auto_start and not self._tunnel_running(device, spec.name):
+                    try:
+                        await self.start_tunnel(profile, spec)
+                    except Exception as error:  # one bad tunnel must not stop the others
+                        log.warning("auto-start of %s/%s failed: %s", profile.name, spec.name, error)
+        finally:
+            if device.connecting is asyncio.current_task():
+                device.connecting = None
 
     async def disconnect(self, name: str) -> None:
         """Stop everything on device ``name`` and close its connection."""
         device = self._devices.pop(name, None)
         if device is not None:
+            # A connect still under way would start its tunnels afterwards, and a tunnel dials
+            # the device again: stop it first, so a disconnect really disconnects.
+            pending, device.connecting = device.connecting, None
+            if pending is not None and pending is not asyncio.current_task() and not pending.done():
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pending
             for session in list(device.shells):
                 await _best_effort(session.close(), f"closing a shell on {name}")
             device.shells.clear()
