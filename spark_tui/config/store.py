@@ -163,13 +163,7 @@ class ProfileStore:
             ConfigConflict: That tunnel was edited on disk since last read.
             ConfigError: The file on disk is invalid or cannot be written.
         """
-        spec = _checked(lambda: schema.check_tunnel(device_name, spec))
-
-        def change(theirs: Config, base: Config) -> dict[Entry, Any]:
-            _require_device(theirs, device_name)
-            return {("tunnel", device_name, spec.name): spec}
-
-        return self._change(change)
+        return self._save_item("tunnel", device_name, _checked(lambda: schema.check_tunnel(device_name, spec)))
 
     def remove_tunnel(self, device_name: str, tunnel_name: str) -> Config:
         """Forget one saved tunnel of a device.
@@ -180,15 +174,7 @@ class ProfileStore:
             ConfigConflict: That tunnel was edited on disk since last read.
             ConfigError: The file on disk is invalid or cannot be written.
         """
-
-        def change(theirs: Config, base: Config) -> dict[Entry, Any]:
-            device = _require_device(theirs, device_name)
-            if all(t.name != tunnel_name for t in device.tunnels):
-                names = ", ".join(t.name for t in device.tunnels) or "none"
-                raise TunnelNotFound(f"{device_name} has no tunnel named {tunnel_name!r}", f"its tunnels: {names}")
-            return {("tunnel", device_name, tunnel_name): ABSENT}
-
-        return self._change(change)
+        return self._remove_item("tunnel", device_name, tunnel_name, lambda d: d.tunnels, TunnelNotFound)
 
     def save_app(self, device_name: str, spec: AppSpec) -> Config:
         """Add an app to a device, or replace the one with the same name.
@@ -199,13 +185,7 @@ class ProfileStore:
             ConfigConflict: That app was edited on disk since last read.
             ConfigError: The file on disk is invalid or cannot be written.
         """
-        spec = _checked(lambda: app_schema.check_app(device_name, spec))
-
-        def change(theirs: Config, base: Config) -> dict[Entry, Any]:
-            _require_device(theirs, device_name)
-            return {("app", device_name, spec.name): spec}
-
-        return self._change(change)
+        return self._save_item("app", device_name, _checked(lambda: app_schema.check_app(device_name, spec)))
 
     def remove_app(self, device_name: str, app_name: str) -> Config:
         """Forget one saved app of a device.
@@ -216,13 +196,26 @@ class ProfileStore:
             ConfigConflict: That app was edited on disk since last read.
             ConfigError: The file on disk is invalid or cannot be written.
         """
+        return self._remove_item("app", device_name, app_name, lambda d: d.apps, AppNotFound)
+
+    def _save_item(self, kind: str, device_name: str, item: Any) -> Config:
+        """Save a device's tunnel or app (an entry keyed by its name), replacing one of that name."""
 
         def change(theirs: Config, base: Config) -> dict[Entry, Any]:
-            device = _require_device(theirs, device_name)
-            if all(a.name != app_name for a in device.apps):
-                names = ", ".join(a.name for a in device.apps) or "none"
-                raise AppNotFound(f"{device_name} has no app named {app_name!r}", f"its apps: {names}")
-            return {("app", device_name, app_name): ABSENT}
+            _require_device(theirs, device_name)
+            return {(kind, device_name, item.name): item}
+
+        return self._change(change)
+
+    def _remove_item(self, kind: str, device_name: str, item_name: str, items_of, not_found: type[Exception]) -> Config:
+        """Forget a device's tunnel or app by name; ``not_found`` (listing the others) if it has none."""
+
+        def change(theirs: Config, base: Config) -> dict[Entry, Any]:
+            items = items_of(_require_device(theirs, device_name))
+            if all(i.name != item_name for i in items):
+                names = ", ".join(i.name for i in items) or "none"
+                raise not_found(f"{device_name} has no {kind} named {item_name!r}", f"its {kind}s: {names}")
+            return {(kind, device_name, item_name): ABSENT}
 
         return self._change(change)
 
