@@ -41,22 +41,30 @@ class CliContext:
 
     Attributes:
         config_path: The profile file in force (``--config``, ``$SPARK_TUI_CONFIG`` or default).
-        stdout: Where normal output goes.
-        stderr: Where the one-line error goes.
+        stdout: Where normal output goes. Everything written to it passes
+            :class:`~spark_tui.core.untrusted.SafeWriter`, so no control character a device
+            or a hand-edited file put into a message reaches the terminal.
+        stderr: Where the one-line error goes, through the same filter.
+        raw_stdout, raw_stderr: The streams themselves, only for a remote command's own
+            output in ``spark-tui exec NAME`` (passed through as ``ssh NAME CMD`` does).
         stdin: Where prompts read from.
     """
 
     def __init__(
         self, config_path: Path, stdout: TextIO | None = None, stderr: TextIO | None = None, stdin: TextIO | None = None
     ) -> None:
+        from spark_tui.core.untrusted import SafeWriter
+
         self.config_path = config_path
-        self.stdout = stdout or sys.stdout
-        self.stderr = stderr or sys.stderr
+        self.raw_stdout = stdout or sys.stdout
+        self.raw_stderr = stderr or sys.stderr
+        self.stdout = SafeWriter(self.raw_stdout)
+        self.stderr = SafeWriter(self.raw_stderr)
         self.stdin = stdin or sys.stdin
 
     def with_config(self, config_path: Path) -> CliContext:
         """The same context for another profile file (the demo's throwaway one)."""
-        return CliContext(config_path, self.stdout, self.stderr, self.stdin)
+        return CliContext(config_path, self.raw_stdout, self.raw_stderr, self.stdin)
 
     def store(self):
         """The profile store for ``config_path`` (imported lazily)."""
@@ -112,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     tun = sub.add_parser("tunnel", help="run tunnels to a device without the dashboard, until Ctrl-C")
     tun.add_argument("name", help="device name")
     tun.add_argument("ports", nargs="+", metavar="REMOTE_PORT[:LOCAL_PORT]")
-    tun.add_argument("--bind", default="127.0.0.1", metavar="ADDR", help="local listen address (default 127.0.0.1)")
+    tun.add_argument("--bind", metavar="ADDR", help="local listen address, also for saved tunnels (default 127.0.0.1, or the saved one's)")
 
     ex = sub.add_parser("exec", help="run a command on one or more devices")
     ex.add_argument("name", nargs="?", help="device name")
@@ -149,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         func = getattr(importlib.import_module(module_name), func_name)
         return int(func(args, ctx) or 0)
     except SparkError as error:
-        print(f"spark-tui: error: {error}", file=ctx.stderr)
+        print(f"spark-tui: error: {error}", file=ctx.stderr)  # ctx.stderr lets no control character through
         return 1
     except KeyboardInterrupt:
         return 130

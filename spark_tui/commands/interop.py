@@ -161,7 +161,7 @@ async def _run_on(service, device: DeviceProfile, command: str, ctx, prefixed: b
         if prefixed:
             outs = (_Lines(ctx.stdout, f"{device.name}: "), _Lines(ctx.stderr, f"{device.name}: "))
         else:
-            outs = (_Raw(ctx.stdout), _Raw(ctx.stderr))
+            outs = (_Raw(ctx.raw_stdout), _Raw(ctx.raw_stderr))  # the command's own bytes, as ssh does
         await asyncio.gather(_pump(process.stdout, outs[0]), _pump(process.stderr, outs[1]))
         result = await process.wait()
     if result.exit_status is not None and result.exit_status >= 0:

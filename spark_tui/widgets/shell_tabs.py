@@ -10,13 +10,15 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static, TabbedContent, TabPane
+
+from spark_tui.core.untrusted import display_safe
 
 if TYPE_CHECKING:
     from spark_tui.widgets.terminal.view import TerminalView
@@ -101,7 +103,7 @@ class ShellTabs(Vertical, can_focus=False):
         tab = f"shell-{next(_ids)}"
         self._device[tab] = device
         view = TerminalView(id=f"{tab}-term", classes="terminal-view")
-        self.query_one(TabbedContent).add_pane(TabPane(device, view, id=tab))
+        self.query_one(TabbedContent).add_pane(TabPane(Content(display_safe(device, 40)), view, id=tab))
         self.query_one(TabbedContent).active = tab
         self._refresh_empty()
         self.call_after_refresh(self._request, tab)
@@ -140,7 +142,7 @@ class ShellTabs(Vertical, can_focus=False):
 
     def failed(self, tab: str, text: str) -> None:
         """Opening the session of ``tab`` failed."""
-        self._notice(tab, f"{Text(text).plain}. Press enter to retry.")
+        self._notice(tab, f"{display_safe(text, 600)}. Press enter to retry.")  # fed to the emulator: no escape may pass
 
     def mark_device_lost(self, device: str) -> None:
         """The connection to ``device`` dropped: its tabs keep scrollback and offer to reconnect."""

@@ -37,6 +37,36 @@ def fingerprint(key: asyncssh.SSHKey) -> str:
     return key.get_fingerprint("sha256")
 
 
+class OfferedFingerprint(str):
+    """A fingerprint (``SHA256:...``) that also knows its key's type, as OpenSSH names it.
+
+    It is a plain ``str`` for everything that compares or prints fingerprints; a dialog can
+    read ``key_type`` (``ED25519``, ``ECDSA``, ``RSA`` ...) to say which key it shows.
+    """
+
+    key_type: str
+
+    def __new__(cls, key: asyncssh.SSHKey) -> OfferedFingerprint:
+        made = super().__new__(cls, fingerprint(key))
+        made.key_type = key_type_name(key)
+        return made
+
+
+def key_type_name(key: asyncssh.SSHKey) -> str:
+    """The key's type as ``ssh-keygen -l`` prints it: ``ED25519``, ``ECDSA``, ``RSA``, ``ED25519-SK`` ..."""
+    algorithm = key.get_algorithm()
+    algorithm = algorithm.decode("ascii", "replace") if isinstance(algorithm, bytes) else str(algorithm)
+    base = algorithm.split("@", 1)[0].removesuffix("-cert-v01")
+    names = {"ssh-ed25519": "ED25519", "ssh-ed448": "ED448", "ssh-rsa": "RSA", "ssh-dss": "DSA", "sk-ssh-ed25519": "ED25519-SK"}
+    if base in names:
+        return names[base]
+    if base.startswith("sk-ecdsa-"):
+        return "ECDSA-SK"
+    if base.startswith("ecdsa-"):
+        return "ECDSA"
+    return base.upper()
+
+
 def host_pattern(host: str, port: int) -> str:
     """How OpenSSH names ``host:port`` in known_hosts: ``host`` for 22, ``[host]:port`` otherwise."""
     return host if port == 22 else f"[{host}]:{port}"
