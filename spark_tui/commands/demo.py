@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+from spark_tui.config.trust import make_private_folder
 from spark_tui.core.errors import SparkError
 from spark_tui.core.models import Config, Settings
 
@@ -204,7 +205,7 @@ def seed_demo_profile(device, config_path: Path, folder: Path) -> Config:
 
 
 def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_folder(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(text)
@@ -212,7 +213,7 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _append_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_folder(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "a") as out:
         out.write(text)

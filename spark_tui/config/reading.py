@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import stat
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tomlkit.toml_document import TOMLDocument
 
-from spark_tui.config import disk, schema
+from spark_tui.config import disk, schema, trust
 from spark_tui.config.fields import SchemaProblem
 from spark_tui.config.locate import line_of, line_of_offset
 from spark_tui.core.errors import ConfigError
@@ -74,13 +73,13 @@ def read_profile_file(path: Path, *, editable: bool = False) -> ProfileText:
         raise error("is a folder, not a profile file", hint="pass the path of a .toml file with --config") from None
     except OSError as failure:
         raise error(f"cannot read: {failure.strerror or failure}", hint="check the file's permissions") from None
-    if status.st_mode & 0o022:
+    distrust = trust.untrusted(path, status=status)
+    if distrust is not None:
         # Another local user could point identity_file or a tunnel's bind address anywhere:
         # refused like OpenSSH refuses a writable ~/.ssh/config. Readable is fixed on save.
-        raise error(
-            f"can be changed by other users (mode {stat.S_IMODE(status.st_mode):04o}); not trusted",
-            hint=f"chmod 600 {path}",
-        )
+        if distrust.path == Path(os.path.realpath(path)):
+            raise error(f"{distrust.reason}; not trusted", hint=f"fix it with: {distrust.fix}")
+        raise error(f"not trusted: its folder {distrust.path} {distrust.reason}", hint=f"fix it with: {distrust.fix}")
     if len(data) > MAX_BYTES:
         raise error(f"larger than {MAX_BYTES} bytes; this is not a profile file", hint="check the --config path")
     try:

@@ -32,6 +32,7 @@ from types import TracebackType
 
 import asyncssh
 
+from spark_tui.config.trust import make_private_folder
 from spark_tui.core.models import LOOPBACK, DeviceProfile, TunnelSpec
 from spark_tui.services.demo import fake_nvidia_smi
 from spark_tui.services.demo.advertise import DemoAdvertisement
@@ -130,7 +131,7 @@ class DemoDevice:
             raise
 
     async def _start(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_folder(self.workdir)
         os.chmod(self.workdir, 0o700)  # it holds a private key
         host_key = asyncssh.generate_private_key("ssh-ed25519", comment="spark-demo host key")
         self.host_public_key = " ".join(host_key.export_public_key("openssh").decode().split()[:2])
@@ -207,7 +208,7 @@ class DemoDevice:
 
     def _prepare_home(self) -> None:
         ssh_dir = self.home / ".ssh"
-        ssh_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_folder(ssh_dir)
         for name, text in ((".bashrc", _BASHRC), (".zshrc", "PS1='%n@spark-demo:%~%# '\n")):
             target = self.home / name
             if not target.exists():

@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import os
 import re
-import stat
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import asyncssh
 
+from spark_tui.config.trust import make_private_folder, untrusted
 from spark_tui.core.errors import ConnectError
 
 # (host, fingerprint) -> True to trust the key and store it.
@@ -132,15 +132,12 @@ class KnownHosts:
         Raises:
             ConnectError: kind ``host-key-unknown`` when the file is group- or world-writable.
         """
-        try:
-            mode = self.path.stat().st_mode
-        except FileNotFoundError:
-            return
-        if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        distrust = untrusted(self.path)  # the file and its folders up to home: owner and mode
+        if distrust is not None:
             raise ConnectError(
                 "host-key-unknown",
-                f"refusing to trust {self.path}: it is writable by other users",
-                f"fix it with: chmod 600 {self.path}",
+                f"refusing to trust {self.path}: {distrust.path} {distrust.reason}",
+                f"fix it with: {distrust.fix}",
             )
 
     def entries(self) -> list[KnownHostEntry]:
@@ -215,14 +212,14 @@ def write_private_file(path: Path, data: bytes) -> None:
     Raises:
         OSError: the folder cannot be written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o600)  # the file we made, never a path someone swapped in
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
