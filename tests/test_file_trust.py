@@ -218,3 +218,49 @@ def test_a_lock_held_by_another_program_makes_device_add_give_up_after_a_few_sec
 
     assert done.returncode == 1 and 2 < waited < 25
     assert "held the writers' lock" in done.stderr and done.stderr.count("\n") == 1
+
+
+def _load_in_a_process(path: Path, timeout: float = 20) -> tuple[subprocess.CompletedProcess, float]:
+    started = time.monotonic()
+    try:
+        done = _spark_tui("--config", str(path), "device", "list", timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"reading the profile took more than {timeout} s")
+    return done, time.monotonic() - started
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("one 64 KiB dotted key", "x" + ".x" * 32_000 + " = 1\n"),
+        ("512 KiB of dotted keys", "".join(f"devices.k{i}.host = \"h\"\n" for i in range(22_000))),
+        ("200 KiB of deep dotted keys", "".join("a" + ".b" * 8 + f".k{i} = 1\n" for i in range(8_000))),
+        ("200 KiB of dotted keys in inline tables", "".join(f"t{i} = {{a.b = 1, a.c = 2, a.d = 3}}\n" for i in range(7_000))),
+        ("200 KiB of table headers", "".join(f"[devices.h{i}]\n" for i in range(12_000))),
+    ],
+    ids=lambda value: value if len(value) < 60 else "",
+)
+def test_a_profile_too_big_in_shape_is_refused_before_parsing_with_a_clear_error(tmp_path, name, text) -> None:
+    path = tmp_path / "cfg" / "profiles.toml"
+    path.parent.mkdir(mode=0o700)
+    path.write_text(text)
+    os.chmod(path, 0o600)
+
+    done, took = _load_in_a_process(path)
+
+    assert done.returncode == 1 and done.stderr.startswith(f"spark-tui: error: {path}"), done.stderr
+    assert done.stderr.count("\n") == 1 and "this is not a profile file" in done.stderr or "dotted keys" in done.stderr
+    assert took < 15  # the process itself, not the parse, is most of this
+
+
+def test_a_large_but_ordinary_profile_of_300_devices_still_loads() -> None:
+    from spark_tui.config.reading import _shape_problem
+
+    text = "".join(
+        f'[devices.spark-{i}]\nhost = "10.0.{i // 250}.{i % 250}"\nuser = "me"\ntags = ["lab", "gpu"]\nport = 22\n'
+        f'[[devices.spark-{i}.tunnels]]\nname = "jupyter"\nremote_port = 8888\nlocal_port = {20000 + i}\n'
+        f'[[devices.spark-{i}.tunnels]]\nname = "web"\nremote_port = 80\nlocal_port = {30000 + i}\nbrowser_path = "/a.b/c.d"\n'
+        for i in range(300)
+    ) + "[settings]\ntelemetry_interval = 1.5\n"
+
+    assert _shape_problem(text) is None
