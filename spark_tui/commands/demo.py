@@ -80,6 +80,13 @@ async def _serve(folder: Path, out: TextIO) -> int:
     return 0
 
 
+def _is_terminal(out) -> bool:
+    try:
+        return bool(out.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def describe(device, known_hosts: Path, out: TextIO) -> None:
     """Print the ``key: value`` lines that say how to reach a running demo device."""
     mdns = f"{device.mdns_instance} on 127.0.0.1" if device.mdns_instance else f"not advertised ({device.mdns_error or 'off'})"
@@ -89,7 +96,9 @@ def describe(device, known_hosts: Path, out: TextIO) -> None:
         f"port: {device.port}",
         f"user: {device.user}",
         f"key: {device.client_key_path}",
-        f"password: {device.password}",
+        # Only to a person at a terminal: a redirected stdout ends up in logs and CI output
+        # that others read, and the key above is what scripts should use anyway.
+        f"password: {device.password}" if _is_terminal(out) else "password: (shown only on a terminal)",
         f"fingerprint: {device.host_key_fingerprint}",
         f"known_hosts: {device.known_hosts_line()}",
         f"known_hosts_file: {known_hosts}",
@@ -97,7 +106,7 @@ def describe(device, known_hosts: Path, out: TextIO) -> None:
         f"jupyter: http://{device.host}:{device.jupyter_port}/lab",
         f"mdns: {mdns}",
         f"ssh: {device.ssh_command(known_hosts)}",
-        "The password works until this demo stops and is never written to disk.",
+        "The password works for one login (five wrong ones end it) and is never written to disk.",
     ]
     print("\n".join(lines), file=out, flush=True)
 

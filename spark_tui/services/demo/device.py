@@ -73,7 +73,9 @@ class DemoDevice:
         workdir: A folder the demo may fill (keys, demo home, the ``nvidia-smi`` stand-in);
             created 0700 when missing. The caller removes it.
         advertise: Announce ``spark-demo`` over mDNS on 127.0.0.1.
-        single_use_password: The password works for one login only (default: for this run).
+        single_use_password: The password works for one login only (the default); ``False``
+            keeps it for the run (still dropped after five wrong tries or once a key installed
+            with it logs in).
 
     Attributes (valid after :meth:`start`):
         host: ``127.0.0.1``.
@@ -93,7 +95,7 @@ class DemoDevice:
         mdns_error: Why advertising failed, or ``""`` (the device works without it).
     """
 
-    def __init__(self, workdir: Path, *, advertise: bool = True, single_use_password: bool = False) -> None:
+    def __init__(self, workdir: Path, *, advertise: bool = True, single_use_password: bool = True) -> None:
         self.workdir = Path(workdir)
         self.advertise = advertise
         self.single_use_password = single_use_password
