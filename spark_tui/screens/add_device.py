@@ -15,6 +15,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from spark_tui.core.secret import Secret
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
@@ -27,7 +29,7 @@ class AddDeviceForm:
     user: str
     port: int
     identity_file: str
-    password: str
+    password: Secret
 
     def __repr__(self) -> str:  # keep the password out of tracebacks and logs
         return f"AddDeviceForm(name={self.name!r}, host={self.host!r}, user={self.user!r}, port={self.port})"
@@ -115,7 +117,7 @@ class AddDeviceScreen(ModalScreen[None]):
             self.show_step(problem, error=True)
             return
         password_field = self.query_one("#password", Input)
-        form = AddDeviceForm(name, host, self._value("user"), int(port_text), self._value("identity"), password_field.value)
+        form = AddDeviceForm(name, host, self._value("user"), int(port_text), self._value("identity"), Secret(password_field.value))
         password_field.value = ""  # the form object is the only holder now
         self.busy = True
         self.query_one("#add", Button).disabled = True
