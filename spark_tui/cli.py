@@ -161,3 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # a bug: say so, but its text may quote a device, so it goes through ctx.stderr too
+        import traceback
+
+        print(f"spark-tui: internal error: {type(error).__name__}: {error}", file=ctx.stderr)
+        print("".join(traceback.format_exception(error)).rstrip(), file=ctx.stderr)
+        return 1

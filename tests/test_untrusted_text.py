@@ -305,3 +305,18 @@ async def test_the_host_key_question_names_the_real_key_type(tmp_path, asyncssh_
         await pilot.pause()
         shown = " ".join(str(s.render()) for s in app.screen.query(Static))
     assert "ECDSA key fingerprint is SHA256:" in shown and "ED25519" not in shown
+
+
+def test_the_log_file_never_holds_a_control_character_a_device_sent() -> None:
+    import logging
+
+    from spark_tui import logs
+
+    path = Path(logs.setup("INFO"))
+    logging.getLogger("spark_tui.test").warning("device said: %s", HOSTILE)
+    for handler in logging.getLogger("spark_tui").handlers:
+        handler.flush()
+
+    written = path.read_bytes()
+    assert b"device said: " in written and b"\\x1b]52" in written
+    _assert_inert(written.replace(b"\n", b""))
