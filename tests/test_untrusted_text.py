@@ -320,3 +320,33 @@ def test_the_log_file_never_holds_a_control_character_a_device_sent() -> None:
     written = path.read_bytes()
     assert b"device said: " in written and b"\\x1b]52" in written
     _assert_inert(written.replace(b"\n", b""))
+
+
+async def test_a_process_name_and_a_device_name_in_the_new_tunnel_dialog_are_shown_literally() -> None:
+    from textual.app import App
+    from textual.widgets import Label, OptionList
+
+    from spark_tui.core.proc_net import DetectedPort
+    from spark_tui.screens.new_tunnel import NewTunnelScreen
+
+    port = DetectedPort(8888, "127.0.0.1", 4, process="[/x][@click=app.quit]q\x1b]52;c;eA==\x07\u202e\x9b")
+    app = App()
+    async with app.run_test() as pilot:
+        app.push_screen(NewTunnelScreen("[b]lab\x1b[2J", (port,)))
+        await pilot.pause()
+        options = app.screen.query_one(OptionList)
+        shown = str(options.get_option_at_index(0).prompt)
+        title = str(app.screen.query(Label).first().render())
+    assert "[/x][@click=app.quit]q\\x1b]52" in shown
+    _assert_inert(shown.encode())
+    assert "[b]lab\\x1b[2J" in title
+
+
+def test_a_gpu_name_from_nvidia_smi_is_shown_without_its_escapes() -> None:
+    from spark_tui.core.models import GpuSample
+    from spark_tui.widgets.telemetry_view import _gpu_label
+
+    label = _gpu_label(GpuSample(0, name="NVIDIA \x1b]2;owned\x07GB10\u202e"), compact=False, room=200)
+
+    _assert_inert(label.encode())
+    assert label.startswith("GPU 0 ") and "\\x1b]2;owned" in label
