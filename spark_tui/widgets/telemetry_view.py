@@ -104,7 +104,7 @@ class TelemetryView(Widget):
         self.device = device
         self.compact = compact
         self.set_class(compact, "-compact")
-        self.border_title = device
+        self.border_title = Text(display_safe(device, 60))  # a name from a hand-edited file: no markup
         self._limit = history
         self._histories: dict[str, History] = {}
         self._latest: TelemetrySample | None = None
