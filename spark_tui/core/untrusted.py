@@ -93,7 +93,7 @@ class SafeWriter:
         line_limit: Longest line written; longer ones end in an ellipsis.
     """
 
-    def __init__(self, stream, line_limit: int = 4000) -> None:
+    def __init__(self, stream, line_limit: int = 16_000) -> None:
         self.raw = stream
         self.line_limit = line_limit
 
