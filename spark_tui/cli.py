@@ -46,7 +46,7 @@ class CliContext:
             or a hand-edited file put into a message reaches the terminal.
         stderr: Where the one-line error goes, through the same filter.
         raw_stdout, raw_stderr: The streams themselves, only for a remote command's own
-            output in ``spark-tui exec NAME`` (passed through as ``ssh NAME CMD`` does).
+            output in ``spark-tui exec NAME`` when it goes to a file or a pipe (or ``--raw``).
         stdin: Where prompts read from.
     """
 
@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("name", nargs="?", help="device name")
     ex.add_argument("--all", action="store_true", help="every saved device")
     ex.add_argument("--tag", metavar="T", help="every device tagged T")
+    ex.add_argument("--raw", action="store_true", help="pass the output through untouched even to a terminal, escape sequences and all (as ssh does)")
     ex.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD")
 
     sc = sub.add_parser("ssh-config", help="write an OpenSSH config for all devices, to Include")

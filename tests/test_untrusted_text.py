@@ -350,3 +350,55 @@ def test_a_gpu_name_from_nvidia_smi_is_shown_without_its_escapes() -> None:
 
     _assert_inert(label.encode())
     assert label.startswith("GPU 0 ") and "\\x1b]2;owned" in label
+
+
+def _exec_on_a_terminal(config: Path, *argv: str) -> bytes:
+    """Run ``spark-tui`` with stdout and stderr on a pseudo-terminal; return what it showed."""
+    import pty
+    import select
+
+    main, side = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, "-m", "spark_tui", "--config", str(config), *argv],
+                               stdin=subprocess.DEVNULL, stdout=side, stderr=side, env=env, cwd=REPO)
+    os.close(side)
+    shown = b""
+    try:
+        while True:
+            ready, _, _ = select.select([main], [], [], 30)
+            if not ready:
+                break
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        process.wait(30)
+        os.close(main)
+    return shown
+
+
+HOSTILE_OUTPUT = r"printf '\033]52;c;ZWNobyBwd25lZA==\007\033]2;owned\033\\\033[2Jhello\r\n\302\233'"
+
+
+def test_exec_shows_a_command_s_escapes_on_a_terminal_and_passes_them_to_a_pipe_untouched(tmp_path, sshd) -> None:
+    import shutil
+
+    from spark_tui.config import locations
+
+    config = tmp_path / "profiles.toml"
+    ProfileStore.create_seeded(config, Config(devices=(DeviceProfile("lab", sshd.host, sshd.user, sshd.port, str(sshd.client_key)),)))
+    locations.known_hosts_path().parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    shutil.copy(sshd.known_hosts, locations.known_hosts_path())
+
+    on_terminal = _exec_on_a_terminal(config, "exec", "lab", "--", HOSTILE_OUTPUT)
+    raw_on_terminal = _exec_on_a_terminal(config, "exec", "lab", "--raw", "--", HOSTILE_OUTPUT)
+    piped = _spark_tui(config, "exec", "lab", "--", HOSTILE_OUTPUT)
+
+    assert b"hello" in on_terminal and b"\\x1b]52;c;" in on_terminal
+    _assert_inert(on_terminal.replace(b"\r\n", b"\n"))  # the pty itself turns \n into \r\n
+    assert b"\x1b]52;c;" in raw_on_terminal  # asked for: as ssh does
+    assert piped.returncode == 0 and piped.stdout.startswith(b"\x1b]52;c;ZWNobyBwd25lZA==\x07")  # a pipe gets the bytes
