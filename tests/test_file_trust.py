@@ -264,3 +264,18 @@ def test_a_large_but_ordinary_profile_of_300_devices_still_loads() -> None:
     ) + "[settings]\ntelemetry_interval = 1.5\n"
 
     assert _shape_problem(text) is None
+
+
+def test_device_import_refuses_an_ssh_config_another_user_can_change(tmp_path) -> None:
+    source = tmp_path / "ssh" / "config"
+    source.parent.mkdir(mode=0o700)
+    source.write_text("Host lab\n  HostName 127.0.0.1\n  User me\n")
+    os.chmod(source, 0o666)
+    config = tmp_path / "cfg" / "profiles.toml"
+
+    done = _spark_tui("--config", str(config), "device", "import", "--from", str(source))
+    os.chmod(source, 0o600)
+    fixed = _spark_tui("--config", str(config), "device", "import", "--from", str(source))
+
+    assert done.returncode == 1 and f"chmod 600 {source}" in done.stderr
+    assert fixed.returncode == 0 and "imported lab" in fixed.stdout

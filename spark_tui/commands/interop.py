@@ -33,7 +33,12 @@ def import_hosts(args, ctx) -> int:
     store = ctx.store()
     imported = skipped = 0
     seen: set[str] = set()
+    from spark_tui.config.trust import untrusted
+
     for source in sources:
+        distrust = untrusted(source)  # like ssh: a config another user can change is not read
+        if distrust is not None:
+            raise SparkError(f"not importing from {source}: {distrust.path} {distrust.reason}", f"fix it with: {distrust.fix}")
         for alias in host_aliases(source):
             if alias in seen or (wanted and alias not in wanted):
                 continue
