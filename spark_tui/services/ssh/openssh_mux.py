@@ -271,9 +271,8 @@ class OpenSSHMaster:
             raise MuxError(f"the control folder {self._dir} is gone") from None
         if _identity(named) != self._dir_id or _identity(held) != self._dir_id:
             raise MuxError(f"the control folder {self._dir} was replaced; not using it")
-        for what, status, kind in ((f"folder {self._dir}", held, stat.S_ISDIR),):
-            if not kind(status.st_mode) or status.st_uid != os.geteuid() or stat.S_IMODE(status.st_mode) & 0o077:
-                raise MuxError(f"the control {what} is not ours alone (mode {stat.S_IMODE(status.st_mode):04o})")
+        if not stat.S_ISDIR(held.st_mode) or held.st_uid != os.geteuid() or stat.S_IMODE(held.st_mode) & 0o077:
+            raise MuxError(f"the control folder {self._dir} is not ours alone (mode {stat.S_IMODE(held.st_mode):04o})")
         path = f"/proc/self/fd/{self._dir_fd}/mux" if os.path.isdir("/proc/self/fd") else self.control_path
         try:
             sock = os.lstat(path)
