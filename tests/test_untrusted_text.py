@@ -56,28 +56,33 @@ class HostileServer:
         self.reason = reason
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
+        self.sock.settimeout(0.1)
         self.connections = 0
+        self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
     def _serve(self) -> None:
-        while True:
+        while not self.stopped.is_set():
             try:
                 conn, _ = self.sock.accept()
+            except socket.timeout:
+                continue
             except OSError:
                 return
             self.connections += 1
             with conn:
                 try:
                     conn.sendall(b"SSH-2.0-Hostile_1.0\r\n" + _disconnect(self.reason))
-                    conn.settimeout(2)
+                    conn.settimeout(0.5)
                     conn.recv(4096)
                 except OSError:
                     pass
 
     def close(self) -> None:
-        self.sock.close()
+        self.stopped.set()
         self.thread.join(5)
+        self.sock.close()
 
 
 @pytest.fixture
