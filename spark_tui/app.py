@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, ComposeResult
+from textual.notifications import SeverityLevel
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header
@@ -28,6 +29,7 @@ from spark_tui.app_tunnels import TunnelRouting
 from spark_tui.core.device_listing import diagnostics_text
 from spark_tui.core.devices import DeviceRow, merge_devices
 from spark_tui.core.errors import SparkError
+from spark_tui.core.untrusted import display_safe, display_safe_lines
 from spark_tui.core.models import (
     Config,
     ConnectionState,
@@ -107,6 +109,26 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, AppRouting, FileRouti
         Binding("f2", "next_theme", "Theme", id="app.theme", tooltip="Switch to the next theme", show=False),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Close tunnels and shells, then quit"),
     ]
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification of the dashboard, from any widget or screen, comes through here.
+
+        Notifications often quote a device (a disconnect reason, a tunnel's error, a process
+        name), so the text never goes through Textual's markup parser (``[/x]`` would crash
+        the app, ``[@click=app.quit]`` would become an action) and control, format and bidi
+        characters are shown as escapes, within a length cap. ``markup`` is accepted for
+        Textual's signature and ignored.
+        """
+        safe = display_safe_lines(str(message), 1500, 400, escape_backslash=False)
+        super().notify(safe, title=display_safe(str(title), 120), severity=severity, timeout=timeout, markup=False)
 
     def __init__(
         self, services: Services, config: Config, *, open_shell: str | None = None, connect: Sequence[str] = (),

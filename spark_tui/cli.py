@@ -50,22 +50,30 @@ class CliContext:
 
     Attributes:
         config_path: The profile file in force (``--config``, ``$SPARK_TUI_CONFIG`` or default).
-        stdout: Where normal output goes.
-        stderr: Where the one-line error goes.
+        stdout: Where normal output goes. Everything written to it passes
+            :class:`~spark_tui.core.untrusted.SafeWriter`, so no control character a device
+            or a hand-edited file put into a message reaches the terminal.
+        stderr: Where the one-line error goes, through the same filter.
+        raw_stdout, raw_stderr: The streams themselves, only for a remote command's own
+            output in ``spark-tui exec NAME`` when it goes to a file or a pipe (or ``--raw``).
         stdin: Where prompts read from.
     """
 
     def __init__(
         self, config_path: Path, stdout: TextIO | None = None, stderr: TextIO | None = None, stdin: TextIO | None = None
     ) -> None:
+        from spark_tui.core.untrusted import SafeWriter
+
         self.config_path = config_path
-        self.stdout = stdout or sys.stdout
-        self.stderr = stderr or sys.stderr
+        self.raw_stdout = stdout or sys.stdout
+        self.raw_stderr = stderr or sys.stderr
+        self.stdout = SafeWriter(self.raw_stdout)
+        self.stderr = SafeWriter(self.raw_stderr)
         self.stdin = stdin or sys.stdin
 
     def with_config(self, config_path: Path) -> CliContext:
         """The same context for another profile file (the demo's throwaway one)."""
-        return CliContext(config_path, self.stdout, self.stderr, self.stdin)
+        return CliContext(config_path, self.raw_stdout, self.raw_stderr, self.stdin)
 
     def store(self):
         """The profile store for ``config_path`` (imported lazily)."""
@@ -128,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     tun = sub.add_parser("tunnel", help="run tunnels to a device without the dashboard, until Ctrl-C")
     tun.add_argument("name", help="device name")
     tun.add_argument("ports", nargs="+", metavar="REMOTE_PORT[:LOCAL_PORT]")
-    tun.add_argument("--bind", default="127.0.0.1", metavar="ADDR", help="local listen address (default 127.0.0.1)")
+    tun.add_argument("--bind", metavar="ADDR", help="local listen address, also for saved tunnels (default 127.0.0.1, or the saved one's)")
     tun.add_argument("--trust", metavar="SHA256:...", help="accept an unknown host key only if it has this fingerprint")
 
     ex = sub.add_parser("exec", help="run a command on one or more devices")
@@ -136,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--all", action="store_true", help="every saved device")
     ex.add_argument("--tag", metavar="T", help="every device tagged T")
     ex.add_argument("--trust", metavar="SHA256:...", help="accept an unknown host key only if it has this fingerprint")
+    ex.add_argument("--raw", action="store_true", help="pass the output through untouched even to a terminal, escape sequences and all (as ssh does)")
     ex.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD")
 
     cp = sub.add_parser("copy", help="copy files and folders to or from a device (scp-style: NAME:PATH)")
@@ -219,7 +228,13 @@ def main(argv: list[str] | None = None) -> int:
         func = getattr(importlib.import_module(module_name), func_name)
         return int(func(args, ctx) or 0)
     except SparkError as error:
-        print(f"spark-tui: error: {error}", file=ctx.stderr)
+        print(f"spark-tui: error: {error}", file=ctx.stderr)  # ctx.stderr lets no control character through
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # a bug: say so, but its text may quote a device, so it goes through ctx.stderr too
+        import traceback
+
+        print(f"spark-tui: internal error: {type(error).__name__}: {error}", file=ctx.stderr)
+        print("".join(traceback.format_exception(error)).rstrip(), file=ctx.stderr)
+        return 1

@@ -7,6 +7,7 @@ import logging.handlers
 import os
 
 from spark_tui.config import locations
+from spark_tui.core.untrusted import display_safe_lines
 
 MAX_BYTES = 1_000_000
 BACKUPS = 3
@@ -21,6 +22,14 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         return os.fdopen(descriptor, self.mode, encoding=self.encoding, errors=self.errors)
 
 
+class SafeFormatter(logging.Formatter):
+    """Log lines quote devices (reasons, names): no control character may reach whoever later
+    reads the log in a terminal (``less``, ``tail -f``), so each record is sanitised."""
+
+    def format(self, record: logging.LogRecord) -> str:  # noqa: D102
+        return display_safe_lines(super().format(record), 20_000, 4_000, escape_backslash=False)
+
+
 def setup(level: str = "INFO") -> str:
     """Send spark-tui's (and asyncssh's, at WARNING) logs to the rotating file.
 
@@ -32,7 +41,7 @@ def setup(level: str = "INFO") -> str:
     """
     path = locations.log_path()
     handler = PrivateRotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("spark_tui")
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper(), logging.INFO) if isinstance(level, str) else logging.INFO)

@@ -147,6 +147,15 @@ def test_openssh_logs_in_to_demo_serve_with_the_printed_key_and_known_hosts_line
     assert not Path(info["key"]).exists(), "the demo's throwaway folder is removed on exit"
 
 
+def test_demo_serve_prints_the_one_time_password_only_to_a_terminal(serve):
+    process, info, _ = serve()  # stdout is a pipe here, as in a log or CI output
+    try:
+        assert info["password"] == "(shown only on a terminal)"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
+
+
 def test_demo_serve_stops_cleanly_on_sigterm(serve):
     process, info, lines = serve()
     process.send_signal(signal.SIGTERM)
@@ -222,10 +231,60 @@ async def test_sftp_works_in_the_demo_home(demo):
 # --- logins ----------------------------------------------------------------------------------
 
 
-async def test_the_demo_password_logs_in_for_the_whole_run(demo):
-    for _ in range(2):
-        async with connect(demo, client_keys=None, password=demo.password) as conn:
+async def test_the_demo_password_logs_in_once_by_default_and_then_no_more(tmp_path):
+    device = DemoDevice(tmp_path / "device", advertise=False)
+    await device.start()
+    try:
+        device.test_known_hosts = tmp_path / "known_hosts"
+        device.test_known_hosts.write_text(device.known_hosts_line() + "\n")
+        async with connect(device, client_keys=None, password=device.password) as conn:
             assert (await conn.run("echo in")).stdout == "in\n"
+        with pytest.raises(asyncssh.PermissionDenied):
+            async with connect(device, client_keys=None, password=device.password):
+                pass
+    finally:
+        await device.stop()
+
+
+async def test_five_wrong_passwords_end_password_login_and_each_costs_a_second(tmp_path):
+    device = DemoDevice(tmp_path / "device", advertise=False, single_use_password=False)
+    await device.start()
+    try:
+        device.test_known_hosts = tmp_path / "known_hosts"
+        device.test_known_hosts.write_text(device.known_hosts_line() + "\n")
+        right = device.password
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for attempt in range(5):
+            with pytest.raises(asyncssh.PermissionDenied):
+                async with connect(device, client_keys=None, password=f"guess-{attempt}"):
+                    pass
+        assert loop.time() - started >= 5 * 0.9  # answered late, one after the other
+        with pytest.raises(asyncssh.PermissionDenied):  # the right one no longer works either
+            async with connect(device, client_keys=None, password=right):
+                pass
+    finally:
+        await device.stop()
+
+
+async def test_once_a_key_installed_with_the_password_works_the_password_is_dropped(tmp_path):
+    device = DemoDevice(tmp_path / "device", advertise=False, single_use_password=False)
+    await device.start()
+    try:
+        device.test_known_hosts = tmp_path / "known_hosts"
+        device.test_known_hosts.write_text(device.known_hosts_line() + "\n")
+        key = asyncssh.generate_private_key("ssh-ed25519")
+        key.write_private_key(tmp_path / "new_key")
+        async with connect(device, client_keys=None, password=device.password) as conn:
+            await conn.run("mkdir -p ~/.ssh && cat >> ~/.ssh/authorized_keys", input=key.export_public_key().decode(), check=True)
+        password = device.password
+        async with connect(device, client_keys=[str(tmp_path / "new_key")]):
+            pass
+        with pytest.raises(asyncssh.PermissionDenied):
+            async with connect(device, client_keys=None, password=password):
+                pass
+    finally:
+        await device.stop()
 
 
 async def test_a_wrong_password_or_another_user_is_refused(demo):

@@ -221,3 +221,35 @@ def test_device_remove_revoke_takes_our_key_off_the_device(device, monkeypatch, 
     assert code == 0, err
     assert authorized_keys(device).read_bytes() == OTHER_LINES + b"\n"
     assert cli.CliContext(config_path=locations.config_path()).store().load().device("spark") is None
+
+
+async def test_the_password_buffer_is_zeroed_and_core_dumps_are_off_during_onboarding(device) -> None:
+    import resource
+
+    from spark_tui.core.secret import Secret
+
+    before = resource.getrlimit(resource.RLIMIT_CORE)
+    secret = Secret(device.password)
+    buffer = secret._buffer  # the one mutable copy we hold
+    seen: list[tuple[str, int]] = []
+
+    def on_step(step: str, _text: str) -> None:
+        seen.append((step, resource.getrlimit(resource.RLIMIT_CORE)[0]))
+
+    try:
+        await onboard(profile_for(device), secret, confirm_host_key=trust, on_step=on_step)
+        assert seen and all(limit == 0 for _, limit in seen), seen  # no core file while it is in memory
+        assert secret.wiped and buffer == bytearray()  # overwritten, then emptied
+        assert device.password not in repr(secret) and "***" in repr(secret)
+    finally:
+        resource.setrlimit(resource.RLIMIT_CORE, before)
+
+
+async def test_a_failed_login_wipes_the_password_buffer_too(device) -> None:
+    from spark_tui.core.errors import OnboardingFailed
+    from spark_tui.core.secret import Secret
+
+    secret = Secret(device.password + "-wrong")
+    with pytest.raises(OnboardingFailed):
+        await onboard(profile_for(device), secret, confirm_host_key=trust, on_step=lambda s, t: None)
+    assert secret.wiped

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+from spark_tui.config.trust import make_private_folder
 from spark_tui.core.errors import SparkError
 from spark_tui.core.models import Config, Settings
 
@@ -79,6 +80,13 @@ async def _serve(folder: Path, out: TextIO) -> int:
     return 0
 
 
+def _is_terminal(out) -> bool:
+    try:
+        return bool(out.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def describe(device, known_hosts: Path, out: TextIO) -> None:
     """Print the ``key: value`` lines that say how to reach a running demo device."""
     mdns = f"{device.mdns_instance} on 127.0.0.1" if device.mdns_instance else f"not advertised ({device.mdns_error or 'off'})"
@@ -88,7 +96,9 @@ def describe(device, known_hosts: Path, out: TextIO) -> None:
         f"port: {device.port}",
         f"user: {device.user}",
         f"key: {device.client_key_path}",
-        f"password: {device.password}",
+        # Only to a person at a terminal: a redirected stdout ends up in logs and CI output
+        # that others read, and the key above is what scripts should use anyway.
+        f"password: {device.password}" if _is_terminal(out) else "password: (shown only on a terminal)",
         f"fingerprint: {device.host_key_fingerprint}",
         f"known_hosts: {device.known_hosts_line()}",
         f"known_hosts_file: {known_hosts}",
@@ -96,7 +106,7 @@ def describe(device, known_hosts: Path, out: TextIO) -> None:
         f"jupyter: http://{device.host}:{device.jupyter_port}/lab",
         f"mdns: {mdns}",
         f"ssh: {device.ssh_command(known_hosts)}",
-        "The password works until this demo stops and is never written to disk.",
+        "The password works for one login (five wrong ones end it) and is never written to disk.",
     ]
     print("\n".join(lines), file=out, flush=True)
 
@@ -209,7 +219,7 @@ def seed_demo_profile(device, config_path: Path, folder: Path) -> Config:
 
 
 def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_folder(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(text)
@@ -217,7 +227,7 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _append_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_folder(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     with os.fdopen(fd, "a") as out:
         out.write(text)

@@ -42,7 +42,12 @@ def import_hosts(args, ctx) -> int:
     known = KnownHosts(locations.known_hosts_path())
     imported = skipped = 0
     seen: set[str] = set()
+    from spark_tui.config.trust import untrusted
+
     for source in sources:
+        distrust = untrusted(source)  # like ssh: a config another user can change is not read
+        if distrust is not None:
+            raise SparkError(f"not importing from {source}: {distrust.path} {distrust.reason}", f"fix it with: {distrust.fix}")
         for host in resolve_config(source, wanted or None):
             if host.alias in seen:
                 continue
@@ -136,9 +141,15 @@ def _targets(args, config) -> tuple[list[DeviceProfile], list[str]]:
     if many and args.name:  # with --all/--tag argparse takes the command's first word as NAME
         cmd.insert(0, args.name)
     # argparse's REMAINDER swallows options written after NAME: take ours back before the --
-    while len(cmd) >= 2 and cmd[0] == "--trust" and not getattr(args, "trust", None):
-        args.trust = cmd[1]
-        del cmd[:2]
+    while cmd and cmd[0] in ("--trust", "--raw") and "--" in cmd:
+        if cmd[0] == "--raw":
+            args.raw = True
+            cmd.pop(0)
+        elif len(cmd) >= 2 and not getattr(args, "trust", None):
+            args.trust = cmd[1]
+            del cmd[:2]
+        else:
+            break
     if cmd and cmd[0] == "--":
         cmd.pop(0)
     if not cmd:
@@ -189,13 +200,20 @@ class _Raw:
         self.stream.write(self.decoder.decode(b"", final=True))
 
 
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 async def _pump(reader, out: _Lines | _Raw) -> None:
     while data := await reader.read(65536):
         out.feed(data)
     out.close()
 
 
-async def _run_on(service, device: DeviceProfile, command: str, ctx, prefixed: bool) -> int:
+async def _run_on(service, device: DeviceProfile, command: str, ctx, prefixed: bool, raw: bool = False) -> int:
     try:
         conn = await service.connect(device)
     except ConnectError as error:
@@ -208,7 +226,11 @@ async def _run_on(service, device: DeviceProfile, command: str, ctx, prefixed: b
         if prefixed:
             outs = (_Lines(ctx.stdout, f"{device.name}: "), _Lines(ctx.stderr, f"{device.name}: "))
         else:
-            outs = (_Raw(ctx.stdout), _Raw(ctx.stderr))
+            # To a file or pipe the command's own bytes pass as they are (as with ssh, so
+            # `exec spark -- cat f > copy` copies); to a terminal a person is looking at, the
+            # device's escapes are shown, not obeyed, unless --raw asks for ssh's behaviour.
+            outs = tuple(_Raw(safe if _is_terminal(stream) and not raw else stream)
+                         for safe, stream in ((ctx.stdout, ctx.raw_stdout), (ctx.stderr, ctx.raw_stderr)))
         await asyncio.gather(_pump(process.stdout, outs[0]), _pump(process.stderr, outs[1]))
         result = await process.wait()
     if result.exit_status is not None and result.exit_status >= 0:
@@ -220,7 +242,9 @@ def exec_command(args, ctx) -> int:
     """``spark-tui exec NAME -- CMD`` or ``exec --all|--tag T -- CMD``: run a command remotely.
 
     The words are joined with spaces, as ``ssh`` does, and run by the remote user's shell.
-    With several devices they run concurrently and each output line is prefixed ``NAME: ``.
+    With several devices they run concurrently and each output line is prefixed ``NAME: ``
+    (and sanitised). One device's output goes to a file or pipe as it is; to a terminal its
+    control characters are shown as escapes unless ``--raw``.
     An unknown host key is asked about on a terminal, accepted with ``--trust FP`` when it has
     that fingerprint, and refused otherwise (see ``commands.host_trust``).
 
@@ -245,7 +269,7 @@ def exec_command(args, ctx) -> int:
     async def run() -> int:
         service = ConnectionService(profiles=config.device, confirm_host_key=confirm)
         try:
-            statuses = await asyncio.gather(*(_run_on(service, d, command, ctx, prefixed) for d in devices))
+            statuses = await asyncio.gather(*(_run_on(service, d, command, ctx, prefixed, bool(getattr(args, "raw", False))) for d in devices))
         finally:
             await service.close()
         return max(statuses)

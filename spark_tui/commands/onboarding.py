@@ -13,10 +13,12 @@ from pathlib import Path
 
 from spark_tui.core.errors import ConnectError, SparkError
 from spark_tui.core.models import DeviceProfile
+from spark_tui.core.secret import Secret
 
 
-def read_password(ctx, prompt: str) -> str:
-    """The password: no-echo prompt on a terminal, else the first line of stdin.
+def read_password(ctx, prompt: str) -> Secret:
+    """The password: no-echo prompt on a terminal, else the first line of stdin, as a
+    :class:`~spark_tui.core.secret.Secret` that onboarding wipes after its one login.
 
     Raises:
         SparkError: nothing was given.
@@ -28,7 +30,7 @@ def read_password(ctx, prompt: str) -> str:
         secret = stdin.readline().rstrip("\r\n")
     if not secret:
         raise SparkError("no password given", "type the device user's password, or pipe it on stdin")
-    return secret
+    return Secret(secret)
 
 
 def _confirmer(args, ctx):
@@ -108,7 +110,7 @@ def setup_key(args, ctx) -> int:
     try:
         result = asyncio.run(onboard(profile, password, key=key, confirm_host_key=_confirmer(args, ctx), on_step=on_step))
     finally:
-        password = ""
+        password.wipe()  # onboarding wiped it already; say so even when it never started
     ctx.store().add_device(result)
     print(f"saved {result.name}: logs in with {result.identity_file}", file=ctx.stdout)
     return 0

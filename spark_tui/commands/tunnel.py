@@ -19,13 +19,14 @@ from spark_tui.core.models import DeviceProfile, TunnelSpec, TunnelStats
 from spark_tui.core.presets import CATALOGUE, browser_url, preset_for_port, preset_named, specs_for
 
 
-def parse_forward(text: str, profile: DeviceProfile, bind: str) -> tuple[TunnelSpec, ...]:
+def parse_forward(text: str, profile: DeviceProfile, bind: str | None) -> tuple[TunnelSpec, ...]:
     """What one PORT argument asks for.
 
     Args:
         text: ``"8888"``, ``"8888:18888"``, a preset name or a saved tunnel's name.
         profile: The device (for its saved tunnels).
-        bind: The local listen address from ``--bind``.
+        bind: The local listen address from ``--bind``; ``None`` when not given (then
+            127.0.0.1, or a saved tunnel's own address).
 
     Returns:
         One spec, or several for a preset bundle.
@@ -33,6 +34,7 @@ def parse_forward(text: str, profile: DeviceProfile, bind: str) -> tuple[TunnelS
     Raises:
         TunnelError: The text is none of those, or a port is out of range.
     """
+    asked, bind = bind, bind or "127.0.0.1"
     remote, sep, local = text.strip().partition(":")
     if remote.isdigit() and (not sep or local.isdigit()):
         remote_port, local_port = int(remote), int(local) if sep else None
@@ -46,7 +48,7 @@ def parse_forward(text: str, profile: DeviceProfile, bind: str) -> tuple[TunnelS
         return (TunnelSpec(name, remote_port, local_port, bind_address=bind, browser_path=path),)
     saved = next((t for t in profile.tunnels if t.name == text), None)
     if saved is not None:
-        return (saved,)
+        return (_rebind(saved, asked) if asked else saved,)
     preset = preset_named(text)
     if preset is not None:
         return tuple(_rebind(spec, bind) for spec in specs_for(preset))
@@ -93,15 +95,17 @@ def change_line(stat: TunnelStats) -> str:
 class StatusPrinter:
     """Turns published stats into terminal output: an in-place line on a TTY, log lines otherwise."""
 
-    def __init__(self, out, tty: bool) -> None:
+    def __init__(self, out, tty: bool, raw=None) -> None:
         self.out = out
+        self.raw = raw if raw is not None else out  # for our own cursor controls only
         self.tty = tty
         self._seen: dict[str, tuple] = {}
 
     def __call__(self, stats: tuple[TunnelStats, ...]) -> None:
         if self.tty:
             width = shutil.get_terminal_size((120, 24)).columns
-            self.out.write("\r\x1b[2K" + status_line(stats)[: max(width - 1, 20)])
+            self.raw.write("\r\x1b[2K")
+            self.out.write(status_line(stats)[: max(width - 1, 20)])
             self.out.flush()
             return
         for stat in stats:
@@ -147,7 +151,7 @@ async def _serve(profile: DeviceProfile, specs: list[TunnelSpec], ctx, profiles,
 
     connections = ConnectionService(profiles=profiles, confirm_host_key=confirm)
     tty = bool(getattr(ctx.stdout, "isatty", lambda: False)())
-    printer = StatusPrinter(ctx.stdout, tty)
+    printer = StatusPrinter(ctx.stdout, tty, raw=ctx.raw_stdout)
     service = TunnelService(
         lambda: connections.connect(profile), profile.name, on_stats=printer, stats_interval=0.5,
         openssh=master_factory(lambda: profile, connections.known_hosts.path),
@@ -165,8 +169,8 @@ async def _serve(profile: DeviceProfile, specs: list[TunnelSpec], ctx, profiles,
             stats = await service.start(spec)
             preset = preset_named(spec.name)
             url = browser_url(preset, stats.local_port) if preset and spec.browser_path is not None else None
-            where = f"{spec.bind_address}:{stats.local_port}"
-            warn = "  (EXPOSED beyond this computer)" if spec.exposed else ""
+            where = f"{stats.spec.bind_address}:{stats.local_port}"
+            warn = "  (EXPOSED beyond this computer)" if stats.spec.exposed else ""
             print(f"{spec.name}: {where} -> {profile.name} {spec.remote_host}:{spec.remote_port}"
                   + (f"  {url}" if url else "") + warn, file=ctx.stdout, flush=True)
         printer(service.stats())

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+from spark_tui.config.trust import make_private_folder
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -50,21 +52,72 @@ def temp_prefix(path: Path) -> str:
     return f".{path.name}."
 
 
+LOCK_WAIT = 5.0
+"""Seconds a writer waits for the lock before giving up with a clear error."""
+
+
+class LockProblem(OSError):
+    """The writers' lock cannot be taken: planted by someone else, or held too long.
+
+    Attributes:
+        hint: What the user can do about it.
+    """
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.strerror = message
+        self.hint = hint
+
+
 @contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold the exclusive writers' lock of ``path`` (blocking until it is free).
+def locked(path: Path, wait: float | None = None) -> Iterator[None]:
+    """Hold the exclusive writers' lock of ``path``, waiting at most ``wait`` seconds for it.
+
+    The lock file is opened without following a symlink and must be a regular file of ours:
+    a lock planted by another user could otherwise block every save or point us elsewhere.
 
     Raises:
-        OSError: The lock file cannot be created or locked.
+        LockProblem: The lock file is not ours, or another writer held it for ``wait`` seconds.
+        OSError: The lock file cannot be created.
     """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), PRIVATE)
+    make_private_folder(path.parent)
+    lock = path.with_name(path.name + ".lock")
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
+        fd = os.open(lock, flags, PRIVATE)
+    except OSError as error:
+        if os.path.islink(lock):
+            raise LockProblem(f"{lock} is a symbolic link, not our lock file", f"remove it: rm {lock}") from error
+        raise
+    try:
+        status = os.fstat(fd)
+        owner = os.geteuid() if hasattr(os, "geteuid") else status.st_uid
+        if not stat.S_ISREG(status.st_mode) or status.st_uid != owner:
+            raise LockProblem(f"{lock} is not a file of ours (someone else made it)", f"remove it: rm {lock}")
         if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            _flock(fd, lock, LOCK_WAIT if wait is None else wait)
         yield
     finally:
         os.close(fd)  # closing drops the flock
+
+
+def _flock(fd: int, lock: Path, wait: float) -> None:
+    import time
+
+    deadline = time.monotonic() + wait
+    delay = 0.005
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise LockProblem(
+                    f"another program has held the writers' lock {lock} for {wait:g} s",
+                    "try again when the other spark-tui finished saving; if none runs, find the holder with: fuser " + str(lock),
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
 
 def remove_stale_temp_files(path: Path) -> None:
@@ -86,7 +139,7 @@ def write_atomically(path: Path, data: bytes) -> Signature:
     Raises:
         OSError: Writing failed; ``path`` is unchanged and no temporary file is left.
     """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_folder(path.parent)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=temp_prefix(path), suffix=TEMP_SUFFIX)
     try:
         if hasattr(os, "fchmod"):  # mkstemp already creates 0600; say it anyway, before any byte

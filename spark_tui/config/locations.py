@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from spark_tui.config.trust import make_private_folder
+
 APP_NAME = "spark-tui"
 
 
@@ -64,5 +66,4 @@ def log_path() -> Path:
 
 
 def _private_dir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return path
+    return make_private_folder(path)  # every level we create is 0700, whatever the umask

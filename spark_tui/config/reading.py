@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import stat
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,13 +19,23 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tomlkit.toml_document import TOMLDocument
 
-from spark_tui.config import disk, schema
+from spark_tui.config import disk, schema, trust
 from spark_tui.config.fields import SchemaProblem
 from spark_tui.config.locate import line_of, line_of_offset
 from spark_tui.core.errors import ConfigError
 from spark_tui.core.models import Config
 
-MAX_BYTES = 1 << 20  # a profile file is a few kilobytes; refuse to parse anything absurd
+MAX_BYTES = 256 * 1024  # a profile file is a few kilobytes; refuse to parse anything absurd
+MAX_KEYS = 8_000
+"""Keys and table headers a profile may hold (300 devices with two tunnels each use ~5000)."""
+MAX_KEY_PARTS = 8
+"""Dots outside strings on one line, i.e. a key's depth (``devices.NAME.tunnels`` is 3)."""
+MAX_DOTTED_KEYS = 256
+"""Keys written dotted (``a.b = 1``) rather than under a table header. The TOML parsers pay
+for these with time growing with the square of their depth and count: a 16 KiB key took
+tomllib over a second, and 3800 keys of depth 32 kept tomlkit busy for 340 s, on the UI's
+thread, so the shape is checked before anything parses it."""
+_STRINGS_AND_COMMENT = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#.*')
 _TOML_POSITION = re.compile(r"\(at line (\d+), column \d+\)")
 
 
@@ -74,13 +83,13 @@ def read_profile_file(path: Path, *, editable: bool = False) -> ProfileText:
         raise error("is a folder, not a profile file", hint="pass the path of a .toml file with --config") from None
     except OSError as failure:
         raise error(f"cannot read: {failure.strerror or failure}", hint="check the file's permissions") from None
-    if status.st_mode & 0o022:
+    distrust = trust.untrusted(path, status=status)
+    if distrust is not None:
         # Another local user could point identity_file or a tunnel's bind address anywhere:
         # refused like OpenSSH refuses a writable ~/.ssh/config. Readable is fixed on save.
-        raise error(
-            f"can be changed by other users (mode {stat.S_IMODE(status.st_mode):04o}); not trusted",
-            hint=f"chmod 600 {path}",
-        )
+        if distrust.path == Path(os.path.realpath(path)):
+            raise error(f"{distrust.reason}; not trusted", hint=f"fix it with: {distrust.fix}")
+        raise error(f"not trusted: its folder {distrust.path} {distrust.reason}", hint=f"fix it with: {distrust.fix}")
     if len(data) > MAX_BYTES:
         raise error(f"larger than {MAX_BYTES} bytes; this is not a profile file", hint="check the --config path")
     try:
@@ -90,6 +99,10 @@ def read_profile_file(path: Path, *, editable: bool = False) -> ProfileText:
             "is not valid UTF-8 text", line=line_of_offset(data, failure.start),
             hint="save the file as UTF-8 (or remove the stray bytes on that line)",
         ) from None
+    shape = _shape_problem(text)
+    if shape is not None:
+        message, line = shape
+        raise error(message, line=line, hint="a profile holds devices and settings; check the --config path or remove the generated lines")
     try:
         values = tomllib.loads(text)
     except tomllib.TOMLDecodeError as failure:
@@ -116,3 +129,25 @@ def read_profile_file(path: Path, *, editable: bool = False) -> ProfileText:
     if not same:
         raise error("spark-tui cannot edit this file's TOML safely", hint="rewrite it in plain [table] / key = value form")
     return ProfileText(text, doc, config, signature)
+
+
+def _shape_problem(text: str) -> tuple[str, int] | None:
+    """Why ``text`` is too big in shape to parse safely (with its line), or ``None``.
+
+    A linear scan, quicker than any parser: it counts keys (lines holding ``=`` or starting a
+    table) and the dots outside strings and comments on each line.
+    """
+    keys = dotted = 0
+    for number, line in enumerate(text.splitlines(), 1):
+        bare = _STRINGS_AND_COMMENT.sub("", line) if ('"' in line or "'" in line or "#" in line) else line
+        if bare.count(".") > MAX_KEY_PARTS:
+            return f"a key on this line has more than {MAX_KEY_PARTS} dotted parts; this is not a profile file", number
+        if "=" in bare or bare.lstrip().startswith("["):
+            keys += 1 + bare.count(",")  # inline tables and arrays hold several
+            if keys > MAX_KEYS:
+                return f"more than {MAX_KEYS} keys; this is not a profile file", number
+            if not bare.lstrip().startswith("[") and "." in bare.replace("{", "=").split("=", 1)[0] or bare.count("{") and "." in bare:
+                dotted += 1 + bare.count(",")
+                if dotted > MAX_DOTTED_KEYS:
+                    return (f"more than {MAX_DOTTED_KEYS} dotted keys (a.b = ...); write them under [table] headers", number)
+    return None

@@ -336,7 +336,8 @@ class ProfileStore:
         try:
             stack.enter_context(disk.locked(self._real))
         except OSError as error:
-            raise self._error(f"cannot lock for writing: {error.strerror or error}", hint="check the folder's permissions") from None
+            hint = getattr(error, "hint", "check the folder's permissions")
+            raise self._error(f"cannot lock for writing: {error.strerror or error}", hint=hint) from None
         with stack:
             yield
 

@@ -6,6 +6,8 @@ saying what to do about it. The CLI prints ``str(error)``; the TUI shows message
 
 from __future__ import annotations
 
+from spark_tui.core.untrusted import display_safe_lines
+
 
 class SparkError(Exception):
     """Base of every error spark-tui shows to a user.
@@ -16,6 +18,10 @@ class SparkError(Exception):
     """
 
     def __init__(self, message: str, hint: str = "") -> None:
+        # Messages often quote a device, the LAN or a hand-edited file: whatever shows them
+        # (CLI line, notification, dialog) gets no control character and no endless text.
+        message = display_safe_lines(message, 2000, 1000, escape_backslash=False)
+        hint = display_safe_lines(hint, 1000, 1000, escape_backslash=False)
         super().__init__(message)
         self.message = message
         self.hint = hint

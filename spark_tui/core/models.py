@@ -56,9 +56,16 @@ class TunnelSpec:
     @property
     def exposed(self) -> bool:
         """True when the listener is reachable from other machines (not loopback)."""
-        return self.bind_address not in (LOOPBACK, "localhost", "::1") and not self.bind_address.startswith(
-            "127."
-        )
+        import ipaddress
+
+        if self.bind_address == "localhost":
+            return False
+        try:
+            address = ipaddress.ip_address(self.bind_address)
+        except ValueError:
+            return True  # a name: it may resolve to anything
+        mapped = getattr(address, "ipv4_mapped", None)
+        return not (mapped or address).is_loopback
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,9 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
+from spark_tui.core.secret import Secret
+from spark_tui.core.untrusted import display_safe_lines
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
@@ -27,7 +30,7 @@ class AddDeviceForm:
     user: str
     port: int
     identity_file: str
-    password: str
+    password: Secret
 
     def __repr__(self) -> str:  # keep the password out of tracebacks and logs
         return f"AddDeviceForm(name={self.name!r}, host={self.host!r}, user={self.user!r}, port={self.port})"
@@ -61,7 +64,7 @@ class AddDeviceScreen(ModalScreen[None]):
         with Vertical(id="dialog", classes="dialog"):
             yield Label("Add a device", classes="dialog-title")
             if self._note:
-                yield Static(Text(self._note), classes="dialog-note")
+                yield Static(Text(display_safe_lines(self._note, 600, 300)), classes="dialog-note")
             yield Label("Name")
             yield Input(name, placeholder="spark-1a2b", id="name")
             yield Label("Host name or IP")
@@ -91,7 +94,8 @@ class AddDeviceScreen(ModalScreen[None]):
     def show_step(self, text: str, *, error: bool = False) -> None:
         """Append one progress line (``error`` lines are red and re-enable the form)."""
         steps = self.query_one("#steps", VerticalScroll)
-        steps.mount(Static(Text(("✕ " if error else "• ") + text), classes="step-error" if error else "step"))
+        line = display_safe_lines(text, 1000, 300)  # steps quote the device (fingerprints, its errors)
+        steps.mount(Static(Text(("✕ " if error else "• ") + line), classes="step-error" if error else "step"))
         steps.scroll_end(animate=False)
         if error:
             self.busy = False
@@ -115,7 +119,7 @@ class AddDeviceScreen(ModalScreen[None]):
             self.show_step(problem, error=True)
             return
         password_field = self.query_one("#password", Input)
-        form = AddDeviceForm(name, host, self._value("user"), int(port_text), self._value("identity"), password_field.value)
+        form = AddDeviceForm(name, host, self._value("user"), int(port_text), self._value("identity"), Secret(password_field.value))
         password_field.value = ""  # the form object is the only holder now
         self.busy = True
         self.query_one("#add", Button).disabled = True

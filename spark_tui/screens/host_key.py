@@ -10,6 +10,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from spark_tui.core.untrusted import display_safe
+
 
 class HostKeyScreen(ModalScreen[bool]):
     """Asks whether to trust ``host``'s key; dismisses with True only on an explicit yes."""
@@ -23,15 +25,18 @@ class HostKeyScreen(ModalScreen[bool]):
         super().__init__()
         self.host = host
         self.fingerprint = fingerprint
+        # OfferedFingerprint carries the key's type; a plain string (old callers) says nothing.
+        self.key_type = display_safe(getattr(fingerprint, "key_type", "") or "Host", 20)
+        self.key_file = {"ED25519": "ed25519", "ECDSA": "ecdsa", "RSA": "rsa", "DSA": "dsa"}.get(self.key_type, "*")
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog", classes="dialog"):
             yield Label("New host key", classes="dialog-title")
-            yield Static(Text(f"The authenticity of {self.host} can't be established yet."))
-            yield Static(Text(f"ED25519 key fingerprint is {self.fingerprint}", style="bold"))
+            yield Static(Text(f"The authenticity of {display_safe(self.host, 80)} can't be established yet."))
+            yield Static(Text(f"{self.key_type} key fingerprint is {display_safe(self.fingerprint, 80)}", style="bold"))
             yield Static(
                 Text(
-                    "Compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` run on the device. "
+                    f"Compare it with `ssh-keygen -lf /etc/ssh/ssh_host_{self.key_file}_key.pub` run on the device. "
                     "Once trusted, a different key from this host is refused."
                 ),
                 classes="dialog-note",

@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 
 from spark_tui.core.models import TunnelSpec
 from spark_tui.core.presets import CATALOGUE, preset_named, specs_for
+from spark_tui.core.untrusted import display_safe
 
 _PORTS = re.compile(r"^\s*(\d{1,5})(?::(\d{1,5}))?\s*$")
 
@@ -34,17 +35,17 @@ class NewTunnelScreen(ModalScreen[Choice | None]):
     def compose(self) -> ComposeResult:
         options: list[Option] = []
         for port in self.detected:
-            label = f"{port.port:>5}  listening on the device ({port.address})"
+            label = f"{port.port:>5}  listening on the device ({display_safe(str(port.address), 46)})"
             if port.preset:
-                label += f"  · {port.preset}"
+                label += f"  · {display_safe(str(port.preset), 40)}"
             if port.process:
-                label += f"  · {port.process}"
+                label += f"  · {display_safe(str(port.process), 60)}"  # read from the device's /proc
             options.append(Option(Text(label), id=f"port:{port.port}"))
         for preset in CATALOGUE:
             ports = " + ".join(str(p.port) for p in preset.ports)
             options.append(Option(Text(f"{ports:>5}  {preset.title}"), id=f"preset:{preset.name}"))
         with Vertical(id="dialog", classes="dialog"):
-            yield Label(f"New tunnel on {self.device}", classes="dialog-title")
+            yield Label(Text(f"New tunnel on {display_safe(self.device, 64)}"), classes="dialog-title")
             yield OptionList(*options, id="choices")
             yield Label("…or type REMOTE_PORT[:LOCAL_PORT]")
             yield Input(placeholder="8888 or 8888:18888", id="custom")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -114,7 +113,7 @@ class ShellTabs(Vertical, can_focus=False):
         if command is not None:
             self._command[tab] = command
         view = TerminalView(id=f"{tab}-term", classes="terminal-view")
-        self.query_one(TabbedContent).add_pane(TabPane(Content(title or device), view, id=tab))  # plain, not markup
+        self.query_one(TabbedContent).add_pane(TabPane(Content(display_safe(title or device, 40)), view, id=tab))  # plain, not markup
         self.query_one(TabbedContent).active = tab
         self._refresh_empty()
         self.call_after_refresh(self._request, tab)
@@ -174,7 +173,7 @@ class ShellTabs(Vertical, can_focus=False):
 
     def failed(self, tab: str, text: str) -> None:
         """Opening the session of ``tab`` failed."""
-        self._notice(tab, f"{Text(text).plain}. Press enter to retry.")
+        self._notice(tab, f"{display_safe(text, 600)}. Press enter to retry.")  # fed to the emulator: no escape may pass
 
     def mark_device_lost(self, device: str) -> None:
         """The connection to ``device`` dropped: its tabs keep scrollback and offer to reconnect."""

@@ -17,6 +17,7 @@ from textual.app import RenderResult
 from textual.widget import Widget
 
 from spark_tui.core.models import GpuSample, TelemetrySample
+from spark_tui.core.untrusted import display_safe
 from spark_tui.widgets.sparkline_history import DEFAULT_HISTORY, History, sparkline
 
 UNKNOWN = "–"
@@ -103,7 +104,7 @@ class TelemetryView(Widget):
         self.device = device
         self.compact = compact
         self.set_class(compact, "-compact")
-        self.border_title = device
+        self.border_title = Text(display_safe(device, 60))  # a name from a hand-edited file: no markup
         self._limit = history
         self._histories: dict[str, History] = {}
         self._latest: TelemetrySample | None = None
@@ -305,7 +306,7 @@ def _bytes_pair(used: float | None, total: float | None, compact: bool) -> str:
 
 def _gpu_label(gpu: GpuSample, compact: bool, room: int) -> str:
     label = f"GPU {gpu.index}"
-    model = gpu.name.removeprefix("NVIDIA").strip()
+    model = display_safe(gpu.name.removeprefix("NVIDIA").strip(), 40)  # nvidia-smi's words, from the device
     if not compact and model and len(label) + 1 + len(model) <= room:
         label = f"{label} {model}"
     return label

@@ -13,6 +13,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from spark_tui.core.models import TunnelKind, TunnelState, TunnelStats
+from spark_tui.core.untrusted import display_safe
 from spark_tui.widgets.status_style import COMPACT_BELOW, human_bytes, state_text, theme_color
 
 _ARROWS = {TunnelKind.LOCAL: "→", TunnelKind.REMOTE: "←", TunnelKind.DYNAMIC: "⇄"}
@@ -144,14 +145,14 @@ class TunnelList(Vertical, can_focus=False):
             forward = f"{local} ← device:{spec.remote_port}"
         else:
             forward = f"{local} → {remote}"
-        note = s.last_error if s.state in (TunnelState.FAILED, TunnelState.RECONNECTING) or s.last_error else ""
+        note = display_safe(s.last_error, 80) if s.last_error else ""  # a refusal reason may quote the device
         if spec.exposed:
             note = f"EXPOSED on {spec.bind_address}. {note}".strip()
         up = s.state is TunnelState.UP
         muted = theme_color(variables, "foreground-muted")
         cells = (
             state_text(s.state.value, variables, compact=self._compact),
-            Text(spec.name if self._compact else f"{s.device}/{spec.name}", end=""),
+            Text(display_safe(spec.name if self._compact else f"{s.device}/{spec.name}", 80), end=""),
             Text(forward, end=""),
             Text(str(s.connections), justify="right", end=""),
             Text(f"{human_bytes(s.bytes_up)} / {human_bytes(s.bytes_down)}", justify="right", end=""),

@@ -1,13 +1,17 @@
 """The demo device's mDNS advertisement: ``spark-demo`` as an ``_ssh._tcp`` service on loopback.
 
 python-zeroconf answers on every interface unless told otherwise; this one is bound to
-127.0.0.1 only, so the advertisement never leaves this computer.
+127.0.0.1 only, so the advertisement never leaves this computer. Its listening socket is still
+bound to 0.0.0.0:5353 (that is how multicast receivers work), so a unicast query sent from
+another host to one of this computer's addresses would reach it and be answered: every
+datagram not from a loopback address is dropped before zeroconf sees it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import socket
 
 from zeroconf import IPVersion, ServiceInfo
@@ -55,6 +59,8 @@ class DemoAdvertisement:
         )
         zc = AsyncZeroconf(interfaces=LOOPBACK_ONLY, ip_version=IPVersion.V4Only)
         try:
+            await zc.zeroconf.async_wait_for_start()
+            _hear_loopback_only(zc)
             # Probing (about a second) happens here; the announcement goes out in the background.
             announcement = await zc.async_register_service(info, allow_name_change=True)
         except BaseException:
@@ -81,3 +87,39 @@ class DemoAdvertisement:
                 await goodbye
         finally:
             await zc.async_close()
+
+
+class _LoopbackOnly(asyncio.DatagramProtocol):
+    """Passes on to zeroconf's listener only the datagrams that came from a loopback address."""
+
+    def __init__(self, inner: asyncio.DatagramProtocol) -> None:
+        self.inner = inner
+        self.dropped = 0
+
+    def datagram_received(self, data: bytes, addr) -> None:  # noqa: D102
+        if _from_loopback(addr):
+            self.inner.datagram_received(data, addr)
+        else:
+            self.dropped += 1
+
+    def error_received(self, exc: Exception) -> None:  # noqa: D102
+        self.inner.error_received(exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:  # noqa: D102
+        self.inner.connection_lost(exc)
+
+
+def _from_loopback(addr) -> bool:
+    try:
+        return ipaddress.ip_address(str(addr[0]).split("%", 1)[0]).is_loopback
+    except (ValueError, TypeError, IndexError):
+        return False
+
+
+def _hear_loopback_only(zc: AsyncZeroconf) -> None:
+    """Put :class:`_LoopbackOnly` between each of zeroconf's sockets and its listener."""
+    for reader in zc.zeroconf.engine.readers:
+        transport = reader.transport
+        protocol = transport.get_protocol()
+        if not isinstance(protocol, _LoopbackOnly):
+            transport.set_protocol(_LoopbackOnly(protocol))

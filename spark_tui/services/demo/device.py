@@ -32,6 +32,7 @@ from types import TracebackType
 
 import asyncssh
 
+from spark_tui.config.trust import make_private_folder
 from spark_tui.core.models import LOOPBACK, DeviceProfile, TunnelSpec
 from spark_tui.services.demo import fake_nvidia_smi
 from spark_tui.services.demo.advertise import DemoAdvertisement
@@ -72,7 +73,9 @@ class DemoDevice:
         workdir: A folder the demo may fill (keys, demo home, the ``nvidia-smi`` stand-in);
             created 0700 when missing. The caller removes it.
         advertise: Announce ``spark-demo`` over mDNS on 127.0.0.1.
-        single_use_password: The password works for one login only (default: for this run).
+        single_use_password: The password works for one login only (the default); ``False``
+            keeps it for the run (still dropped after five wrong tries or once a key installed
+            with it logs in).
 
     Attributes (valid after :meth:`start`):
         host: ``127.0.0.1``.
@@ -92,7 +95,7 @@ class DemoDevice:
         mdns_error: Why advertising failed, or ``""`` (the device works without it).
     """
 
-    def __init__(self, workdir: Path, *, advertise: bool = True, single_use_password: bool = False) -> None:
+    def __init__(self, workdir: Path, *, advertise: bool = True, single_use_password: bool = True) -> None:
         self.workdir = Path(workdir)
         self.advertise = advertise
         self.single_use_password = single_use_password
@@ -130,7 +133,7 @@ class DemoDevice:
             raise
 
     async def _start(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_folder(self.workdir)
         os.chmod(self.workdir, 0o700)  # it holds a private key
         host_key = asyncssh.generate_private_key("ssh-ed25519", comment="spark-demo host key")
         self.host_public_key = " ".join(host_key.export_public_key("openssh").decode().split()[:2])
@@ -207,7 +210,7 @@ class DemoDevice:
 
     def _prepare_home(self) -> None:
         ssh_dir = self.home / ".ssh"
-        ssh_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_folder(ssh_dir)
         for name, text in ((".bashrc", _BASHRC), (".zshrc", "PS1='%n@spark-demo:%~%# '\n")):
             target = self.home / name
             if not target.exists():

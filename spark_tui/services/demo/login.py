@@ -10,6 +10,11 @@ from pathlib import Path
 
 import asyncssh
 
+MAX_PASSWORD_FAILURES = 5
+"""Wrong passwords (any user) after which password login is off for the rest of the run."""
+FAILURE_DELAY = 1.0
+"""Seconds a wrong password is answered late, so guessing costs time."""
+
 
 @dataclass
 class DemoLogin:
@@ -22,8 +27,11 @@ class DemoLogin:
             onboarding can install a key there and use it.
         bin_dir: Put first on ``PATH`` (holds the ``nvidia-smi`` stand-in).
         client_keys: Public keys accepted without reading any file.
-        password: The demo password, or ``None`` when password login is off (or used up).
+        password: The demo password, or ``None`` when password login is off (used up, given
+            up after :data:`MAX_PASSWORD_FAILURES` wrong tries, or dropped once an installed
+            key logged in).
         single_use_password: Forget the password after its first successful login.
+        failures: Wrong passwords so far.
     """
 
     user: str
@@ -33,14 +41,22 @@ class DemoLogin:
     client_keys: list[asyncssh.SSHKey] = field(default_factory=list)
     password: str | None = None
     single_use_password: bool = False
+    failures: int = 0
 
     def check_password(self, username: str, password: str) -> bool:
-        """True when ``password`` is the demo password for ``username`` (constant-time compare)."""
+        """True when ``password`` is the demo password for ``username`` (constant-time compare).
+
+        A wrong one counts; after :data:`MAX_PASSWORD_FAILURES` the password is dropped.
+        """
         expected = self.password
-        if expected is None or username != self.user:
+        if expected is None:
             return False
-        ok = hmac.compare_digest(password.encode(), expected.encode())
-        if ok and self.single_use_password:
+        ok = username == self.user and hmac.compare_digest(password.encode(), expected.encode())
+        if not ok:
+            self.failures += 1
+            if self.failures >= MAX_PASSWORD_FAILURES:
+                self.password = None
+        elif self.single_use_password:
             self.password = None
         return ok
 
@@ -63,6 +79,7 @@ class DemoLogin:
                 if word.startswith(("ssh-", "ecdsa-", "sk-")) and i + 1 < len(words):
                     try:
                         if asyncssh.import_public_key(f"{word} {words[i + 1]}").public_data == wanted:
+                            self.password = None  # the installed key works: the password is done
                             return True
                     except (asyncssh.KeyImportError, ValueError):
                         pass

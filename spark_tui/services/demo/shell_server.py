@@ -23,7 +23,7 @@ import termios
 
 import asyncssh
 
-from spark_tui.services.demo.login import DemoLogin, is_loopback
+from spark_tui.services.demo.login import FAILURE_DELAY, DemoLogin, is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,11 @@ class DemoServer(asyncssh.SSHServer):
     def password_auth_supported(self) -> bool:
         return self._login.password is not None
 
-    def validate_password(self, username: str, password: str) -> bool:
-        return self._login.check_password(username, password)
+    async def validate_password(self, username: str, password: str) -> bool:
+        if self._login.check_password(username, password):
+            return True
+        await asyncio.sleep(FAILURE_DELAY)  # guessing costs time; five misses end password login
+        return False
 
     def public_key_auth_supported(self) -> bool:
         return True

@@ -26,12 +26,14 @@ import asyncssh
 from spark_tui.config import locations
 from spark_tui.core.errors import ConnectError, HostKeyChanged
 from spark_tui.core.models import ConnectionState, ConnectionStatus, DeviceProfile
+from spark_tui.core.untrusted import display_safe
 from spark_tui.services.ssh.batched_tcp import BatchedTCP
 from spark_tui.services.ssh.host_key_order import host_key_algorithms
 from spark_tui.services.ssh.known_hosts import (
     ConfirmHostKey,
     HostKeyCheck,
     KnownHosts,
+    OfferedFingerprint,
     fingerprint,
     host_pattern,
     unknown_host_error,
@@ -78,9 +80,9 @@ def translate_error(error: BaseException, profile: DeviceProfile) -> ConnectErro
     if isinstance(error, asyncssh.PermissionDenied):
         return ConnectError("auth", f"{where} did not accept our login as {profile.user or getpass.getuser()}", SETUP_KEY_HINT)
     if isinstance(error, asyncssh.ConnectionLost):
-        return ConnectError("lost", f"connection to {where} was lost: {error}", "try again")
+        return ConnectError("lost", f"connection to {where} was lost: {display_safe(str(error), 300)}", "try again")
     if isinstance(error, asyncssh.DisconnectError):
-        return ConnectError("other", f"{where} closed the connection: {error.reason}", "")
+        return ConnectError("other", f"{where} closed the connection: {display_safe(error.reason, 300)}", "")
     if isinstance(error, OSError):
         if error.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
             return ConnectError("timeout", f"no route to {where}", "is the device on and on this network?")
@@ -174,10 +176,10 @@ async def dial(
                 if "revoked" in str(error.reason):
                     raise ConnectError(
                         "host-key-changed",
-                        f"host key of {name} is revoked ({error.reason})",
+                        f"host key of {name} is revoked ({display_safe(error.reason, 300)})",
                         f"it is marked @revoked in {known_hosts.path}; do not connect until you know why",
                     ) from None
-                raise ConnectError("host-key-changed", f"host key of {profile.host} refused: {error.reason}", "") from None
+                raise ConnectError("host-key-changed", f"host key of {profile.host} refused: {display_safe(error.reason, 300)}", "") from None
             if known_hosts.is_revoked(profile.host, profile.port, offered):
                 raise ConnectError(
                     "host-key-changed",
@@ -192,7 +194,7 @@ async def dial(
                     fingerprint(offered),
                     shlex.quote(str(known_hosts.path)),
                 ) from None
-            offered_fp = fingerprint(offered)
+            offered_fp = OfferedFingerprint(offered)
             if confirm_host_key is None:
                 raise unknown_host_error(profile.host, profile.port, offered_fp, rejected=False) from None
             if not await ask_about_key(confirm_host_key, name, offered_fp, offered.algorithm.decode()):
@@ -374,7 +376,7 @@ class ConnectionService:
             self._set(profile.name, device, ConnectionState.DISCONNECTED, "disconnected")
             result = None
         else:
-            reason = str(exc) if exc else "the device closed the connection"
+            reason = display_safe(str(exc), 300) if exc else "the device closed the connection"
             result = ConnectError("lost", f"connection to {profile.name} lost: {reason}", "it reconnects when asked")
             self._set(profile.name, device, ConnectionState.LOST, result.message, result.hint)
         if ended is not None and not ended.done():

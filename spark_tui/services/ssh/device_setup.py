@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from spark_tui.core.models import Config, DeviceProfile
+from spark_tui.core.secret import Secret
 
 
 async def add_device(
@@ -17,7 +18,7 @@ async def add_device(
     user: str,
     port: int,
     identity_file: str,
-    password: str,
+    password: str | Secret,
     confirm_host_key: Callable[[str, str], Awaitable[bool]],
     on_step: Callable[[str], None],
 ) -> Config:
@@ -34,15 +35,19 @@ async def add_device(
         ConfigError: the profile file could not be written.
     """
     profile = DeviceProfile(name=name, host=host, user=user or None, port=port, identity_file=identity_file or None)
-    if password:
-        from spark_tui.services.ssh.onboarding import onboard
+    try:
+        if password:
+            from spark_tui.services.ssh.onboarding import onboard
 
-        profile = await onboard(
-            profile,
-            password,
-            key=Path(identity_file).expanduser() if identity_file else None,
-            confirm_host_key=confirm_host_key,
-            on_step=lambda _step, text: on_step(text),
-        )
+            profile = await onboard(
+                profile,
+                password,
+                key=Path(identity_file).expanduser() if identity_file else None,
+                confirm_host_key=confirm_host_key,
+                on_step=lambda _step, text: on_step(text),
+            )
+    finally:
+        if isinstance(password, Secret):
+            password.wipe()
     on_step("saving the profile")
     return await asyncio.to_thread(store.add_device, profile)

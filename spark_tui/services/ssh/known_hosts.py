@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import os
 import re
-import stat
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import asyncssh
 
+from spark_tui.config.trust import make_private_folder, untrusted
 from spark_tui.core.errors import ConnectError
 
 # (host, fingerprint) -> True to trust the key and store it.
@@ -35,6 +35,36 @@ ConfirmHostKey = Callable[[str, str], Awaitable[bool]]
 def fingerprint(key: asyncssh.SSHKey) -> str:
     """The key's SHA256 fingerprint exactly as OpenSSH prints it (``SHA256:`` + unpadded base64)."""
     return key.get_fingerprint("sha256")
+
+
+class OfferedFingerprint(str):
+    """A fingerprint (``SHA256:...``) that also knows its key's type, as OpenSSH names it.
+
+    It is a plain ``str`` for everything that compares or prints fingerprints; a dialog can
+    read ``key_type`` (``ED25519``, ``ECDSA``, ``RSA`` ...) to say which key it shows.
+    """
+
+    key_type: str
+
+    def __new__(cls, key: asyncssh.SSHKey) -> OfferedFingerprint:
+        made = super().__new__(cls, fingerprint(key))
+        made.key_type = key_type_name(key)
+        return made
+
+
+def key_type_name(key: asyncssh.SSHKey) -> str:
+    """The key's type as ``ssh-keygen -l`` prints it: ``ED25519``, ``ECDSA``, ``RSA``, ``ED25519-SK`` ..."""
+    algorithm = key.get_algorithm()
+    algorithm = algorithm.decode("ascii", "replace") if isinstance(algorithm, bytes) else str(algorithm)
+    base = algorithm.split("@", 1)[0].removesuffix("-cert-v01")
+    names = {"ssh-ed25519": "ED25519", "ssh-ed448": "ED448", "ssh-rsa": "RSA", "ssh-dss": "DSA", "sk-ssh-ed25519": "ED25519-SK"}
+    if base in names:
+        return names[base]
+    if base.startswith("sk-ecdsa-"):
+        return "ECDSA-SK"
+    if base.startswith("ecdsa-"):
+        return "ECDSA"
+    return base.upper()
 
 
 def host_pattern(host: str, port: int) -> str:
@@ -102,15 +132,12 @@ class KnownHosts:
         Raises:
             ConnectError: kind ``host-key-unknown`` when the file is group- or world-writable.
         """
-        try:
-            mode = self.path.stat().st_mode
-        except FileNotFoundError:
-            return
-        if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        distrust = untrusted(self.path)  # the file and its folders up to home: owner and mode
+        if distrust is not None:
             raise ConnectError(
                 "host-key-unknown",
-                f"refusing to trust {self.path}: it is writable by other users",
-                f"fix it with: chmod 600 {self.path}",
+                f"refusing to trust {self.path}: {distrust.path} {distrust.reason}",
+                f"fix it with: {distrust.fix}",
             )
 
     def entries(self) -> list[KnownHostEntry]:
@@ -185,14 +212,14 @@ def write_private_file(path: Path, data: bytes) -> None:
     Raises:
         OSError: the folder cannot be written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o600)  # the file we made, never a path someone swapped in
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

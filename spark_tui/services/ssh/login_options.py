@@ -10,6 +10,7 @@ from pathlib import Path
 
 import asyncssh
 
+from spark_tui.config.trust import untrusted
 from spark_tui.core.errors import ConnectError
 from spark_tui.core.models import DeviceProfile
 from spark_tui.services.ssh.known_hosts import ConfirmHostKey
@@ -22,16 +23,11 @@ def load_identity(identity_file: str) -> asyncssh.SSHKey:
         ConnectError: kind ``key-file`` when it is missing, unreadable, too open or encrypted.
     """
     path = Path(identity_file).expanduser()
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise ConnectError("key-file", f"key file {path} does not exist", "check the profile's identity_file") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConnectError(
-            "key-file",
-            f"key file {path} is accessible by other users (mode {stat.S_IMODE(mode):04o}); refusing to use it",
-            f"fix it with: chmod 600 {path}",
-        )
+    if not path.exists():
+        raise ConnectError("key-file", f"key file {path} does not exist", "check the profile's identity_file")
+    distrust = untrusted(path, private=True)  # owner and mode of the key and its folders
+    if distrust is not None:
+        raise ConnectError("key-file", f"key file {distrust.message('to use it')}", f"fix it with: {distrust.fix}")
     try:
         return asyncssh.read_private_key(path)
     except PermissionError:

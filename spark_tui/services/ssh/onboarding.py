@@ -24,6 +24,7 @@ import asyncssh
 from spark_tui.config import locations
 from spark_tui.core.errors import ConnectError, HostKeyChanged, OnboardingFailed
 from spark_tui.core.models import DeviceProfile
+from spark_tui.core.secret import Secret
 from spark_tui.services.ssh.connection import dial, load_identity
 from spark_tui.services.ssh.known_hosts import ConfirmHostKey, KnownHosts, fingerprint, write_private_file
 
@@ -146,9 +147,23 @@ def _step_error(step: str, error: ConnectError) -> ConnectError:
     return OnboardingFailed(step, error.kind, error.message, hint)
 
 
+def disable_core_dumps() -> None:
+    """Set the process's core-file limit to 0, so a crash never writes a password to disk.
+
+    Left at 0 for the rest of the run: freed memory may still hold pieces of the password.
+    """
+    try:
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_CORE)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
+    except (ImportError, ValueError, OSError):  # pragma: no cover - not on this platform
+        pass
+
+
 async def onboard(
     profile: DeviceProfile,
-    password: str,
+    password: str | Secret,
     *,
     key: Path | None = None,
     confirm_host_key: ConfirmHostKey | None,
@@ -160,7 +175,9 @@ async def onboard(
 
     Args:
         profile: The device to onboard (``identity_file`` is ignored and replaced).
-        password: The login password; used for one login, then dropped.
+        password: The login password; used for one login, then wiped (a :class:`Secret`
+            is overwritten in place; a ``str`` is first copied into one). Core dumps are
+            turned off for the process from here on, so its memory never lands in a core file.
         key: A private key the user picked; ``None`` generates (or reuses) this device's key
             in ``locations.keys_dir()``.
         confirm_host_key: Asked ``(host, fingerprint)`` when the host key is new.
@@ -184,16 +201,18 @@ async def onboard(
         on_step("host-key", f"{host} offers the new host key {fp}")
         return bool(confirm_host_key and await confirm_host_key(host, fp))
 
+    secret = password if isinstance(password, Secret) else Secret(password)
+    del password
+    disable_core_dumps()
     login = dataclasses.replace(profile, identity_file=None)
     user = profile.user or "your local user"
     on_step("connect", f"logging in to {user}@{profile.host}:{profile.port} with the password")
     try:
-        conn, _ = await dial(login, known_hosts=store, confirm_host_key=confirm, password=password, connect_timeout=connect_timeout)
+        conn, _ = await dial(login, known_hosts=store, confirm_host_key=confirm, password=secret.text(), connect_timeout=connect_timeout)
     except ConnectError as error:
         raise _step_error("host-key" if error.kind.startswith("host-key") else "connect", error) from None
     finally:
-        password = ""  # drop our reference; asyncssh's goes with the connection below
-    del password
+        secret.wipe()  # asyncssh's transient copy goes with the connection below
     generated = False
     key_file = Path(key).expanduser() if key else key_path_for(profile.name)
     added = False

@@ -27,6 +27,7 @@ import resource
 import shutil
 import signal
 import socket
+import stat
 import struct
 import sys
 import tempfile
@@ -127,6 +128,10 @@ class OpenSSHMaster:
     ) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="spark-tui-", dir="/tmp" if os.path.isdir("/tmp") else None))
         self.control_path = str(self._dir / "mux")  # short: Unix socket paths stop at ~104 bytes
+        # The folder is held open: every control connection goes through this descriptor
+        # (/proc/self/fd/N/mux), so a folder someone recreated under the same name is never used.
+        self._dir_fd = os.open(self._dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0))
+        self._dir_id = _identity(os.fstat(self._dir_fd))
         argv = [
             ssh, "-F", "/dev/null", "-N", "-T", "-M", "-S", self.control_path,
             "-o", "ControlPersist=no", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
@@ -252,14 +257,61 @@ class OpenSSHMaster:
             raise MuxRefused(_reason(body))
         raise MuxError(f"unexpected reply {kind:#x} from the master")
 
+    def _checked_path(self) -> str:
+        """The control socket's path through our held folder, after checking folder and socket.
+
+        Whoever can connect to the master can open channels on the device as us, and whoever
+        listens where we connect receives our tunnels' sockets: the folder must still be the
+        one we made (same inode, ours, 0700) and the socket ours with no group/other access.
+
+        Raises:
+            MuxError: Something else is there; the caller carries the connection on asyncssh.
+        """
+        if self._dir_fd < 0:
+            raise MuxError("the control folder is closed")
+        held = os.fstat(self._dir_fd)
+        try:
+            named = os.lstat(self._dir)
+        except OSError:
+            raise MuxError(f"the control folder {self._dir} is gone") from None
+        if _identity(named) != self._dir_id or _identity(held) != self._dir_id:
+            raise MuxError(f"the control folder {self._dir} was replaced; not using it")
+        if not stat.S_ISDIR(held.st_mode) or held.st_uid != os.geteuid() or stat.S_IMODE(held.st_mode) & 0o077:
+            raise MuxError(f"the control folder {self._dir} is not ours alone (mode {stat.S_IMODE(held.st_mode):04o})")
+        path = f"/proc/self/fd/{self._dir_fd}/mux" if os.path.isdir("/proc/self/fd") else self.control_path
+        try:
+            sock = os.lstat(path)
+        except OSError:
+            raise MuxError("the control socket is not there") from None
+        if not stat.S_ISSOCK(sock.st_mode) or sock.st_uid != os.geteuid() or stat.S_IMODE(sock.st_mode) & 0o077:
+            raise MuxError(f"the control socket is not ours alone (mode {stat.S_IMODE(sock.st_mode):04o}, uid {sock.st_uid})")
+        return path
+
+    def _check_peer(self, control: socket.socket) -> None:
+        """The process at the other end must be our master (Linux: SO_PEERCRED)."""
+        peercred = getattr(socket, "SO_PEERCRED", None)
+        if peercred is None:
+            return
+        pid, uid, _ = struct.unpack("3i", control.getsockopt(socket.SOL_SOCKET, peercred, struct.calcsize("3i")))
+        master = self._process.pid if self._process is not None else None
+        if uid != os.geteuid() or (master is not None and pid != master):
+            raise MuxError(f"the control socket is answered by process {pid} (uid {uid}), not our master")
+
     async def _connect(self) -> socket.socket:
-        """A connected control socket. A Unix connect either completes at once or finds the
-        accept queue full (EAGAIN: try again shortly); it is never "in progress"."""
+        """A connected control socket, checked before and after connecting. A Unix connect
+        either completes at once or finds the accept queue full (EAGAIN: try again shortly);
+        it is never "in progress".
+
+        Raises:
+            MuxError: The folder or socket is not ours, or the master does not accept.
+        """
         for _ in range(400):
+            path = self._checked_path()
             control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             control.setblocking(False)
             try:
-                control.connect(self.control_path)
+                control.connect(path)
+                self._check_peer(control)
                 return control
             except BlockingIOError:
                 control.close()
@@ -282,7 +334,16 @@ class OpenSSHMaster:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
                 await process.wait()
-        shutil.rmtree(self._dir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            if _identity(os.lstat(self._dir)) == self._dir_id:  # ours, never one put in its place
+                shutil.rmtree(self._dir, ignore_errors=True)
+        if self._dir_fd >= 0:
+            os.close(self._dir_fd)
+            self._dir_fd = -1
+
+
+def _identity(status: os.stat_result) -> tuple[int, int]:
+    return (status.st_dev, status.st_ino)
 
 
 def _child_setup() -> None:  # pragma: no cover - runs in the child before exec

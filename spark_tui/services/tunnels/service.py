@@ -35,7 +35,7 @@ from spark_tui.services.tunnels.forwarding import (
     open_channel,
 )
 from spark_tui.services.tunnels.counters import Traffic
-from spark_tui.services.tunnels.socks import SocksEnd
+from spark_tui.services.tunnels.socks import HandshakeGate, SocksEnd
 from spark_tui.services.tunnels.carrier import MasterFactory, OpenSSHCarrier
 from spark_tui.services.tunnels.link import Connect, DeviceLink
 from spark_tui.services.tunnels.stats import StatsCallback, StatsTicker
@@ -77,6 +77,8 @@ class TunnelService:
             ``connect`` hands out a connection shared with other services.
         openssh: Makes an OpenSSH control master to carry local forwards' bytes
             (:mod:`spark_tui.services.ssh.openssh_mux`); ``None`` keeps every byte on asyncssh.
+        socks_remote_clients: Let a SOCKS (-D) listener serve clients from other computers;
+            by default only loopback clients are served, whatever address it is bound to.
             Connections the master cannot take (not started yet, refused, gone) go the
             asyncssh way, so this only changes speed, never what works.
     """
@@ -92,8 +94,10 @@ class TunnelService:
         link_wait: float = 5.0,
         owns_connection: bool = False,
         openssh: MasterFactory | None = None,
+        socks_remote_clients: bool = False,
     ) -> None:
         self._owns_connection = owns_connection
+        self._socks_remote_clients = socks_remote_clients
         self.device = device
         self._count = count_bytes
         self._link_wait = link_wait
@@ -293,7 +297,8 @@ class TunnelService:
             self._spawn(self._forward(tunnel, local))
 
         if tunnel.spec.kind is TunnelKind.DYNAMIC:
-            return lambda: SocksEnd(traffic, on_accept)
+            gate = HandshakeGate(allow_remote=self._socks_remote_clients)
+            return lambda: SocksEnd(traffic, on_accept, gate)
         end = LocalEnd if self._count else QuietLocalEnd
         return lambda: end(traffic, on_accept)
 

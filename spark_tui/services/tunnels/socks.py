@@ -4,11 +4,16 @@ Our own small SOCKS server (SOCKS5 without authentication, SOCKS4 and SOCKS4a; C
 instead of asyncssh's ``forward_socks``, so a dynamic tunnel gets what local forwards have: a
 listener that stays bound while the link reconnects, and byte/connection counters.
 Nothing read from the client is trusted: lengths are checked, unknown versions and commands
-get a refusal and the socket is closed.
+get a refusal and the socket is closed. A handshake is bounded in bytes, in time
+(:data:`HANDSHAKE_TIMEOUT`) and in number (:data:`MAX_HANDSHAKES` at once per tunnel); a client
+that closes its side before finishing is closed at once; and only clients on this computer's
+loopback are served unless the tunnel allows others, since a SOCKS listener is a proxy into
+the device's network.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import struct
 from collections.abc import Callable
@@ -20,6 +25,34 @@ from spark_tui.services.tunnels.forwarding import LocalEnd
 
 MAX_HANDSHAKE = 1024
 """A client that sends more than this without completing a request is dropped."""
+HANDSHAKE_TIMEOUT = 5.0
+"""Seconds a client has from connecting to completing its request; then it is dropped."""
+MAX_HANDSHAKES = 64
+"""Clients of one tunnel allowed to be in the middle of a handshake at once; more are dropped."""
+
+
+class HandshakeGate:
+    """The handshakes in progress on one SOCKS listener (shared by all its ends).
+
+    Args:
+        limit: How many may be in progress at once.
+        allow_remote: Serve clients from other computers too (only when asked for).
+    """
+
+    def __init__(self, limit: int = MAX_HANDSHAKES, *, allow_remote: bool = False) -> None:
+        self.limit = limit
+        self.allow_remote = allow_remote
+        self.pending: set[SocksEnd] = set()
+        self.dropped = 0
+
+
+def _is_loopback(peer) -> bool:
+    try:
+        address = ipaddress.ip_address(str(peer[0]).split("%", 1)[0])
+    except (ValueError, TypeError, IndexError):
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
 
 _SOCKS5_OK = b"\x05\x00\x00\x01\x00\x00\x00\x00\x00\x00"
 _SOCKS4_OK = b"\x00\x5a\x00\x00\x00\x00\x00\x00"
@@ -41,17 +74,49 @@ class SocksEnd(LocalEnd):
         on_accept: Called with this end once the target is known.
     """
 
-    def __init__(self, traffic: Traffic, on_accept: Callable[[LocalEnd], None] | None = None) -> None:
+    def __init__(
+        self, traffic: Traffic, on_accept: Callable[[LocalEnd], None] | None = None, gate: HandshakeGate | None = None
+    ) -> None:
         super().__init__(traffic, None)
         self._on_target = on_accept
         self._buffer = b""
         self._version = 0
         self._greeted = False
+        self._gate = gate if gate is not None else HandshakeGate()
+        self._timer: asyncio.TimerHandle | None = None
         self.target: tuple[str, int] | None = None
 
     def connection_made(self, transport) -> None:  # noqa: D102
         super().connection_made(transport)
+        gate = self._gate
+        if len(gate.pending) >= gate.limit or not (gate.allow_remote or _is_loopback(transport.get_extra_info("peername"))):
+            gate.dropped += 1
+            transport.abort()  # no lingering: a flood must not pile up sockets
+            return
+        gate.pending.add(self)
+        self._timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT, self._expired)
         transport.resume_reading()  # the handshake needs the client's first bytes
+
+    def _expired(self) -> None:
+        if self.target is None and not self.closed:
+            self._gate.dropped += 1
+            self.transport.abort()  # type: ignore[union-attr]
+
+    def _handshake_over(self) -> None:
+        self._gate.pending.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def eof_received(self) -> bool:  # noqa: D102
+        if self.target is None:  # gone before saying where to: nothing to wait for
+            self._handshake_over()
+            return False  # asyncio closes the transport
+        return super().eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:  # noqa: D102
+        self._handshake_over()
+        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:  # noqa: D102
         if self.chan is not None:
@@ -140,6 +205,7 @@ class SocksEnd(LocalEnd):
         self._requested(host, port, buf[end:])
 
     def _requested(self, host: str, port: int, rest: bytes) -> None:
+        self._handshake_over()
         self.target = (host, port)
         self._buffer = rest
         self.transport.pause_reading()  # type: ignore[union-attr]
