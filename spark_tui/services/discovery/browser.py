@@ -17,6 +17,7 @@ the reverse-name sweep live in :mod:`.upkeep` (the :class:`Upkeep` half of the s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -276,16 +277,7 @@ class DiscoveryService(Upkeep):
 
     def _build_snapshot(self) -> tuple[DiscoveredService, ...]:
         return tuple(
-            DiscoveredService(
-                instance=s.instance,
-                service_type=s.service_type,
-                server=s.server,
-                addresses=s.addresses,
-                port=s.port,
-                txt=s.txt,
-                interface=s.interface,
-                last_seen=self._seen.get(s.instance, s.last_seen),
-            )
+            dataclasses.replace(s, last_seen=self._seen.get(s.instance, s.last_seen))
             for s in self._services.values()
             # Still being resolved and no address yet: held back (at most resolve_timeout),
             # else a renamed device shows as a second, empty row until its addresses come.
