@@ -25,6 +25,7 @@ from spark_tui.app_apps import AppRouting
 from spark_tui.app_devices import DeviceRouting
 from spark_tui.app_files import FileRouting
 from spark_tui.app_shells import ShellRouting
+from spark_tui.app_themes import ThemeAndPalette
 from spark_tui.app_tunnels import TunnelRouting
 from spark_tui.core.device_listing import diagnostics_text
 from spark_tui.core.devices import DeviceRow, merge_devices
@@ -35,7 +36,6 @@ from spark_tui.core.models import (
     ConnectionState,
     ConnectionStatus,
     DeviceProfile,
-    TunnelState,
 )
 from spark_tui.events import (
     ConnectionChanged,
@@ -46,7 +46,7 @@ from spark_tui.events import (
     TunnelsChanged,
     while_running,
 )
-from spark_tui.theming import WIDGETS_CSS, apply_theme, theme_names, user_themes
+from spark_tui.theming import WIDGETS_CSS, apply_theme, user_themes
 from spark_tui.widgets.device_list import DeviceList
 from spark_tui.widgets.fleet_grid import FleetGrid
 from spark_tui.widgets.shell_tabs import ShellTabs
@@ -88,7 +88,7 @@ class Services:
     prober: ProberFactory | None = None
 
 
-class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, AppRouting, FileRouting, App[None]):
+class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, AppRouting, FileRouting, ThemeAndPalette, App[None]):
     """spark-tui's dashboard: Devices, Tunnels and Shell panes, all from the keyboard."""
 
     TITLE = "spark-tui"
@@ -292,21 +292,6 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, AppRouting, FileRouti
             self.fleet_grid.remove_device(status.device)
 
     @while_running
-    def on_tunnels_changed(self, message: TunnelsChanged) -> None:
-        tunnels = self.tunnel_list
-        if not message.stats:
-            tunnels.forget(message.device)
-            return
-        before = {s.spec.name: s.state for s in tunnels.rows_of(message.device)}
-        tunnels.show(message.stats)
-        for stats in message.stats:
-            was = before.get(stats.spec.name)
-            if was is TunnelState.UP and stats.state in (TunnelState.RECONNECTING, TunnelState.FAILED):
-                self.notify(f"Tunnel {stats.device}/{stats.spec.name} down: {stats.last_error or stats.state.value}", severity="warning")
-            elif was in (TunnelState.RECONNECTING, TunnelState.FAILED) and stats.state is TunnelState.UP:
-                self.notify(f"Tunnel {stats.device}/{stats.spec.name} back on port {stats.local_port}")
-
-    @while_running
     def on_telemetry_arrived(self, message: TelemetryArrived) -> None:
         self.fleet_grid.update_sample(message.sample)
 
@@ -377,52 +362,3 @@ class SparkApp(DeviceRouting, TunnelRouting, ShellRouting, AppRouting, FileRouti
         from spark_tui.screens.help import toggle_keys
 
         toggle_keys(self)
-
-    def action_next_theme(self) -> None:
-        names = theme_names()
-        current = self.theme if self.theme in names else names[-1]
-        self.switch_theme(names[(names.index(current) + 1) % len(names)])
-
-    def switch_theme(self, name: str) -> None:
-        """Switch theme now and remember it in the profile file."""
-        apply_theme(self, name)
-        self._remember_theme(name)
-
-    @work(thread=True, group="settings", exclusive=True, exit_on_error=False)
-    def _remember_theme(self, name: str) -> None:
-        try:
-            config = self.services.store.set_setting("theme", name)
-        except SparkError as error:
-            self.call_from_thread(self.notify, f"Theme not remembered: {error}", severity="warning")
-            return
-        self.call_from_thread(self._set_config, config)
-
-    def palette_commands(self) -> Sequence:
-        """Commands for the palette, fresh on every keystroke."""
-        tunnels = []
-        for profile in self.config.devices:
-            running = {s.spec.name for s in self.tunnel_list.rows_of(profile.name) if s.state is not TunnelState.STOPPED}
-            tunnels += [(profile.name, spec.name, spec.name in running) for spec in profile.tunnels]
-
-        def start(device: str, tunnel: str) -> None:
-            profile = self.profile(device)
-            spec = next((t for t in profile.tunnels if t.name == tunnel), None) if profile else None
-            if spec is not None:
-                self.start_tunnel(device, spec)
-
-        from spark_tui.palette import PaletteActions, build_commands
-
-        actions = PaletteActions(
-            connect=self.connect,
-            open_shell=self.action_open_shell,
-            start_tunnel=start,
-            stop_tunnel=lambda d, t: self.run_worker(self.services.fleet.stop_tunnel(d, t), exit_on_error=False),
-            add_device=lambda: self._open_add_device(None),
-            switch_theme=self.switch_theme,
-            open_files=self.action_open_files,
-        )
-        connected = {n for n, s in self._states.items() if s.state is ConnectionState.CONNECTED}
-        return build_commands(
-            devices=[p.name for p in self.config.devices], connected=connected, tunnels=tunnels,
-            themes=theme_names(), actions=actions, current_theme=self.theme,
-        )

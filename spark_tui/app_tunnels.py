@@ -8,11 +8,29 @@ from textual import work
 
 from spark_tui.core.errors import SparkError
 from spark_tui.core.models import TunnelSpec, TunnelState
+from spark_tui.events import TunnelsChanged, while_running
 from spark_tui.widgets.tunnel_list import TunnelList
 
 
 class TunnelRouting:
-    """Mixed into SparkApp: handlers for the Tunnels pane (needs ``services``, ``profile``)."""
+    """Mixed into SparkApp: handlers for the Tunnels pane (needs ``services``, ``profile``, ``tunnel_list``)."""
+
+    @while_running
+    def on_tunnels_changed(self, message: TunnelsChanged) -> None:
+        """A device's tunnel figures: redraw its rows and say when one goes down or comes back."""
+        tunnels = self.tunnel_list
+        if not message.stats:
+            tunnels.forget(message.device)
+            return
+        before = {s.spec.name: s.state for s in tunnels.rows_of(message.device)}
+        tunnels.show(message.stats)
+        for stats in message.stats:
+            was = before.get(stats.spec.name)
+            if was is TunnelState.UP and stats.state in (TunnelState.RECONNECTING, TunnelState.FAILED):
+                self.notify(f"Tunnel {stats.device}/{stats.spec.name} down: {stats.last_error or stats.state.value}", severity="warning")
+            elif was in (TunnelState.RECONNECTING, TunnelState.FAILED) and stats.state is TunnelState.UP:
+                self.notify(f"Tunnel {stats.device}/{stats.spec.name} back on port {stats.local_port}")
+
 
     def on_tunnel_list_toggle_requested(self, message: TunnelList.ToggleRequested) -> None:
         stats = message.stats
