@@ -33,21 +33,30 @@ import sys
 import tempfile
 from pathlib import Path
 
+from spark_tui.services.ssh.mux_wire import (
+    MUX_C_NEW_STDIO_FWD,
+    MUX_MSG_HELLO,
+    MUX_S_FAILURE,
+    MUX_S_PERMISSION_DENIED,
+    MUX_S_SESSION_OPENED,
+    MUX_VERSION,
+    MuxError,
+    MuxRefused,
+    MuxSession,
+    failure_reason,
+    packet,
+    read_message,
+    send_fd,
+    string,
+    u32,
+)
 from spark_tui.services.ssh.ssh_config import openssh_word
 
 log = logging.getLogger(__name__)
 
-MUX_MSG_HELLO = 0x00000001
-MUX_C_NEW_STDIO_FWD = 0x10000008
-MUX_S_PERMISSION_DENIED = 0x80000002
-MUX_S_FAILURE = 0x80000003
-MUX_S_SESSION_OPENED = 0x80000006
-MUX_VERSION = 4
-
 HANDOFFS_IN_FLIGHT = 32
 """Control connections being set up at once: below the master's accept queue of 64, so a burst
 of clients never meets a full queue (a refused non-blocking Unix connect)."""
-MAX_MESSAGE = 64 * 1024
 CIPHERS = ",".join((
     "aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com",
     "aes128-ctr", "aes192-ctr", "aes256-ctr",
@@ -58,46 +67,6 @@ here: 3.8 vs 2.1 GB/s on 16 KiB blocks), on both ends of the link. The same orde
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 FD_LIMIT = 65536
 """Descriptor limit asked for the master: it holds three per forwarded connection."""
-
-
-class MuxError(Exception):
-    """The master could not take a connection; the caller carries it another way."""
-
-
-class MuxRefused(MuxError):
-    """The master answered with a failure (the device refused the channel, usually)."""
-
-
-def _u32(value: int) -> bytes:
-    return struct.pack(">I", value)
-
-
-def _string(value: bytes) -> bytes:
-    return _u32(len(value)) + value
-
-
-def _packet(*fields: bytes) -> bytes:
-    body = b"".join(fields)
-    return _u32(len(body)) + body
-
-
-class MuxSession:
-    """One socket the master is carrying; ends when the master closes the control connection."""
-
-    def __init__(self, control: socket.socket, channel: int) -> None:
-        self._control = control
-        self.channel = channel
-
-    async def wait_closed(self) -> None:
-        """Return once the master let go of the socket (the channel closed, or the master died)."""
-        loop = asyncio.get_running_loop()
-        try:
-            while await loop.sock_recv(self._control, 4096):
-                pass  # the master may send an exit message; the end is the close
-        except OSError:
-            pass
-        finally:
-            self._control.close()
 
 
 class OpenSSHMaster:
@@ -199,8 +168,8 @@ class OpenSSHMaster:
             return False
         with control:
             try:
-                await loop.sock_sendall(control, _packet(_u32(MUX_MSG_HELLO), _u32(MUX_VERSION)))
-                kind, _ = await _read_message(loop, control)
+                await loop.sock_sendall(control, packet(u32(MUX_MSG_HELLO), u32(MUX_VERSION)))
+                kind, _ = await read_message(loop, control)
             except (OSError, MuxError):
                 return False
         return kind == MUX_MSG_HELLO
@@ -233,15 +202,15 @@ class OpenSSHMaster:
                 control = await self._connect()
                 await loop.sock_sendall(
                     control,
-                    _packet(_u32(MUX_MSG_HELLO), _u32(MUX_VERSION))
-                    + _packet(_u32(MUX_C_NEW_STDIO_FWD), _u32(request), _string(b""), _string(host.encode()), _u32(port)),
+                    packet(u32(MUX_MSG_HELLO), u32(MUX_VERSION))
+                    + packet(u32(MUX_C_NEW_STDIO_FWD), u32(request), string(b""), string(host.encode()), u32(port)),
                 )
                 for _ in range(2):  # the socket is the channel's stdin and its stdout
-                    await _send_fd(control, sock.fileno())
-                kind, _ = await _read_message(loop, control)
+                    await send_fd(control, sock.fileno())
+                kind, _ = await read_message(loop, control)
             if kind != MUX_MSG_HELLO:
                 raise MuxError(f"unexpected first message {kind:#x} from the master")
-            kind, body = await _read_message(loop, control)
+            kind, body = await read_message(loop, control)
         except OSError as error:
             if control is not None:
                 control.close()
@@ -254,7 +223,7 @@ class OpenSSHMaster:
             return MuxSession(control, struct.unpack_from(">I", body, 4)[0])
         control.close()
         if kind in (MUX_S_FAILURE, MUX_S_PERMISSION_DENIED):
-            raise MuxRefused(_reason(body))
+            raise MuxRefused(failure_reason(body))
         raise MuxError(f"unexpected reply {kind:#x} from the master")
 
     def _checked_path(self) -> str:
@@ -360,42 +329,3 @@ def _child_setup() -> None:  # pragma: no cover - runs in the child before exec
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-async def _send_fd(control: socket.socket, fd: int) -> None:
-    """One byte carrying ``fd`` (what ssh's ``mm_receive_fd`` reads)."""
-    for _ in range(200):
-        try:
-            if socket.send_fds(control, [b"\0"], [fd]) == 1:
-                return
-        except BlockingIOError:
-            pass
-        await asyncio.sleep(0.005)  # a full socket buffer: the master is busy
-    raise MuxError("the master does not read its control socket")
-
-
-async def _read_exactly(loop: asyncio.AbstractEventLoop, control: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = await loop.sock_recv(control, size - len(data))
-        if not chunk:
-            raise MuxError("the master closed the control connection")
-        data += chunk
-    return data
-
-
-async def _read_message(loop: asyncio.AbstractEventLoop, control: socket.socket) -> tuple[int, bytes]:
-    """One mux message: ``(type, body after the type)``."""
-    (size,) = struct.unpack(">I", await _read_exactly(loop, control, 4))
-    if not 4 <= size <= MAX_MESSAGE:
-        raise MuxError(f"bad mux message length {size}")
-    body = await _read_exactly(loop, control, size)
-    return struct.unpack_from(">I", body)[0], body[4:]
-
-
-def _reason(body: bytes) -> str:
-    """The reason string of a failure reply (request id, then string)."""
-    if len(body) < 8:
-        return "no reason given"
-    (size,) = struct.unpack_from(">I", body, 4)
-    return body[8 : 8 + min(size, 512)].decode(errors="replace") or "no reason given"
