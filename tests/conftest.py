@@ -154,3 +154,27 @@ async def asyncssh_server(tmp_path: Path):
     yield start
     for server in servers:
         await server.stop()
+
+
+def _terminal_cores() -> list[str]:
+    """Every terminal core that runs here: both where pyghostty's wheel installs."""
+    from spark_tui.widgets.terminal.core import native_problem
+
+    return ["python"] if native_problem() is not None else ["python", "native"]
+
+
+@pytest.fixture(params=_terminal_cores())
+def terminal_core(request: pytest.FixtureRequest) -> str:
+    """The name of a terminal core: tests taking it run once on each core."""
+    return request.param
+
+
+@pytest.fixture
+def make_term(terminal_core: str) -> Callable[..., object]:
+    """``make_term(cols, rows, **options)``: a terminal on each core in turn."""
+    from spark_tui.widgets.terminal.core import make_terminal
+
+    def make(cols: int = 80, rows: int = 24, **options: object) -> object:
+        return make_terminal(cols, rows, core=terminal_core, **options)
+
+    return make

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from spark_tui.widgets.terminal.emulator import Terminal
 from tests.terminal_fixtures.reference import TMUX, emulator_snapshot, render_cells, tmux_snapshot
 
 FIXTURES = Path(__file__).parent / "terminal_fixtures"
@@ -70,9 +69,9 @@ SYNTHETIC = {
 }
 
 
-def _compare(data: bytes, cols: int = 120, rows: int = 40) -> None:
+def _compare(make_term, data: bytes, cols: int = 120, rows: int = 40) -> None:
     reference = tmux_snapshot(data, cols, rows)
-    term = Terminal(cols, rows)
+    term = make_term(cols, rows)
     # Feed in awkward chunks: sequences and UTF-8 characters get split across feeds.
     for start in range(0, len(data), 7):
         term.feed(data[start : start + 7])
@@ -89,13 +88,13 @@ def _compare(data: bytes, cols: int = 120, rows: int = 40) -> None:
 
 
 @pytest.mark.parametrize("name", RECORDED)
-def test_a_recorded_program_looks_the_same_as_in_tmux(name):
-    _compare((FIXTURES / f"{name}.bin").read_bytes())
+def test_a_recorded_program_looks_the_same_as_in_tmux(name, make_term):
+    _compare(make_term, (FIXTURES / f"{name}.bin").read_bytes())
 
 
 @pytest.mark.parametrize("name", sorted(SYNTHETIC))
-def test_a_control_sequence_stream_looks_the_same_as_in_tmux(name):
-    _compare(SYNTHETIC[name])
+def test_a_control_sequence_stream_looks_the_same_as_in_tmux(name, make_term):
+    _compare(make_term, SYNTHETIC[name])
 
 
 def test_every_kind_of_recording_is_present():
@@ -110,28 +109,28 @@ TMUX_FAILS_VTTEST = {"cursor_03", "cursor_04", "screen_11"}
 
 
 @pytest.mark.parametrize("name", [name for name in VTTEST if name not in TMUX_FAILS_VTTEST])
-def test_a_vttest_screen_looks_the_same_as_in_tmux(name):
+def test_a_vttest_screen_looks_the_same_as_in_tmux(name, make_term):
     # vttest (Debian package) stopped on one screen of its cursor, screen-feature and
     # insert/delete menus, recorded at 80x24 (tests/terminal_fixtures/record.py).
-    _compare((FIXTURES / "vttest" / f"{name}.bin").read_bytes(), 80, 24)
+    _compare(make_term, (FIXTURES / "vttest" / f"{name}.bin").read_bytes(), 80, 24)
 
 
-def _vttest_screen(name: str) -> list[str]:
-    term = Terminal(80, 24)
+def _vttest_screen(make_term, name: str) -> list[str]:
+    term = make_term(80, 24)
     term.feed((FIXTURES / "vttest" / f"{name}.bin").read_bytes())
     return [row.rstrip() for row in term.display]
 
 
 @pytest.mark.parametrize("name", ["cursor_03", "cursor_04"])
-def test_vttest_autowrap_with_controls_leaves_the_letters_in_order_on_both_margins(name):
+def test_vttest_autowrap_with_controls_leaves_the_letters_in_order_on_both_margins(name, make_term):
     # "The left/right margins should have letters in order" (tmux mixes them up).
-    rows = _vttest_screen(name)[2:20]
+    rows = _vttest_screen(make_term, name)[2:20]
     letters = "IJKLMNOPQRSTUVWXYZ"
     assert [(row[0], row[-1], len(row)) for row in rows] == [(c, c.lower(), 80) for c in letters]
 
 
-def test_vttest_origin_mode_puts_its_lines_at_the_bottom_of_the_screen():
-    rows = _vttest_screen("screen_11")
+def test_vttest_origin_mode_puts_its_lines_at_the_bottom_of_the_screen(make_term):
+    rows = _vttest_screen(make_term, "screen_11")
     assert rows[23] == "Origin mode test. This line should be at the bottom of the screen."
     assert rows[22].startswith("This line should be the one above the bottom of the screen.")
 
@@ -140,13 +139,13 @@ def test_the_vttest_screens_are_present():
     assert len(VTTEST) >= 20
 
 
-def test_a_coloured_log_fed_in_big_chunks_looks_the_same_as_in_tmux():
+def test_a_coloured_log_fed_in_big_chunks_looks_the_same_as_in_tmux(make_term):
     # Big chunks take the emulator's bulk line paths (plain and coloured lines).
     from tests.test_terminal_conformance import _coloured_log
 
     data = _coloured_log(7)
     reference = tmux_snapshot(data, 120, 40)
-    term = Terminal(120, 40)
+    term = make_term(120, 40)
     for start in range(0, len(data), 4096):
         term.feed(data[start : start + 4096])
     ours = emulator_snapshot(term)

@@ -33,7 +33,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from .cells import link_of, load_line
-from .emulator import Terminal
+from .core import make_terminal
 from .keys import encode_key, encode_mouse, encode_paste
 from .render import HistoryStrips, highlight, line_strip
 from .scrollback import Scrollback
@@ -145,7 +145,7 @@ class TerminalView(Widget, can_focus=True):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.terminal = Terminal(
+        self.terminal = make_terminal(
             80, 24, scrollback=scrollback, on_reply=self._send, on_title=self._title_changed,
             on_bell=self._bell, on_notify=self._notified, on_sync=self._sync,
         )

@@ -1,0 +1,571 @@
+"""The native core: Ghostty's terminal (libghostty-vt, through pyghostty) behind our interface.
+
+``NativeTerminal`` answers to everything the view, the scrollback and the tests read from the
+Python :class:`~.emulator.Terminal` (``lines``, ``screen.history``, the cursor, the modes, the
+callbacks), so either core drops in. The library parses and keeps the grid; this class adds
+what we promise on top of any core:
+
+- nothing from the stream is passed on as is: titles and notifications are sanitised, clipboard
+  writes (OSC 52) refused and counted, hyperlinks reduced to web and mail addresses;
+- query replies are rate-limited (the same budget as the Python core);
+- work is bounded by the screen, not by the stream: a repeat count (REP) is cut to the end of
+  the line, as tmux does, and a flood of full resets costs one reset per chunk.
+
+Rows are read back lazily (see ``native_rows``): feeding only parses; the first read after a
+feed updates the render state and rebuilds just the rows it marks dirty.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .cells import Line, StoredLine, store_line
+from .escapes import LINK_LIMIT, NOTIFY_LIMIT, sanitize_title
+from .modes import XTVERSION
+from .native_guard import SPLIT, SPLIT_BS, StreamGuard, prints_last
+from .native_rows import RowReader, check_cell_layout
+from .sequences import REPLY_BURST, REPLY_RATE
+
+try:  # only where its wheel installs (pyproject pins it with a platform marker)
+    from pyghostty import ffi, lib
+except (ImportError, OSError):  # pragma: no cover - exercised where the wheel is missing
+    ffi = lib = None
+
+_LINK = re.compile(r"(?:https?://|mailto:)[!-~]+")
+
+_SAFE_REPLY = re.compile(
+    rb"\x1b\[(?:\??[0-9]{1,5};[0-9]{1,5}R|0n|\?[0-9;]{1,40}c|>[0-9;]{1,40}c|\??[0-9]{1,5};[0-4]\$y)"
+    rb"|\x1bP>\|spark-tui\([0-9a-z.+]+\)\x1b\\"
+)
+"""Replies the library may send the remote: cursor position, status, device attributes, mode
+reports and XTVERSION. Nothing that could carry text the remote chose (no DECRQSS, no title)."""
+
+_XTVERSION_NAME = XTVERSION[len("\x1bP>|") : -len("\x1b\\")].encode()
+
+
+def available() -> str | None:
+    """None when the native core can run here, else why not (for the error and the docs)."""
+    if lib is None:
+        return "pyghostty (libghostty-vt) is not installed on this platform"
+    try:
+        probe = NativeTerminal(8, 2)
+        probe.feed("a\x1b[1;31mb\x1b[44m\x1b[K中e\u0301".encode())
+        cells = probe.raw_row(0)
+        probe.close()
+    except Exception as error:  # a broken library build: say so, fall back
+        return f"libghostty-vt does not work here: {error!r}"
+    if not check_cell_layout(ffi, lib, cells):
+        return "libghostty-vt's cell layout is not the one this version of spark-tui reads"
+    return None
+
+
+class _Screen:
+    """One of the two screens, as the scrollback sees it: ``lines``, ``history``, ``pushed``."""
+
+    def __init__(self, owner: NativeTerminal, main: bool) -> None:
+        self._owner = owner
+        self._main = main
+
+    @property
+    def lines(self) -> list[Line]:
+        return self._owner.lines
+
+    @property
+    def history(self) -> Sequence[StoredLine] | None:
+        return self._owner._history if self._main else None
+
+    @property
+    def pushed(self) -> int:
+        return self._owner._history.pushed if self._main else 0
+
+
+class _History(Sequence):
+    """The main screen's scrollback, read from the library row by row when asked (cached)."""
+
+    def __init__(self, owner: NativeTerminal) -> None:
+        self._owner = owner
+        self.pushed = 0  # lines that ever scrolled off (see NativeTerminal._count_pushed)
+        self._cache: dict[int, StoredLine] = {}
+
+    def __len__(self) -> int:
+        return self._owner._scrollback_rows()
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        length = len(self)
+        if index < 0:
+            index += length
+        if not 0 <= index < length:
+            raise IndexError(index)
+        key = self.pushed - length + index  # absolute: stays put while more lines scroll off
+        stored = self._cache.get(key)
+        if stored is None:
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            stored = self._cache[key] = store_line(self._owner._history_line(index))
+        return stored
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+
+class NativeTerminal:
+    """An xterm-compatible screen on libghostty-vt, with the Python core's interface.
+
+    Same arguments and attributes as :class:`~.emulator.Terminal`.
+    """
+
+    core = "native"
+
+    def __init__(
+        self,
+        cols: int = 80,
+        rows: int = 24,
+        *,
+        scrollback: int = 10_000,
+        on_reply: Callable[[bytes], None] | None = None,
+        on_title: Callable[[str], None] | None = None,
+        on_bell: Callable[[], None] | None = None,
+        on_notify: Callable[[str, str], None] | None = None,
+        on_sync: Callable[[bool], None] | None = None,
+    ) -> None:
+        if lib is None:
+            raise RuntimeError("the native terminal core needs pyghostty (libghostty-vt)")
+        self.cols, self.rows = max(1, cols), max(1, rows)
+        self.on_reply, self.on_title, self.on_bell = on_reply, on_title, on_bell
+        self.on_notify, self.on_sync = on_notify, on_sync
+        self.title = ""
+        self.refused_clipboard_writes = 0
+        self.bells = 0
+        self.bytes_fed = 0
+        self.dropped_replies = 0
+        self.synchronized = False
+        self.links: dict[int, str] = {}
+        self._link_ids: dict[str, int] = {}
+        self._reply_tokens = float(REPLY_BURST)
+        self._reply_clock = time.monotonic()
+        self._fed = True  # rows must be read again
+        self._guard = StreamGuard()
+        self._rep_ok = False  # the last byte fed printed a character (REP may repeat it)
+        self._reverse_wrap_asked = False  # mode 45 was ever set: BS needs a look at the cursor
+        self._lines = [Line.blank(self.cols) for _ in range(self.rows)]
+        self._history = _History(self)
+        self.main = _Screen(self, True)
+        self.alt = _Screen(self, False)
+        self._seen_rows = 0
+        self._t = ffi.new("GhosttyTerminal*")
+        if lib.ghostty_terminal_new(ffi.NULL, self._t, self.cols, self.rows) != 0:
+            raise MemoryError("libghostty-vt: terminal")
+        self._term = self._t[0]
+        self._set(lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_LINES, ffi.new("size_t*", max(0, scrollback)))
+        self._state = ffi.new("GhosttyRenderState*")
+        self._rows_it = ffi.new("GhosttyRenderStateRowIterator*")
+        if lib.ghostty_render_state_new(ffi.NULL, self._state) or lib.ghostty_render_state_row_iterator_new(
+            ffi.NULL, self._rows_it
+        ):
+            raise MemoryError("libghostty-vt: render state")
+        self._reader = RowReader(ffi, lib, self._link_id)
+        self._u16 = ffi.new("uint16_t*")
+        self._bool = ffi.new("bool*")
+        self._size = ffi.new("size_t*")
+        self._string = ffi.new("GhosttyString*")
+        self._xtversion = ffi.new("char[]", _XTVERSION_NAME)
+        self._callbacks = [
+            (lib.GHOSTTY_TERMINAL_OPT_WRITE_PTY, ffi.callback("GhosttyTerminalWritePtyFn", self._on_pty)),
+            (lib.GHOSTTY_TERMINAL_OPT_BELL, ffi.callback("GhosttyTerminalBellFn", self._on_bell)),
+            (lib.GHOSTTY_TERMINAL_OPT_TITLE_CHANGED, ffi.callback("GhosttyTerminalTitleChangedFn", self._on_title)),
+            (lib.GHOSTTY_TERMINAL_OPT_RENDER_HOLD, ffi.callback("GhosttyTerminalRenderHoldFn", self._on_hold)),
+            (
+                lib.GHOSTTY_TERMINAL_OPT_DESKTOP_NOTIFICATION,
+                ffi.callback("GhosttyTerminalDesktopNotificationFn", self._on_notification),
+            ),
+            (lib.GHOSTTY_TERMINAL_OPT_CLIPBOARD_WRITE, ffi.callback("GhosttyTerminalClipboardWriteFn", self._on_clipboard)),
+            (lib.GHOSTTY_TERMINAL_OPT_XTVERSION, ffi.callback("GhosttyTerminalXtversionFn", self._on_xtversion)),
+            (
+                lib.GHOSTTY_TERMINAL_OPT_DEVICE_ATTRIBUTES,
+                ffi.callback("GhosttyTerminalDeviceAttributesFn", self._on_device_attributes),
+            ),
+        ]
+        for option, callback in self._callbacks:
+            self._set(option, callback)
+
+    def _set(self, option: int, value: Any) -> None:
+        if lib.ghostty_terminal_set(self._term, option, value) != 0:
+            raise RuntimeError(f"libghostty-vt: terminal option {option}")
+
+    def close(self) -> None:
+        """Free the native objects now (garbage collection does it otherwise)."""
+        if self._term is not None:
+            self._reader.close()
+            lib.ghostty_render_state_row_iterator_free(self._rows_it[0])
+            lib.ghostty_render_state_free(self._state[0])
+            lib.ghostty_terminal_free(self._term)
+            self._term = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may be gone already
+            pass
+
+    # -- callbacks from the library (run inside feed) ------------------------------------------
+
+    def _on_pty(self, _term: Any, _user: Any, data: Any, length: int) -> None:
+        if self.on_reply is None:
+            return
+        reply = ffi.buffer(data, length)[:]
+        if not _SAFE_REPLY.fullmatch(reply):
+            self.dropped_replies += 1  # a report we do not give (it could echo remote text)
+            return
+        now = time.monotonic()
+        self._reply_tokens = min(REPLY_BURST, self._reply_tokens + (now - self._reply_clock) * REPLY_RATE)
+        self._reply_clock = now
+        if self._reply_tokens < 1:
+            self.dropped_replies += 1
+            return
+        self._reply_tokens -= 1
+        self.on_reply(reply)
+
+    def _on_bell(self, _term: Any, _user: Any) -> None:
+        self.bells += 1
+        if self.on_bell is not None:
+            self.on_bell()
+
+    def _on_title(self, _term: Any, _user: Any) -> None:
+        if lib.ghostty_terminal_get(self._term, lib.GHOSTTY_TERMINAL_DATA_TITLE, self._string) != 0:
+            return
+        raw = ffi.buffer(self._string.ptr, min(self._string.len, 4096))[:] if self._string.len else b""
+        self.title = sanitize_title(raw.decode("utf-8", "replace"))
+        if self.on_title is not None:
+            self.on_title(self.title)
+
+    def _on_hold(self, _term: Any, _user: Any, held: bool) -> None:
+        self.synchronized = bool(held)
+        if self.on_sync is not None:
+            self.on_sync(self.synchronized)
+
+    def _on_notification(self, _term: Any, _user: Any, note: Any) -> None:
+        if self.on_notify is None:
+            return
+
+        def text(string: Any) -> str:
+            raw = ffi.buffer(string.ptr, min(string.len, NOTIFY_LIMIT * 16))[:] if string.len else b""
+            return raw.decode("utf-8", "replace")
+
+        # As the Python core: a plain, single-line, bounded title and body (the app escapes them).
+        body = " ".join(text(note.body)[: NOTIFY_LIMIT * 4].split())[:NOTIFY_LIMIT]
+        self.on_notify(sanitize_title(text(note.title)), body)
+
+    def _on_clipboard(self, _term: Any, _user: Any, _write: Any) -> None:
+        self.refused_clipboard_writes += 1  # never to the local clipboard, and no reply
+
+    def _on_xtversion(self, _term: Any, _user: Any) -> Any:
+        result = ffi.new("GhosttyString*")
+        result.ptr = ffi.cast("uint8_t*", self._xtversion)
+        result.len = len(_XTVERSION_NAME)
+        return result[0]
+
+    def _on_device_attributes(self, _term: Any, _user: Any, out: Any) -> bool:
+        # The same answers as the Python core: a VT220 with ANSI colour (DA1 ?62;22), and
+        # xterm-style DA2 >1;10;0 - so programs see one terminal whichever core runs.
+        out.primary.conformance_level = 62
+        out.primary.features[0] = 22
+        out.primary.num_features = 1
+        out.secondary.device_type = 1
+        out.secondary.firmware_version = 10
+        out.secondary.rom_cartridge = 0
+        return True
+
+    def _link_id(self, uri: str) -> int:
+        """The id our attributes carry for a link's address (0: not one we would ever open)."""
+        if len(uri) > LINK_LIMIT or not _LINK.fullmatch(uri):
+            return 0
+        link = self._link_ids.get(uri)
+        if link is None:
+            if len(self._link_ids) >= 4000:
+                self._link_ids.clear()
+                self.links.clear()
+            link = self._link_ids[uri] = len(self._link_ids) + 1
+            self.links[link] = uri
+        return link
+
+    # -- input -------------------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        """Consume bytes from the remote (any chunking; UTF-8 and sequences may be split)."""
+        if not data:
+            return
+        self.bytes_fed += len(data)
+        self._fed = True
+        data = self._guard.take(data)
+        if not self._reverse_wrap_asked and b"45h" in data:
+            self._reverse_wrap_asked = True
+        split = SPLIT_BS if self._reverse_wrap_asked else SPLIT
+        if split.search(data) is not None:
+            self._feed_split(data, split)
+        elif data:
+            lib.ghostty_terminal_vt_write(self._term, data, len(data))
+            self._rep_ok = prints_last(data)
+        self._fed = True  # (a callback during the write may have read the rows already)
+        self._count_pushed()
+
+    def feed_text(self, text: str) -> None:
+        """Consume already-decoded text."""
+        self.feed(text.encode("utf-8", "replace"))
+
+    def _write(self, data: bytes) -> None:
+        lib.ghostty_terminal_vt_write(self._term, data, len(data))
+
+    def _feed_split(self, data: bytes, split: re.Pattern[bytes]) -> None:
+        """Feed ``data`` in pieces around REP, CUB, EL, ED and ECH, which act as tmux's do.
+
+        tmux keeps a cursor that wrote the last column *past* it: EL, ED and ECH from there
+        leave that column alone, REP has no room left, and a step back lands on the last
+        column, not the one before it. REP repeats only a character printed
+        right before it (never after another sequence) and at most to the end of the line.
+        """
+        start = 0
+        for match in split.finditer(data):
+            head = data[start : match.start()]
+            if head:
+                self._write(head)
+                self._rep_ok = prints_last(head)
+            start = match.end()
+            params, final, backspace = match.groups() if split is SPLIT_BS else (*match.groups(), None)
+            if backspace:
+                self._rep_ok = False
+                self._backspace()
+                continue
+            if final == b"D":
+                self._rep_ok = False
+                if not self.wrap_pending:
+                    self._write(match.group())
+                else:  # from past the last column: one step fewer (CHA clears the pending wrap)
+                    steps = int(params[:5] or 1) or 1
+                    self._write(b"\x1b[%dG" % (self.cols - steps + 1))
+                continue
+            if final == b"b":
+                if self._rep_ok and not self.wrap_pending:
+                    count = int(params[:6] or 1) or 1
+                    self._write(b"\x1b[%db" % min(count, self.cols - self.x))
+                self._rep_ok = False
+                continue
+            self._rep_ok = False
+            if final != b"X" and params not in (b"", b"0") or not self.wrap_pending:
+                self._write(match.group())
+            elif final == b"J" and self.y < self.rows - 1:
+                self._write(b"\x1b7\x1b[1E\x1b[J\x1b8")  # the lines below only
+        tail = data[start:]
+        if tail:
+            self._write(tail)
+            self._rep_ok = prints_last(tail)
+
+    def _backspace(self) -> None:
+        """BS; at the left edge with reverse-wraparound (mode 45) and autowrap, to the end of
+        the row above (the library wraps back only over a soft-wrapped line)."""
+        if self.x or not self.mode(45) or not self.mode(7):
+            self._write(b"\x08")
+            return
+        y = self.y
+        self._write(b"\x1b[A")  # stops at the top margin: then the cursor stays where it was
+        if self.y != y:
+            self._write(b"\x1b[%dG" % self.cols)
+
+    def _count_pushed(self) -> None:
+        """Count lines that scrolled off the main screen (the scrollback numbers rows by it)."""
+        rows = self._scrollback_rows()
+        if rows > self._seen_rows:
+            self._history.pushed += rows - self._seen_rows
+        # (At the library's cap old lines leave as new ones come and the count stands still:
+        # a view scrolled far back then drifts with the output instead of holding its text.)
+        self._seen_rows = rows
+
+    # -- reading the state -----------------------------------------------------------------------
+
+    def _get16(self, key: int) -> int:
+        lib.ghostty_terminal_get(self._term, key, self._u16)
+        return self._u16[0]
+
+    def _get_bool(self, key: int) -> bool:
+        lib.ghostty_terminal_get(self._term, key, self._bool)
+        return bool(self._bool[0])
+
+    def _scrollback_rows(self) -> int:
+        if self.alternate:
+            return self._seen_rows
+        lib.ghostty_terminal_get(self._term, lib.GHOSTTY_TERMINAL_DATA_SCROLLBACK_ROWS, self._size)
+        return self._size[0]
+
+    def mode(self, number: int, ansi: bool = False) -> bool:
+        """Whether DEC private mode ``number`` (or ANSI mode with ``ansi``) is set."""
+        config = ffi.new("GhosttyTerminalModeConfig*")
+        config.mode = (number & 0x7FFF) | (int(ansi) << 15)
+        lib.ghostty_terminal_get(self._term, lib.GHOSTTY_TERMINAL_DATA_MODE, config)
+        return bool(config.value)
+
+    @property
+    def x(self) -> int:
+        return self._get16(lib.GHOSTTY_TERMINAL_DATA_CURSOR_X)
+
+    @property
+    def y(self) -> int:
+        return self._get16(lib.GHOSTTY_TERMINAL_DATA_CURSOR_Y)
+
+    @property
+    def wrap_pending(self) -> bool:
+        return self._get_bool(lib.GHOSTTY_TERMINAL_DATA_CURSOR_PENDING_WRAP)
+
+    @property
+    def cursor_visible(self) -> bool:
+        return self._get_bool(lib.GHOSTTY_TERMINAL_DATA_CURSOR_VISIBLE)
+
+    @property
+    def alternate(self) -> bool:
+        """True while a full-screen program has the alternate screen."""
+        lib.ghostty_terminal_get(self._term, lib.GHOSTTY_TERMINAL_DATA_ACTIVE_SCREEN, self._size)
+        return bool(self._size[0] & 0xFFFFFFFF)
+
+    app_cursor = property(lambda self: self.mode(1), doc="DECCKM: arrows send ESC O x.")
+    app_keypad = property(lambda self: self.mode(66), doc="DECNKM / DECKPAM.")
+    origin = property(lambda self: self.mode(6), doc="DECOM.")
+    autowrap = property(lambda self: self.mode(7), doc="DECAWM.")
+    reverse_wrap = property(lambda self: self.mode(45), doc="Reverse-wraparound.")
+    insert_mode = property(lambda self: self.mode(4, ansi=True), doc="IRM.")
+    newline_mode = property(lambda self: self.mode(20, ansi=True), doc="LNM.")
+    bracketed_paste = property(lambda self: self.mode(2004), doc="Mode 2004.")
+    focus_events = property(lambda self: self.mode(1004), doc="Mode 1004.")
+    mouse_sgr = property(lambda self: self.mode(1006), doc="Mode 1006 (SGR mouse encoding).")
+    reverse_video = property(lambda self: self.mode(5), doc="DECSCNM.")
+
+    @property
+    def mouse_tracking(self) -> int:
+        """0 (off), 9, 1000 (clicks), 1002 (drag) or 1003 (any motion)."""
+        for number in (1003, 1002, 1000, 9):
+            if self.mode(number):
+                return number
+        return 0
+
+    @property
+    def cursor_shape(self) -> int:
+        """DECSCUSR-style value: 2 block, 4 underline, 6 bar (one less when blinking)."""
+        self.lines  # brings the render state up to date
+        state = self._state[0]
+        lib.ghostty_render_state_get(state, lib.GHOSTTY_RENDER_STATE_DATA_CURSOR_VISUAL_STYLE, self._size)
+        shape = {
+            lib.GHOSTTY_RENDER_STATE_CURSOR_VISUAL_STYLE_BAR: 6,
+            lib.GHOSTTY_RENDER_STATE_CURSOR_VISUAL_STYLE_UNDERLINE: 4,
+        }.get(self._size[0] & 0xFFFFFFFF, 2)
+        lib.ghostty_render_state_get(state, lib.GHOSTTY_RENDER_STATE_DATA_CURSOR_BLINKING, self._bool)
+        return shape - 1 if self._bool[0] else shape
+
+    @property
+    def screen(self) -> _Screen:
+        """The active screen (``lines``, ``history``, ``pushed``) for the scrollback."""
+        return self.alt if self.alternate else self.main
+
+    @property
+    def history(self) -> _History:
+        """The main screen's scrollback (oldest first; stored lines, see ``cells.load_line``)."""
+        return self._history
+
+    @property
+    def lines(self) -> list[Line]:
+        """The visible rows, rebuilt from the library where they changed since the last read."""
+        if self._fed:
+            self._fed = False
+            self._read_dirty_rows()
+        return self._lines
+
+    @property
+    def display(self) -> list[str]:
+        """The visible text, one string per row (wide characters once, trailing spaces kept)."""
+        return ["".join(line.chars) for line in self.lines]
+
+    def _read_dirty_rows(self) -> None:
+        state, it = self._state[0], self._rows_it
+        lib.ghostty_render_state_update(state, self._term)
+        lib.ghostty_render_state_get(state, lib.GHOSTTY_RENDER_STATE_DATA_DIRTY, self._size)
+        full = (self._size[0] & 0xFFFFFFFF) == lib.GHOSTTY_RENDER_STATE_DIRTY_FULL
+        lib.ghostty_render_state_get(state, lib.GHOSTTY_RENDER_STATE_DATA_ROW_ITERATOR, it)
+        lines = self._lines
+        if len(lines) != self.rows:
+            lines[:] = [Line.blank(self.cols) for _ in range(self.rows)]
+            full = True
+        false = self._bool
+        y = 0
+        while lib.ghostty_render_state_row_iterator_next(it[0]) and y < self.rows:
+            lib.ghostty_render_state_row_get(it[0], lib.GHOSTTY_RENDER_STATE_ROW_DATA_DIRTY, false)
+            if full or false[0]:
+                lines[y] = self._reader.line(it[0], lambda x, row=y: self._uri_at(x, row))
+                false[0] = False
+                lib.ghostty_render_state_row_set(it[0], lib.GHOSTTY_RENDER_STATE_ROW_OPTION_DIRTY, false)
+            y += 1
+        self._size[0] = lib.GHOSTTY_RENDER_STATE_DIRTY_FALSE
+        lib.ghostty_render_state_set(state, lib.GHOSTTY_RENDER_STATE_OPTION_DIRTY, ffi.cast("int*", self._size))
+
+    def raw_row(self, y: int) -> list[int]:
+        """Row ``y``'s raw cells (for the start-up layout check)."""
+        state, it = self._state[0], self._rows_it
+        lib.ghostty_render_state_update(state, self._term)
+        lib.ghostty_render_state_get(state, lib.GHOSTTY_RENDER_STATE_DATA_ROW_ITERATOR, it)
+        for _ in range(y + 1):
+            lib.ghostty_render_state_row_iterator_next(it[0])
+        self._fed = True
+        return self._reader.raw(it[0])
+
+    def _ref(self, x: int, y: int, tag: int) -> Any:
+        from pyghostty.core import init_sized  # the library's own helper for sized structs
+        from pyghostty._ffi import union_fn
+
+        grid_ref = union_fn("ghostty_terminal_grid_ref", "GhosttyResult(*)(GhosttyTerminal, GhosttyPointS, GhosttyGridRef*)")
+        point = ffi.new("GhosttyPointS*")
+        point.tag = tag
+        point.value.x, point.value.y = x, y
+        ref = init_sized("GhosttyGridRef")
+        if grid_ref(self._term, point[0], ref) != 0:
+            return None
+        return ref
+
+    def _uri_at(self, x: int, y: int) -> str:
+        ref = self._ref(x, y, lib.GHOSTTY_POINT_TAG_ACTIVE)
+        return "" if ref is None else _read_uri(ref)
+
+    def _history_line(self, index: int) -> Line:
+        """Scrollback row ``index`` (0 = oldest kept) as a Line, cell by cell."""
+        from .native_history import history_line
+
+        return history_line(self, index)
+
+    # -- whole-terminal operations -----------------------------------------------------------------
+
+    def reset(self) -> None:
+        """RIS: clear both screens and every mode; the scrollback survives."""
+        self.feed(b"\x1bc")
+
+    def resize(self, cols: int, rows: int) -> None:
+        """Change the size (the library reflows the main screen)."""
+        cols, rows = max(1, cols), max(1, rows)
+        if (cols, rows) == (self.cols, self.rows):
+            return
+        lib.ghostty_terminal_resize(self._term, cols, rows, 8, 16)
+        self.cols, self.rows = cols, rows
+        self._lines = [Line.blank(cols) for _ in range(rows)]
+        self._history.forget()
+        self._seen_rows = self._scrollback_rows()
+        self._fed = True
+
+
+def _read_uri(ref: Any) -> str:
+    """The hyperlink address of the cell ``ref`` points at ("" for none)."""
+    length = ffi.new("size_t*")
+    lib.ghostty_grid_ref_hyperlink_uri(ref, ffi.NULL, 0, length)
+    if not length[0] or length[0] > LINK_LIMIT:
+        return ""
+    buffer = ffi.new("uint8_t[]", length[0])
+    if lib.ghostty_grid_ref_hyperlink_uri(ref, buffer, length[0], length) != 0:
+        return ""
+    return ffi.buffer(buffer, length[0])[:].decode("utf-8", "replace")
