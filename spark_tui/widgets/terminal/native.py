@@ -150,7 +150,7 @@ class NativeTerminal:
         self._reply_clock = time.monotonic()
         self._fed = True  # rows must be read again
         self._guard = StreamGuard()
-        self._rep_ok = False  # the last byte fed printed a character (REP may repeat it)
+        self._last_piece = b""  # the end of what was fed last: did it print (REP repeats that)?
         self._reverse_wrap_asked = False  # mode 45 was ever set: BS needs a look at the cursor
         self._lines = [Line.blank(self.cols) for _ in range(self.rows)]
         self._history = _History(self)
@@ -161,7 +161,8 @@ class NativeTerminal:
         if lib.ghostty_terminal_new(ffi.NULL, self._t, self.cols, self.rows) != 0:
             raise MemoryError("libghostty-vt: terminal")
         self._term = self._t[0]
-        self._set(lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_LINES, ffi.new("size_t*", max(0, scrollback)))
+        self._scrollback = max(0, scrollback)
+        self._bound_history()
         self._state = ffi.new("GhosttyRenderState*")
         self._rows_it = ffi.new("GhosttyRenderStateRowIterator*")
         if lib.ghostty_render_state_new(ffi.NULL, self._state) or lib.ghostty_render_state_row_iterator_new(
@@ -192,6 +193,18 @@ class NativeTerminal:
         ]
         for option, callback in self._callbacks:
             self._set(option, callback)
+
+    def _bound_history(self) -> None:
+        """Bound the history to about ``scrollback`` lines, by bytes at the current width.
+
+        The library drops whole pages when over its byte budget (cheap) but trims row by row
+        when over its line budget (a coloured listing parsed 2.5x slower): so the byte budget,
+        sized for ``scrollback`` rows of this width, is the one that acts; the line budget is
+        a backstop at twice that.
+        """
+        lines = self._scrollback
+        self._set(lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_LINES, ffi.new("size_t*", 2 * lines + self.rows if lines else 0))
+        self._set(lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_BYTES, ffi.new("size_t*", lines * (self.cols * 8 + 200)))
 
     def _set(self, option: int, value: Any) -> None:
         if lib.ghostty_terminal_set(self._term, option, value) != 0:
@@ -309,7 +322,7 @@ class NativeTerminal:
             self._feed_split(data, split)
         elif data:
             lib.ghostty_terminal_vt_write(self._term, data, len(data))
-            self._rep_ok = prints_last(data)
+            self._last_piece = data[-32:]
         self._fed = True  # (a callback during the write may have read the rows already)
         self._count_pushed()
 
@@ -333,15 +346,15 @@ class NativeTerminal:
             head = data[start : match.start()]
             if head:
                 self._write(head)
-                self._rep_ok = prints_last(head)
+                self._last_piece = head[-32:]
             start = match.end()
             params, final, backspace = match.groups() if split is SPLIT_BS else (*match.groups(), None)
             if backspace:
-                self._rep_ok = False
+                self._last_piece = b""
                 self._backspace()
                 continue
             if final == b"D":
-                self._rep_ok = False
+                self._last_piece = b""
                 if not self.wrap_pending:
                     self._write(match.group())
                 else:  # from past the last column: one step fewer (CHA clears the pending wrap)
@@ -349,12 +362,12 @@ class NativeTerminal:
                     self._write(b"\x1b[%dG" % (self.cols - steps + 1))
                 continue
             if final == b"b":
-                if self._rep_ok and not self.wrap_pending:
+                if prints_last(self._last_piece) and not self.wrap_pending:
                     count = int(params[:6] or 1) or 1
                     self._write(b"\x1b[%db" % min(count, self.cols - self.x))
-                self._rep_ok = False
+                self._last_piece = b""
                 continue
-            self._rep_ok = False
+            self._last_piece = b""
             if final != b"X" and params not in (b"", b"0") or not self.wrap_pending:
                 self._write(match.group())
             elif final == b"J" and self.y < self.rows - 1:
@@ -362,7 +375,7 @@ class NativeTerminal:
         tail = data[start:]
         if tail:
             self._write(tail)
-            self._rep_ok = prints_last(tail)
+            self._last_piece = tail[-32:]
 
     def _backspace(self) -> None:
         """BS; at the left edge with reverse-wraparound (mode 45) and autowrap, to the end of
@@ -553,6 +566,7 @@ class NativeTerminal:
             return
         lib.ghostty_terminal_resize(self._term, cols, rows, 8, 16)
         self.cols, self.rows = cols, rows
+        self._bound_history()
         self._lines = [Line.blank(cols) for _ in range(rows)]
         self._history.forget()
         self._seen_rows = self._scrollback_rows()

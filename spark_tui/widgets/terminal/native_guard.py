@@ -8,7 +8,8 @@ Every rewrite here is one of those, applied to the byte stream so the library st
   it whatever the chunking;
 - DECCOLM (``CSI ? 3 h/l``) clears and homes as xterm does but never changes the size: the view
   decides the size, not the remote;
-- numeric parameters are read as numbers however many leading zeros they carry, and clamped;
+- a one-parameter sequence given several acts on the first (as xterm and tmux), and an SGR
+  with more parameters than the library takes is passed on in parts;
 - a flood of full resets costs one reset per chunk.
 
 REP, EL and ED need the cursor, so ``NativeTerminal`` splits the stream at those (see
@@ -30,8 +31,6 @@ RESETS_PER_CHUNK = 16
 
 _UNFINISHED = re.compile(rb"\x1b(?:\[[0-?]*[ -/]*)?\Z")
 _MODES = re.compile(rb"\x1b\[\?([0-9;]*)([hl])")
-_LONG_NUMBER = re.compile(rb"\x1b\[[<=>?]?(?:[0-9]*[;:])*(?:0[0-9]|[0-9]{6})[0-9;:]*")
-_NUMBER = re.compile(rb"[0-9]+")
 _RESET_RUN = re.compile(rb"(\x1bc|\x1b\[2J|\x1b#8)\1+")
 _LONG_SGR = re.compile(rb"\x1b\[((?:[0-9:]*;){%d,}[0-9:]*)m" % SGR_PARAMS)
 
@@ -49,13 +48,8 @@ _EXTRA_PARAMS = re.compile(rb"\x1b\[([0-9]*);[0-9;]*([@A-GIL-MPSTXZ`abde])")
 _ENDS_IN_SEQUENCE = re.compile(rb"(?:\x1b\[[0-?]*[ -/]*[@-~]|\x1b[ -/]*[0-~]|[\x00-\x1f\x7f])\Z")
 
 
-def _clamp_number(match: re.Match[bytes]) -> bytes:
-    digits = match.group().lstrip(b"0")
-    return digits[:5] if len(digits) <= 5 else b"65535"
-
-
-def _numbers(match: re.Match[bytes]) -> bytes:
-    return _NUMBER.sub(_clamp_number, match.group())
+_SUSPECT = re.compile(rb"\x1b\[[0-9]*;(?:[0-9;]*[@A-GIL-MPSTXZ`abde]|(?:[0-9:]*;){%d})" % (SGR_PARAMS - 1))
+"""Either of the two above, found in one pass (most chunks have neither)."""
 
 
 def _split_sgr(match: re.Match[bytes]) -> bytes:
@@ -108,12 +102,9 @@ class StreamGuard:
                 data = data[data.rfind(b"\x1bc") :]  # a flood of resets: what the last one leaves
         if b"\x1b[?" in data and (b"3h" in data or b"3l" in data or b"3;" in data):
             data = _MODES.sub(_modes, data)
-        if b"0" in data or len(data) > 6:
-            data = _LONG_NUMBER.sub(_numbers, data)
-        if b";" in data:
+        if _SUSPECT.search(data) is not None:  # one scan; the rewrites only when it finds one
             data = _EXTRA_PARAMS.sub(b"\x1b[\\1\\2", data)
-            if len(data) > 2 * SGR_PARAMS:
-                data = _LONG_SGR.sub(_split_sgr, data)
+            data = _LONG_SGR.sub(_split_sgr, data)
         return data
 
 

@@ -43,6 +43,9 @@ _LINK_BIT = 1 << 45
 TAG_CODEPOINT, TAG_GRAPHEME, TAG_BG_PALETTE, TAG_BG_RGB = 0, 1, 2, 3
 WIDE_NARROW, WIDE_WIDE, WIDE_TAIL, WIDE_HEAD = 0, 1, 2, 3
 
+_SPECIAL = _TAG | (_WIDE << _WIDE_SHIFT) | _LINK_BIT
+"""Bits that need a cell-by-cell look: another content kind, a wide character, a link."""
+
 GRAPHEME_LIMIT = 32
 """Code points of one cluster that are drawn (a hostile stream may stack thousands)."""
 
@@ -183,6 +186,18 @@ class RowReader:
         lib = self._lib
         cells = self._cells[0]
         lib.ghostty_render_state_row_get(iterator, lib.GHOSTTY_RENDER_STATE_ROW_DATA_CELLS, self._cells)
+        if not any(cell & _SPECIAL for cell in raw):
+            # Narrow characters in a few styles (coloured listings, editors): whole-row steps.
+            ids = [(cell >> _STYLE_SHIFT) & _STYLE for cell in raw]
+            styles = {}
+            for style_id in set(ids):
+                if style_id:
+                    styles[style_id] = self._style_at(cells, ids.index(style_id))
+            styles[0] = 0
+            chars = [chr(c >> 2 & _CODEPOINT) if c >> 2 & _CODEPOINT else " " for c in raw]
+            if not all(" " <= ch < "\x7f" for ch in chars):
+                chars = [_safe(ch) if ch >= "\x7f" else ch for ch in chars]
+            return Line(chars, [styles[style_id] for style_id in ids], wrapped)
         styles: dict[int, int] = {0: 0}
         links: dict[int, int] = {}
         chars: list[str] = []
@@ -192,9 +207,7 @@ class RowReader:
             style_id = (cell >> _STYLE_SHIFT) & _STYLE
             attr = styles.get(style_id)
             if attr is None:
-                lib.ghostty_render_state_row_cells_select(cells, x)
-                lib.ghostty_render_state_row_cells_get(cells, lib.GHOSTTY_RENDER_STATE_ROW_CELLS_DATA_STYLE, self._style)
-                attr = styles[style_id] = packed_style(self._style, lib)
+                attr = styles[style_id] = self._style_at(cells, x)
             if tag == TAG_BG_PALETTE:
                 attr = (attr & ~(0x3FFFFFF << BG_SHIFT)) | ((((cell >> 2) & _PALETTE) + 1) << BG_SHIFT)
                 chars.append(" ")
@@ -221,6 +234,13 @@ class RowReader:
                 attr |= (link & LINK_IDS) << LINK_SHIFT
             attrs.append(attr)
         return Line(chars, attrs, wrapped)
+
+    def _style_at(self, cells: Any, x: int) -> int:
+        """The packed attribute of the style of the cell at column ``x``."""
+        lib = self._lib
+        lib.ghostty_render_state_row_cells_select(cells, x)
+        lib.ghostty_render_state_row_cells_get(cells, lib.GHOSTTY_RENDER_STATE_ROW_CELLS_DATA_STYLE, self._style)
+        return packed_style(self._style, lib)
 
     def _grapheme(self, cells: Any, x: int) -> str:
         """The whole cluster at column ``x`` (base character and what combines with it)."""
