@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import pytest
+
 from spark_tui.widgets.terminal.emulator import Terminal
 from spark_tui.widgets.terminal.scrollback import Scrollback
 
 
+
+@pytest.fixture(autouse=True)
+def _core(make_term):
+    """Every test here runs on each terminal core."""
+    global _make
+    _make = make_term
+
+
+_make = Terminal
+
 def setup(lines: int, cols: int = 20, rows: int = 5) -> tuple[Terminal, Scrollback]:
-    term = Terminal(cols, rows, scrollback=100)
+    term = _make(cols, rows, scrollback=100)
     back = Scrollback(term)
     term.feed(b"".join(b"line %02d\r\n" % n for n in range(lines)))
     back.follow()
@@ -58,7 +70,7 @@ def test_search_finds_older_then_newer_matches_and_reports_their_cells():
 
 
 def test_search_spans_count_wide_characters_as_two_cells():
-    term = Terminal(20, 3)
+    term = _make(20, 3)
     back = Scrollback(term)
     term.feed("中文 key 中".encode())
     back.query = "key"
@@ -67,7 +79,7 @@ def test_search_spans_count_wide_characters_as_two_cells():
 
 
 def test_a_selection_spanning_a_soft_wrap_copies_one_line():
-    term = Terminal(10, 4)
+    term = _make(10, 4)
     back = Scrollback(term)
     term.feed(b"0123456789abcdef\r\nnext")
     back.select_start(2, 0)
@@ -76,7 +88,7 @@ def test_a_selection_spanning_a_soft_wrap_copies_one_line():
 
 
 def test_a_selection_trims_trailing_blanks_and_survives_scrolling():
-    term = Terminal(20, 3, scrollback=50)
+    term = _make(20, 3, scrollback=50)
     back = Scrollback(term)
     term.feed(b"alpha    \r\nbeta\r\n")
     back.select_start(0, 0)

@@ -19,6 +19,17 @@ def shell(args, ctx: CliContext) -> int:
     return run_dashboard(ctx, open_shell=args.name, log_level=args.log_level)
 
 
+def check_terminal_core() -> str:
+    """The Shell pane's terminal core, checked before anything starts (see widgets/terminal/core)."""
+    from spark_tui.core.errors import SparkError
+    from spark_tui.widgets.terminal.core import CoreUnavailable, core_name
+
+    try:
+        return core_name()
+    except CoreUnavailable as error:
+        raise SparkError(str(error), "unset SPARK_TUI_TERMINAL_CORE to use the best core available") from None
+
+
 def run_dashboard(
     ctx: CliContext, *, demo: bool = False, open_shell: str | None = None, log_level: str | None = None,
     connect: tuple[str, ...] = (),
@@ -34,7 +45,9 @@ def run_dashboard(
 
     Raises:
         ConfigError: the profile file is unreadable; it is left untouched.
+        SparkError: ``SPARK_TUI_TERMINAL_CORE`` asks for a terminal core that cannot run here.
     """
+    check_terminal_core()
     store = ctx.store()
     config = store.load()
     from spark_tui import logs

@@ -29,10 +29,15 @@ from .native_guard import SPLIT, SPLIT_BS, StreamGuard, prints_last
 from .native_rows import RowReader, check_cell_layout
 from .sequences import REPLY_BURST, REPLY_RATE
 
+_LOAD_ERROR = ""
 try:  # only where its wheel installs (pyproject pins it with a platform marker)
     from pyghostty import ffi, lib
-except (ImportError, OSError):  # pragma: no cover - exercised where the wheel is missing
+except ImportError:  # not installed (no wheel for this platform)
     ffi = lib = None
+    _LOAD_ERROR = "pyghostty (libghostty-vt) is not installed on this platform"
+except OSError as error:  # installed, but its library does not load
+    ffi = lib = None
+    _LOAD_ERROR = f"libghostty-vt does not load: {error}"
 
 _LINK = re.compile(r"(?:https?://|mailto:)[!-~]+")
 
@@ -49,7 +54,7 @@ _XTVERSION_NAME = XTVERSION[len("\x1bP>|") : -len("\x1b\\")].encode()
 def available() -> str | None:
     """None when the native core can run here, else why not (for the error and the docs)."""
     if lib is None:
-        return "pyghostty (libghostty-vt) is not installed on this platform"
+        return _LOAD_ERROR
     try:
         probe = NativeTerminal(8, 2)
         probe.feed("a\x1b[1;31mb\x1b[44m\x1b[K中e\u0301".encode())
@@ -91,12 +96,14 @@ class _History(Sequence):
         self._cache: dict[int, StoredLine] = {}
 
     def __len__(self) -> int:
-        return self._owner._scrollback_rows()
+        # The library keeps whole pages, so sometimes more than asked: the oldest extra are hidden.
+        return min(self._owner._scrollback_rows(), self._owner._scrollback)
 
     def __getitem__(self, index):  # type: ignore[override]
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        length = len(self)
+        kept = self._owner._scrollback_rows()
+        length = min(kept, self._owner._scrollback)
         if index < 0:
             index += length
         if not 0 <= index < length:
@@ -106,7 +113,7 @@ class _History(Sequence):
         if stored is None:
             if len(self._cache) > 4096:
                 self._cache.clear()
-            stored = self._cache[key] = store_line(self._owner._history_line(index))
+            stored = self._cache[key] = store_line(self._owner._history_line(kept - length + index))
         return stored
 
     def forget(self) -> None:
@@ -199,12 +206,12 @@ class NativeTerminal:
 
         The library drops whole pages when over its byte budget (cheap) but trims row by row
         when over its line budget (a coloured listing parsed 2.5x slower): so the byte budget,
-        sized for ``scrollback`` rows of this width, is the one that acts; the line budget is
-        a backstop at twice that.
+        sized for a little more than ``scrollback`` rows of this width, is the one that acts
+        (``_History`` shows the newest ``scrollback``); the line budget is a backstop at twice.
         """
         lines = self._scrollback
         self._set(lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_LINES, ffi.new("size_t*", 2 * lines + self.rows if lines else 0))
-        self._set(lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_BYTES, ffi.new("size_t*", lines * (self.cols * 8 + 200)))
+        self._set(lib.GHOSTTY_TERMINAL_OPT_SCROLLBACK_MAX_BYTES, ffi.new("size_t*", lines * (self.cols * 8 + 400)))
 
     def _set(self, option: int, value: Any) -> None:
         if lib.ghostty_terminal_set(self._term, option, value) != 0:
@@ -347,31 +354,25 @@ class NativeTerminal:
             if head:
                 self._write(head)
                 self._last_piece = head[-32:]
-            start = match.end()
-            params, final, backspace = match.groups() if split is SPLIT_BS else (*match.groups(), None)
-            if backspace:
+            sequence = match.group()
+            final, params = sequence[-1:], sequence[2:-1]
+            if sequence == b"\x08":
                 self._last_piece = b""
                 self._backspace()
-                continue
-            if final == b"D":
-                self._last_piece = b""
-                if not self.wrap_pending:
-                    self._write(match.group())
-                else:  # from past the last column: one step fewer (CHA clears the pending wrap)
-                    steps = int(params[:5] or 1) or 1
-                    self._write(b"\x1b[%dG" % (self.cols - steps + 1))
-                continue
-            if final == b"b":
+            elif final == b"b":
                 if prints_last(self._last_piece) and not self.wrap_pending:
                     count = int(params[:6] or 1) or 1
                     self._write(b"\x1b[%db" % min(count, self.cols - self.x))
                 self._last_piece = b""
+            elif final in b"JK" and params not in (b"", b"0") or not self.wrap_pending:
+                start = match.start()  # acts as the library does: it goes with the next piece
                 continue
-            self._last_piece = b""
-            if final != b"X" and params not in (b"", b"0") or not self.wrap_pending:
-                self._write(match.group())
+            elif final == b"D":  # from past the last column: one step fewer (CHA clears the wrap)
+                self._write(b"\x1b[%dG" % (self.cols - (int(params[:5] or 1) or 1) + 1))
             elif final == b"J" and self.y < self.rows - 1:
                 self._write(b"\x1b7\x1b[1E\x1b[J\x1b8")  # the lines below only
+            # (EL and ECH from past the last column erase nothing)
+            start = match.end()
         tail = data[start:]
         if tail:
             self._write(tail)
