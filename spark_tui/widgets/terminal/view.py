@@ -46,6 +46,11 @@ _MATCH = Style(bgcolor="yellow", color="black")
 SYNC_TIMEOUT = 1.0
 """Seconds a synchronized update (mode 2026) may hold the previous frame on screen."""
 
+FLOOD_FRAME = 1 / 30
+"""Seconds between frames while output streams in: a frame of the whole dashboard costs more
+than parsing what arrives meanwhile, so a flood is drawn at 30 frames a second, not Textual's
+60 (the first output after a pause is drawn at once: typing stays immediate)."""
+
 NOTIFY_INTERVAL = 2.0
 """Seconds between two notifications (bell, OSC 9/777) from one terminal: a flood is one toast."""
 
@@ -157,6 +162,8 @@ class TerminalView(Widget, can_focus=True):
         self.scrollback = Scrollback(self.terminal)
         self._history_strips = HistoryStrips()
         self._selecting = False
+        self._painted = 0.0  # when output last asked for a frame
+        self._paint_timer = None
 
     # -- the app's side --------------------------------------------------------------------
 
@@ -167,6 +174,16 @@ class TerminalView(Widget, can_focus=True):
         """
         self.terminal.feed(data)
         self.scrollback.follow()
+        now = time.monotonic()
+        if now - self._painted >= FLOOD_FRAME:
+            self._painted = now
+            self.refresh()
+        elif self._paint_timer is None:  # output in a stream: one frame per FLOOD_FRAME at most
+            self._paint_timer = self.set_timer(FLOOD_FRAME - (now - self._painted), self._paint_later)
+
+    def _paint_later(self) -> None:
+        self._paint_timer = None
+        self._painted = time.monotonic()
         self.refresh()
 
     def _post(self, message: _ViewMessage) -> None:
