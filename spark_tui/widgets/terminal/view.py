@@ -15,6 +15,7 @@ Keys (all configurable in the constructor):
 | / (while scrolled back) | Search the scrollback; enter finds older matches, escape closes. |
 | n / N (while scrolled back) | Next older / newer match. |
 | escape (while scrolled back) | Back to the live screen. |
+| ctrl+shift+space, or v / V while scrolled back | Copy mode: keyboard selection, y copies (``copy_mode.py``). |
 
 Every other key goes to the remote, exactly as xterm would send it. Dragging the mouse
 selects text and copies it (with Textual's ``copy_to_clipboard``); when the remote asked
@@ -33,6 +34,8 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from .cells import link_of, load_line
+from .copy_keys import COPY_MODE_BINDINGS, CopyModeKeys
+from .copy_mode import CopyMode
 from .emulator import Terminal
 from .keys import encode_key, encode_mouse, encode_paste
 from .render import HistoryStrips, highlight, line_strip
@@ -50,7 +53,7 @@ NOTIFY_INTERVAL = 2.0
 """Seconds between two notifications (bell, OSC 9/777) from one terminal: a flood is one toast."""
 
 
-class TerminalView(Widget, can_focus=True):
+class TerminalView(CopyModeKeys, Widget, can_focus=True):
     """A terminal screen with scrollback, search, selection and xterm key encoding.
 
     Args:
@@ -62,6 +65,8 @@ class TerminalView(Widget, can_focus=True):
     Attributes:
         terminal: The emulator (read its ``title``, ``alternate``, ``refused_clipboard_writes``).
     """
+
+    BINDINGS = COPY_MODE_BINDINGS
 
     DEFAULT_CSS = """
     TerminalView {
@@ -157,6 +162,7 @@ class TerminalView(Widget, can_focus=True):
         self.scrollback = Scrollback(self.terminal)
         self._history_strips = HistoryStrips()
         self._selecting = False
+        self.copy_mode = CopyMode(self.scrollback)
 
     # -- the app's side --------------------------------------------------------------------
 
@@ -227,6 +233,8 @@ class TerminalView(Widget, can_focus=True):
         event.prevent_default()
         key = event.key
         back = self.scrollback
+        if self.copy_mode_key(event):
+            return
         if key == self.escape_key:
             self._post(self.LeaveRequested())
             return
@@ -363,7 +371,7 @@ class TerminalView(Widget, can_focus=True):
         if back.searching and y == self.size.height - 1:
             prompt = f"search: {back.query}█  (enter: older match, escape: close)"
             return Strip([Segment(prompt[:width], base + Style(reverse=True))]).extend_cell_length(width, base)
-        if self.frozen and back.offset == 0 and not back.searching:
+        if self.frozen and back.offset == 0 and not back.searching and not self.copy_mode.active:
             strips, x, cursor_y, visible = self._frozen
             if y < len(strips):
                 strip = strips[y]
@@ -375,7 +383,7 @@ class TerminalView(Widget, can_focus=True):
             return Strip.blank(width, base)
         stored, line = row
         strip = line_strip(line) if line is not None else self._history_strips.strip(stored, term.cols)
-        if line is not None and back.offset == 0 and y == term.y and term.cursor_visible:
+        if line is not None and back.offset == 0 and y == term.y and term.cursor_visible and not self.copy_mode.active:
             x = min(term.x, term.cols - 1)
             wide = x + 1 < term.cols and line.chars[x + 1] == ""
             # DECSCUSR 3/4 ask for an underline cursor; a cell cannot show a bar, so 5/6 and the
@@ -387,6 +395,7 @@ class TerminalView(Widget, can_focus=True):
         span = back.selection_span(y)
         if span is not None:
             strip = highlight(strip, span[0], span[1], _SELECTION)
+        strip = self.copy_mode.decorate(y, strip)
         return strip.crop_extend(0, width, base).apply_style(base)
 
     def on_focus(self) -> None:

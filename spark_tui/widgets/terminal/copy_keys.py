@@ -1,0 +1,123 @@
+"""The view's side of copy mode: its key bindings, the routing of keys to it, its actions.
+
+Mixed into :class:`TerminalView` so that view keeps only a few hooks; the mode itself is
+:class:`copy_mode.CopyMode`. The bindings are display and keymap entries: the view takes every
+key in ``on_key`` (a remote program owns the keyboard), so keys are routed here by looking them
+up in the bindings in force, after the app's keymap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.binding import Binding
+
+from .copy_mode import CopyMode
+
+if TYPE_CHECKING:
+    from textual import events
+
+COPY_MODE_BINDINGS = [
+    Binding(
+        "ctrl+shift+space", "copy_mode", "Copy mode", id="terminal.copy_mode",
+        tooltip="Select and copy text with the keyboard (also: shift+pageup, then v)",
+    ),
+    Binding("v", "copy_select", "Select", id="terminal.copy_select", tooltip="Start or stop selecting characters"),
+    Binding("V", "copy_select_lines", "Lines", id="terminal.copy_select_lines", tooltip="Start or stop selecting whole lines"),
+    Binding("y", "copy_yank", "Copy", id="terminal.copy_yank", tooltip="Copy the selection to the clipboard and leave copy mode"),
+    Binding("escape", "copy_leave", "Leave", id="terminal.copy_leave", tooltip="Leave copy mode without copying"),
+]
+"""The view's bindings: the first shows while typing, the others while in copy mode."""
+
+_COPY_ACTIONS = frozenset({"copy_select", "copy_select_lines", "copy_yank", "copy_leave"})
+
+
+class CopyModeKeys:
+    """Mixed into :class:`TerminalView`: copy mode's bindings, key routing and actions.
+
+    Needs ``copy_mode`` (a :class:`CopyMode`), ``scrollback`` and the Widget API. Keys are
+    looked up in the bindings in force (after the app's keymap), so ``[settings.keys]`` can move
+    ``terminal.copy_mode`` to a key the user's terminal reports (``f12``, say).
+    """
+
+    copy_mode: CopyMode
+
+    def _bound_action(self, key: str) -> str | None:
+        """The action this view binds ``key`` to now, if any."""
+        active = self.screen.active_bindings.get(key)  # type: ignore[attr-defined]
+        return active.binding.action if active is not None and active.node is self else None
+
+    def copy_mode_key(self, event: events.Key) -> bool:
+        """Route a key to copy mode; True when it was copy mode's (the view sends nothing)."""
+        copy = self.copy_mode
+        back = self.scrollback  # type: ignore[attr-defined]
+        if not copy.active:
+            plain = event.is_printable and "+" not in event.key
+            if back.offset and not back.searching and event.character in ("v", "V"):
+                self.action_copy_mode()
+                copy.toggle_selection(linewise=event.character == "V")
+                return True
+            if not plain and self._bound_action(event.key) == "copy_mode":
+                self.action_copy_mode()
+                return True
+            return False
+        if event.key == self.escape_key:  # type: ignore[attr-defined]
+            self.action_copy_leave()
+            return False  # the view still leaves the terminal
+        action = None if back.searching else self._bound_action(event.key)
+        if action in _COPY_ACTIONS:
+            getattr(self, f"action_{action}")()
+        elif event.character == " " and not back.searching:
+            self.action_copy_select()
+        elif event.key == "enter" and not back.searching:
+            self.action_copy_yank()
+        elif event.key in ("escape", "ctrl+c") or event.character == "q":
+            self.action_copy_leave()
+        else:
+            copy.press(event.key, event.character)
+        self.refresh()  # type: ignore[attr-defined]
+        return True
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Copy mode's keys show (and work) only in copy mode; its entry key only outside it."""
+        if action in _COPY_ACTIONS:
+            return self.copy_mode.active
+        if action == "copy_mode":
+            return not self.copy_mode.active
+        return True
+
+    def _copy_mode_changed(self) -> None:
+        self.refresh_bindings()  # type: ignore[attr-defined]
+        self.refresh()  # type: ignore[attr-defined]
+
+    def action_copy_mode(self) -> None:
+        """Enter copy mode."""
+        self.copy_mode.enter()
+        self._copy_mode_changed()
+
+    def action_copy_select(self) -> None:
+        """Start or stop a character-wise selection."""
+        self.copy_mode.toggle_selection(linewise=False)
+        self.refresh()  # type: ignore[attr-defined]
+
+    def action_copy_select_lines(self) -> None:
+        """Start or stop a line-wise selection."""
+        self.copy_mode.toggle_selection(linewise=True)
+        self.refresh()  # type: ignore[attr-defined]
+
+    def action_copy_yank(self) -> None:
+        """Copy the selection with the app's clipboard (as mouse selection does) and leave."""
+        text = self.copy_mode.copy()
+        if text:
+            self.app.copy_to_clipboard(text)  # type: ignore[attr-defined]
+            lines = text.count("\n") + 1
+            self.notify(  # type: ignore[attr-defined]
+                f"Copied {lines} lines" if lines > 1 else f"Copied {len(text)} characters",
+                title="Copy mode", timeout=2, markup=False,
+            )
+        self._copy_mode_changed()
+
+    def action_copy_leave(self) -> None:
+        """Leave copy mode without copying."""
+        self.copy_mode.leave()
+        self._copy_mode_changed()

@@ -1,0 +1,198 @@
+"""Copy mode in a real Textual app: keys select text of the screen and the scrollback, and what
+lands in the app's clipboard is exactly what was on screen."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+from textual.widgets import Footer
+
+from spark_tui.widgets.terminal.emulator import Terminal
+from spark_tui.widgets.terminal.scrollback import Scrollback
+from spark_tui.widgets.terminal.view import TerminalView
+
+
+class TerminalApp(App):
+    def compose(self) -> ComposeResult:
+        yield TerminalView(id="term")
+        yield Footer()
+
+
+def inputs(seen) -> bytes:
+    unique = {id(m): m for m in seen if isinstance(m, TerminalView.Input)}
+    return b"".join(m.data for m in unique.values())
+
+
+def selected_cells(view: TerminalView, y: int) -> str:
+    """The text of view row ``y`` drawn in the copy-mode selection colour."""
+    strip = view.render_line(y)
+    return "".join(seg.text for seg in strip if seg.style and seg.style.bgcolor and seg.style.bgcolor.name == "blue")
+
+
+async def test_keys_select_characters_and_y_copies_them_and_leaves():
+    seen = []
+    app = TerminalApp()
+    async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
+        view = app.query_one(TerminalView)
+        view.focus()
+        view.feed(b"$ echo hello world\r\nhello world\r\n$ ")
+        await pilot.pause()
+        await pilot.press("ctrl+shift+space")
+        assert view.copy_mode.active
+        assert (view.copy_mode.row, view.copy_mode.col) == (2, 2)  # starts on the terminal's cursor
+        await pilot.press("k", "0", "v", "e")
+        assert selected_cells(view, 1) == "hello"
+        await pilot.press("y")
+        assert app.clipboard == "hello"
+        assert not view.copy_mode.active
+        assert selected_cells(view, 1) == ""
+        assert inputs(seen) == b""  # no key of copy mode reached the remote
+
+
+async def test_wide_characters_are_copied_once_and_drawn_whole():
+    app = TerminalApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(TerminalView)
+        view.focus()
+        view.feed("価格 日本語 ok\r\n".encode())
+        await pilot.pause()
+        await pilot.press("ctrl+shift+space", "k", "0", "w")
+        assert view.copy_mode.col == 5  # 価格 and a space: five cells
+        await pilot.press("v", "l", "l")
+        assert view.copy_mode.col == 9  # 日 本 語 are one step each
+        assert selected_cells(view, 0) == "日本語"
+        await pilot.press("y")
+        assert app.clipboard == "日本語"
+
+
+async def test_a_selection_ending_on_half_a_wide_character_takes_the_whole_character():
+    term = Terminal(20, 4)
+    back = Scrollback(term)
+    term.feed("ab日本\r\n".encode())
+    assert back.text((0, 0), (0, 2)) == "ab日"
+    assert back.text((0, 3), (0, 5)) == "日本"  # started on the right half of 日
+
+
+async def test_line_wise_selection_reaches_into_the_scrollback():
+    app = TerminalApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(TerminalView)
+        view.focus()
+        view.feed(b"".join(b"line %03d   \r\n" % n for n in range(200)))
+        await pilot.pause()
+        # Through the scrollback: shift+pageup, then V starts a line selection.
+        await pilot.press("shift+pageup", "V")
+        assert view.copy_mode.active and view.copy_mode.linewise
+        await pilot.press(*["k"] * 30)
+        assert view.scrollback.offset > 23  # the view followed the cursor up
+        top = view.copy_mode.row
+        first = view.scrollback.cells(top)[0]
+        assert "".join(first).strip() == f"line {top:03d}"
+        assert selected_cells(view, top - view.scrollback.top_row).rstrip() == f"line {top:03d}"
+        await pilot.press("enter")
+        lines = app.clipboard.split("\n")
+        assert lines == [f"line {n:03d}" for n in range(top, top + 31)]  # trailing blanks trimmed
+        assert view.scrollback.offset == 0
+
+
+async def test_lines_the_terminal_wrapped_are_copied_as_one():
+    app = TerminalApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        view = app.query_one(TerminalView)
+        view.focus()
+        long = b"word " * 15  # 75 characters: wraps at 40 with a blank on the edge
+        view.feed(b"before\r\n" + long.rstrip() + b"\r\nafter\r\n")
+        await pilot.pause()
+        await pilot.press("ctrl+shift+space", "g", "V", "j", "j", "j", "y")
+        assert app.clipboard == "before\n" + long.rstrip().decode() + "\nafter"
+
+
+async def test_escape_leaves_without_copying_and_typing_goes_to_the_remote_again():
+    seen = []
+    app = TerminalApp()
+    async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
+        view = app.query_one(TerminalView)
+        view.focus()
+        app.copy_to_clipboard("before")
+        view.feed(b"some text\r\n")
+        await pilot.pause()
+        await pilot.press("ctrl+shift+space", "k", "v", "$")
+        assert selected_cells(view, 0)
+        await pilot.press("escape")
+        assert not view.copy_mode.active
+        assert app.clipboard == "before"
+        assert selected_cells(view, 0) == ""
+        await pilot.press("x")
+        assert inputs(seen) == b"x"
+
+
+async def test_output_arriving_in_copy_mode_does_not_move_the_selection():
+    app = TerminalApp()
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(TerminalView)
+        view.focus()
+        view.feed(b"keep me\r\n")
+        await pilot.pause()
+        await pilot.press("ctrl+shift+space", "k", "V")
+        view.feed(b"".join(b"noise %d\r\n" % n for n in range(30)))
+        await pilot.pause()
+        assert view.render_line(0).text.startswith("keep me")  # the view held still
+        await pilot.press("y")
+        assert app.clipboard == "keep me"
+
+
+async def test_copy_mode_shows_its_keys_in_the_footer_only_while_it_is_on():
+    app = TerminalApp()
+    async with app.run_test(size=(100, 24)) as pilot:
+        view = app.query_one(TerminalView)
+        view.focus()
+        await pilot.pause()
+
+        def shown() -> set[str]:
+            return {b.binding.description for b in app.screen.active_bindings.values() if b.binding.show}
+
+        assert "Copy mode" in shown() and "Copy" not in shown()
+        await pilot.press("ctrl+shift+space")
+        await pilot.pause()
+        assert {"Select", "Lines", "Copy", "Leave"} <= shown() and "Copy mode" not in shown()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert "Copy mode" in shown() and "Copy" not in shown()
+
+
+async def test_the_copy_mode_key_can_be_rebound_by_its_id():
+    seen = []
+    app = TerminalApp()
+    async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
+        app.set_keymap({"terminal.copy_mode": "f12"})
+        view = app.query_one(TerminalView)
+        view.focus()
+        view.feed(b"abc")
+        await pilot.press("f12")
+        assert view.copy_mode.active
+        await pilot.press("escape", "ctrl+shift+space")
+        assert not view.copy_mode.active
+        assert inputs(seen) == b"\x00"  # the old key is the remote's again (ctrl+space)
+
+
+async def test_search_in_copy_mode_puts_the_cursor_on_the_match():
+    app = TerminalApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(TerminalView)
+        view.focus()
+        view.feed(b"".join(b"line %03d%s\r\n" % (n, b" needle here" if n == 42 else b"") for n in range(300)))
+        await pilot.pause()
+        await pilot.press("ctrl+shift+space", "slash", *"needle", "enter")
+        assert view.copy_mode.row == 42 and view.copy_mode.col == 9
+        await pilot.press("v", "e", "y")
+        assert app.clipboard == "needle"
+
+
+async def test_ctrl_bracket_leaves_copy_mode_and_the_terminal():
+    seen = []
+    app = TerminalApp()
+    async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
+        view = app.query_one(TerminalView)
+        view.focus()
+        await pilot.press("ctrl+shift+space", "ctrl+right_square_bracket")
+        assert not view.copy_mode.active
+        assert any(isinstance(m, TerminalView.LeaveRequested) for m in seen)
