@@ -140,9 +140,12 @@ async def test_output_arriving_in_copy_mode_does_not_move_the_selection():
         assert app.clipboard == "keep me"
 
 
-async def test_copy_mode_shows_its_keys_in_the_footer_only_while_it_is_on():
-    app = TerminalApp()
-    async with app.run_test(size=(100, 24)) as pilot:
+async def test_the_footer_shows_the_terminals_own_keys_and_copy_modes_only_while_it_is_on():
+    class BoundApp(TerminalApp):
+        BINDINGS = [("w", "close_tab", "Close tab")]
+
+    app = BoundApp()
+    async with app.run_test(size=(120, 24)) as pilot:
         view = app.query_one(TerminalView)
         view.focus()
         await pilot.pause()
@@ -150,13 +153,16 @@ async def test_copy_mode_shows_its_keys_in_the_footer_only_while_it_is_on():
         def shown() -> set[str]:
             return {b.binding.description for b in app.screen.active_bindings.values() if b.binding.show}
 
-        assert "Copy mode" in shown() and "Copy" not in shown()
+        # w goes to the remote while the terminal has the keys: the footer must not offer it.
+        assert shown() == {"Leave shell", "Copy mode"}
         await pilot.press("ctrl+shift+space")
         await pilot.pause()
-        assert {"Select", "Lines", "Copy", "Leave"} <= shown() and "Copy mode" not in shown()
+        assert shown() == {"Leave shell", "Move", "Select", "Lines", "Copy", "Search", "Cancel"}
+        footer = app.query_one(Footer)
+        assert footer.query("FooterKey")  # drawn by Textual's own Footer
         await pilot.press("escape")
         await pilot.pause()
-        assert "Copy mode" in shown() and "Copy" not in shown()
+        assert shown() == {"Leave shell", "Copy mode"}
 
 
 async def test_the_copy_mode_key_can_be_rebound_by_its_id():
@@ -196,3 +202,108 @@ async def test_ctrl_bracket_leaves_copy_mode_and_the_terminal():
         await pilot.press("ctrl+shift+space", "ctrl+right_square_bracket")
         assert not view.copy_mode.active
         assert any(isinstance(m, TerminalView.LeaveRequested) for m in seen)
+
+
+async def test_o_on_a_link_asks_to_open_it_and_shows_only_on_a_link():
+    seen = []
+    app = TerminalApp()
+    async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
+        view = app.query_one(TerminalView)
+        view.focus()
+        view.feed(b"see \x1b]8;;https://example.com/docs\x1b\\the docs\x1b]8;;\x1b\\ here\r\n")
+        await pilot.pause()
+        await pilot.press("ctrl+shift+space", "k", "0")
+
+        def offered() -> bool:
+            return any(b.binding.action == "copy_open_link" for b in app.screen.active_bindings.values())
+
+        assert not offered()
+        await pilot.press("o")  # off a link: nothing happens
+        assert view.copy_mode.active
+        await pilot.press("w")
+        assert offered()
+        await pilot.press("o")
+        await pilot.pause()
+        clicked = {id(m): m.url for m in seen if isinstance(m, TerminalView.LinkClicked)}
+        assert list(clicked.values()) == ["https://example.com/docs"]
+        assert not view.copy_mode.active
+
+
+def copy_mode_over(data: bytes, cols: int = 30, rows: int = 5) -> tuple[Terminal, "CopyMode"]:
+    from spark_tui.widgets.terminal.copy_mode import CopyMode
+
+    term = Terminal(cols, rows, scrollback=100)
+    back = Scrollback(term)
+    term.feed(data)
+    back.follow()
+    copy = CopyMode(back)
+    copy.enter()
+    return term, copy
+
+
+def test_word_motions_stop_at_punctuation_and_cross_lines_and_big_words_do_not():
+    term, copy = copy_mode_over(b"ls -la /tmp/x.txt\r\nnext line")
+    copy.to_row(0)
+    stops = []
+    for _ in range(5):
+        copy.word(forward=True)
+        stops.append((copy.row, copy.col))
+    assert stops == [(0, 3), (0, 4), (0, 7), (0, 8), (0, 11)]  # -  la  /  tmp  /
+    copy.to_row(0)
+    big = []
+    for _ in range(3):
+        copy.word(forward=True, big=True)
+        big.append((copy.row, copy.col))
+    assert big == [(0, 3), (0, 7), (1, 0)]
+    copy.word(forward=False, big=True)
+    assert (copy.row, copy.col) == (0, 7)
+    copy.word(forward=True, end=True, big=True)
+    assert (copy.row, copy.col) == (0, 16)  # the end of /tmp/x.txt
+
+
+def test_copy_mode_ends_by_itself_when_the_remote_leaves_the_alternate_screen():
+    changes = []
+    term, copy = copy_mode_over(b"shell\r\n\x1b[?1049hin the pager")
+    copy.on_change = lambda: changes.append(copy.active)
+    copy.toggle_selection(linewise=True)
+    term.feed(b"\x1b[?1049l")
+    copy.scrollback.follow()
+    assert not copy.active and changes == [False]
+    assert copy.scrollback.offset == 0 and not copy.scrollback.hold
+
+
+def test_the_cursor_never_rests_on_the_right_half_of_a_wide_character():
+    term, copy = copy_mode_over("a日b\r\n".encode())
+    copy.to_row(0)
+    copy.move(cols=1)
+    assert copy.col == 1
+    copy.move(cols=1)
+    assert copy.col == 3  # one step over 日
+    copy.move(cols=-1)
+    assert copy.col == 1
+    copy.col = 2  # as if the line changed under it
+    copy.move()
+    assert copy.col == 1
+
+
+def test_a_mouse_selection_over_a_wrapped_line_keeps_the_blank_it_wrapped_at():
+    term = Terminal(10, 4)
+    back = Scrollback(term)
+    term.feed(b"123456789 abc\r\n")
+    back.select_start(0, 0)
+    assert back.select_end(2, 1) == "123456789 abc"
+
+
+async def test_escape_from_copy_mode_entered_in_the_scrollback_returns_to_the_live_screen():
+    app = TerminalApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(TerminalView)
+        view.focus()
+        view.feed(b"".join(b"line %03d\r\n" % n for n in range(100)))
+        await pilot.pause()
+        await pilot.press("shift+pageup")
+        scrolled = view.scrollback.offset
+        await pilot.press("v")
+        assert view.copy_mode.selecting and view.scrollback.offset == scrolled > 0
+        await pilot.press("escape")
+        assert not view.copy_mode.active and view.scrollback.offset == 0

@@ -19,17 +19,26 @@ if TYPE_CHECKING:
 
 COPY_MODE_BINDINGS = [
     Binding(
-        "ctrl+shift+space", "copy_mode", "Copy mode", id="terminal.copy_mode",
+        "ctrl+right_square_bracket", "leave_terminal", "Leave shell", id="terminal.leave", key_display="ctrl+]",
+        tooltip="Give the keys back to the dashboard (the shell keeps running)",
+    ),
+    Binding(
+        "ctrl+shift+space", "copy_mode", "Copy mode", id="terminal.copy_mode", key_display="ctrl+shift+space",
         tooltip="Select and copy text with the keyboard (also: shift+pageup, then v)",
     ),
+    Binding("h", "copy_move", "Move", id="terminal.copy_move", key_display="hjkl", tooltip="Move the cursor (also arrows, w b e, 0 $, g G)"),
     Binding("v", "copy_select", "Select", id="terminal.copy_select", tooltip="Start or stop selecting characters"),
     Binding("V", "copy_select_lines", "Lines", id="terminal.copy_select_lines", tooltip="Start or stop selecting whole lines"),
     Binding("y", "copy_yank", "Copy", id="terminal.copy_yank", tooltip="Copy the selection to the clipboard and leave copy mode"),
-    Binding("escape", "copy_leave", "Leave", id="terminal.copy_leave", tooltip="Leave copy mode without copying"),
+    Binding("o", "copy_open_link", "Open link", id="terminal.copy_open_link", tooltip="Open the link under the cursor (asks first)"),
+    Binding("slash", "copy_search", "Search", id="terminal.copy_search", tooltip="Search the history; n / N: older / newer match"),
+    Binding("escape", "copy_leave", "Cancel", id="terminal.copy_leave", tooltip="Leave copy mode without copying"),
 ]
-"""The view's bindings: the first shows while typing, the others while in copy mode."""
+"""The view's bindings, for the footer and the keymap: copy mode's own show only while it is on."""
 
-_COPY_ACTIONS = frozenset({"copy_select", "copy_select_lines", "copy_yank", "copy_leave"})
+_COPY_ACTIONS = frozenset(
+    {"copy_select", "copy_select_lines", "copy_yank", "copy_leave", "copy_search", "copy_move", "copy_open_link"}
+)
 
 
 class CopyModeKeys:
@@ -57,15 +66,19 @@ class CopyModeKeys:
                 self.action_copy_mode()
                 copy.toggle_selection(linewise=event.character == "V")
                 return True
-            if not plain and self._bound_action(event.key) == "copy_mode":
+            action = None if plain else self._bound_action(event.key)
+            if action == "copy_mode":
                 self.action_copy_mode()
+                return True
+            if action == "leave_terminal" and event.key != self.escape_key:  # type: ignore[attr-defined]
+                self.action_leave_terminal()
                 return True
             return False
         if event.key == self.escape_key:  # type: ignore[attr-defined]
             self.action_copy_leave()
             return False  # the view still leaves the terminal
         action = None if back.searching else self._bound_action(event.key)
-        if action in _COPY_ACTIONS:
+        if action in _COPY_ACTIONS and action != "copy_move":
             getattr(self, f"action_{action}")()
         elif event.character == " " and not back.searching:
             self.action_copy_select()
@@ -75,25 +88,32 @@ class CopyModeKeys:
             self.action_copy_leave()
         else:
             copy.press(event.key, event.character)
+            self.refresh_bindings()  # type: ignore[attr-defined]  # "Open link" shows on a link only
         self.refresh()  # type: ignore[attr-defined]
+        return True
+
+    def _link_under_copy_cursor(self) -> str | None:
+        copy = self.copy_mode
+        return self._link_at(copy.col, copy.row - self.scrollback.top_row)  # type: ignore[attr-defined]
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        """Every key is the remote program's: the footer lists only the terminal's own keys."""
         return True
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Copy mode's keys show (and work) only in copy mode; its entry key only outside it."""
+        if action == "copy_open_link":
+            return self.copy_mode.active and self._link_under_copy_cursor() is not None
         if action in _COPY_ACTIONS:
             return self.copy_mode.active
         if action == "copy_mode":
             return not self.copy_mode.active
         return True
 
-    def _copy_mode_changed(self) -> None:
-        self.refresh_bindings()  # type: ignore[attr-defined]
-        self.refresh()  # type: ignore[attr-defined]
-
     def action_copy_mode(self) -> None:
         """Enter copy mode."""
         self.copy_mode.enter()
-        self._copy_mode_changed()
+        self.refresh()  # type: ignore[attr-defined]
 
     def action_copy_select(self) -> None:
         """Start or stop a character-wise selection."""
@@ -115,9 +135,30 @@ class CopyModeKeys:
                 f"Copied {lines} lines" if lines > 1 else f"Copied {len(text)} characters",
                 title="Copy mode", timeout=2, markup=False,
             )
-        self._copy_mode_changed()
+        self.refresh()  # type: ignore[attr-defined]
+
+    def action_copy_search(self) -> None:
+        """Open the history search; enter puts the cursor on the match."""
+        self.scrollback.open_search()  # type: ignore[attr-defined]
+        self.refresh()  # type: ignore[attr-defined]
+
+    def action_copy_open_link(self) -> None:
+        """Ask to open the hyperlink under the cursor (``LinkClicked``, as a click does)."""
+        url = self._link_under_copy_cursor()
+        if url:
+            self.copy_mode.leave()
+            self._post(self.LinkClicked(url))  # type: ignore[attr-defined]
+
+    def action_copy_move(self) -> None:
+        """Stands for the motion keys in the footer; a motion is done by ``CopyMode.press``."""
+
+    def action_leave_terminal(self) -> None:
+        """Post ``LeaveRequested``, as the view's escape key does."""
+        self.copy_mode.leave()
+        self.refresh()  # type: ignore[attr-defined]
+        self._post(self.LeaveRequested())  # type: ignore[attr-defined]
 
     def action_copy_leave(self) -> None:
         """Leave copy mode without copying."""
         self.copy_mode.leave()
-        self._copy_mode_changed()
+        self.refresh()  # type: ignore[attr-defined]

@@ -23,6 +23,8 @@ Keys in copy mode (vi-like, as tmux's ``mode-keys vi``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.style import Style
 from textual.strip import Strip
 
@@ -51,13 +53,18 @@ class CopyMode:
     Rows are absolute (see :class:`Scrollback`), so the cursor and the selection stay on their
     text while output scrolls.
 
+    Args:
+        scrollback: The view's scroll state, which copy mode moves.
+        on_change: Called when copy mode turns on or off (also when it ends by itself).
+
     Attributes:
         row: The cursor's absolute row. col: Its column.
         linewise: The selection takes whole lines.
     """
 
-    def __init__(self, scrollback: Scrollback) -> None:
+    def __init__(self, scrollback: Scrollback, on_change: Callable[[], None] | None = None) -> None:
         self.scrollback = scrollback
+        self.on_change = on_change
         self.row = 0
         self.col = 0
         self.linewise = False
@@ -97,6 +104,8 @@ class CopyMode:
             self.row, self.col = back.top_row + term.rows - 1, 0
         back.searching = False
         self._settle()
+        if self.on_change is not None:
+            self.on_change()
 
     def leave(self) -> None:
         """Turn copy mode off and go back to the live screen."""
@@ -104,6 +113,8 @@ class CopyMode:
         self._anchor = None
         self.scrollback.hold = False
         self.scrollback.to_bottom()
+        if self.on_change is not None:
+            self.on_change()
 
     def toggle_selection(self, linewise: bool) -> None:
         """Start a selection at the cursor, switch its kind, or drop it when it is of that kind."""
@@ -207,7 +218,7 @@ class CopyMode:
                 wrapped = found is not None and found[1]
                 row += 1 if forward else -1
                 cells = self._cells(row)
-                col = 0 if forward else len(cells) - 1
+                col = -1 if forward else len(cells)  # the next step lands on the row's first cell
                 if not wrapped:
                     yield row - 1 if forward else row + 1, -1, " "  # the line break
                 continue

@@ -50,7 +50,8 @@ SYNC_TIMEOUT = 1.0
 """Seconds a synchronized update (mode 2026) may hold the previous frame on screen."""
 
 NOTIFY_INTERVAL = 2.0
-"""Seconds between two notifications (bell, OSC 9/777) from one terminal: a flood is one toast."""
+"""Seconds between two bells, or two notifications (OSC 9/777), from one terminal: a flood is one
+toast. Bells and notifications are counted apart, so a bell never hides the "job done" after it."""
 
 
 class TerminalView(CopyModeKeys, Widget, can_focus=True):
@@ -156,13 +157,13 @@ class TerminalView(CopyModeKeys, Widget, can_focus=True):
         )
         self._frozen: tuple[list[Strip], int, int, bool] | None = None
         self._frozen_at = 0.0
-        self._last_notice = -NOTIFY_INTERVAL
+        self._last_notice = {True: -NOTIFY_INTERVAL, False: -NOTIFY_INTERVAL}  # bell? -> when
         self.escape_key = escape_key
         self.scroll_keys = scroll_keys
         self.scrollback = Scrollback(self.terminal)
         self._history_strips = HistoryStrips()
         self._selecting = False
-        self.copy_mode = CopyMode(self.scrollback)
+        self.copy_mode = CopyMode(self.scrollback, on_change=self.refresh_bindings)
 
     # -- the app's side --------------------------------------------------------------------
 
@@ -185,19 +186,19 @@ class TerminalView(CopyModeKeys, Widget, can_focus=True):
     def _title_changed(self, title: str) -> None:
         self._post(self.TitleChanged(title))
 
-    def _notice_allowed(self) -> bool:
+    def _notice_allowed(self, bell: bool) -> bool:
         now = time.monotonic()
-        if now - self._last_notice < NOTIFY_INTERVAL:
+        if now - self._last_notice[bell] < NOTIFY_INTERVAL:
             return False
-        self._last_notice = now
+        self._last_notice[bell] = now
         return True
 
     def _bell(self) -> None:
-        if self._notice_allowed():
+        if self._notice_allowed(bell=True):
             self._post(self.Notified("", "", bell=True))
 
     def _notified(self, title: str, body: str) -> None:
-        if self._notice_allowed():
+        if self._notice_allowed(bell=False):
             self._post(self.Notified(title, body))
 
     def _sync(self, on: bool) -> None:
