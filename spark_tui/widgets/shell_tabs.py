@@ -80,6 +80,14 @@ class ShellTabs(Vertical, can_focus=False):
     def on_mount(self) -> None:
         self._refresh_empty()
 
+    def focus(self, scroll_visible: bool = True) -> ShellTabs:
+        """Going to the Shell pane (key 3) means typing in its current terminal, if one is open."""
+        tab = self.current_tab
+        view = self.view(tab) if tab else None
+        if view is not None:
+            view.focus(scroll_visible)
+        return self
+
     def _refresh_empty(self) -> None:
         self.query_one("#shell-empty").display = not self._device
         self.query_one(TabbedContent).display = bool(self._device)

@@ -26,12 +26,21 @@ COPY_MODE_BINDINGS = [
         "ctrl+shift+space", "copy_mode", "Copy mode", id="terminal.copy_mode", key_display="ctrl+shift+space",
         tooltip="Select and copy text with the keyboard (also: shift+pageup, then v)",
     ),
-    Binding("h", "copy_move", "Move", id="terminal.copy_move", key_display="hjkl", tooltip="Move the cursor (also arrows, w b e, 0 $, g G)"),
+    Binding(
+        "h", "copy_move", "Move", id="terminal.copy_move", key_display="hjkl",
+        tooltip="Move the cursor (also arrows, w b e, 0 $, g G)",
+    ),
     Binding("v", "copy_select", "Select", id="terminal.copy_select", tooltip="Start or stop selecting characters"),
     Binding("V", "copy_select_lines", "Lines", id="terminal.copy_select_lines", tooltip="Start or stop selecting whole lines"),
     Binding("y", "copy_yank", "Copy", id="terminal.copy_yank", tooltip="Copy the selection to the clipboard and leave copy mode"),
-    Binding("o", "copy_open_link", "Open link", id="terminal.copy_open_link", tooltip="Open the link under the cursor (asks first)"),
-    Binding("slash", "copy_search", "Search", id="terminal.copy_search", tooltip="Search the history; n / N: older / newer match"),
+    Binding(
+        "o", "copy_open_link", "Open link", id="terminal.copy_open_link",
+        tooltip="Open the link under the cursor (asks first)",
+    ),
+    Binding(
+        "slash", "copy_search", "Search", id="terminal.copy_search",
+        tooltip="Search the history; n / N: older / newer match",
+    ),
     Binding("escape", "copy_leave", "Cancel", id="terminal.copy_leave", tooltip="Leave copy mode without copying"),
 ]
 """The view's bindings, for the footer and the keymap: copy mode's own show only while it is on."""
@@ -50,6 +59,9 @@ class CopyModeKeys:
     """
 
     copy_mode: CopyMode
+
+    HELP_PLACE = "Shell terminal"
+    """What the keys screen calls the view in its Where column (the view has no border title)."""
 
     def _bound_action(self, key: str) -> str | None:
         """The action this view binds ``key`` to now, if any."""
