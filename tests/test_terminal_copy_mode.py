@@ -307,3 +307,18 @@ async def test_escape_from_copy_mode_entered_in_the_scrollback_returns_to_the_li
         assert view.copy_mode.selecting and view.scrollback.offset == scrolled > 0
         await pilot.press("escape")
         assert not view.copy_mode.active and view.scrollback.offset == 0
+
+
+async def test_in_a_full_screen_program_shift_pageup_enters_copy_mode_as_there_is_no_history():
+    seen = []
+    app = TerminalApp()
+    async with app.run_test(size=(80, 24), message_hook=seen.append) as pilot:
+        view = app.query_one(TerminalView)
+        view.focus()
+        view.feed(b"shell output\r\n" * 40 + b"\x1b[?1049h\x1b[H~ vim buffer line")
+        await pilot.pause()
+        await pilot.press("shift+pageup")
+        assert view.copy_mode.active
+        await pilot.press("0", "w", "V", "y")
+        assert app.clipboard == "~ vim buffer line"
+        assert inputs(seen) == b""

@@ -78,6 +78,11 @@ class CopyModeKeys:
                 self.action_copy_mode()
                 copy.toggle_selection(linewise=event.character == "V")
                 return True
+            if event.key == self.scroll_keys[0] and back.first_row == back.top_row:  # type: ignore[attr-defined]
+                # Nothing to scroll back to (a full-screen program, a fresh shell): the page-up key
+                # enters copy mode instead, the way in for terminals that cannot send ctrl+shift+space.
+                self.action_copy_mode()
+                return True
             action = None if plain else self._bound_action(event.key)
             if action == "copy_mode":
                 self.action_copy_mode()

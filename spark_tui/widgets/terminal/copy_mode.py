@@ -6,6 +6,12 @@ line-wise. While it is on, the view holds still on its text however much output 
 every key belongs to it; nothing goes to the remote. :class:`CopyModeKeys` is the view's side:
 the key bindings (shown in the footer, rebindable by id) and the key routing, in ``copy_keys.py``.
 
+Entering it: ctrl+shift+space (binding ``terminal.copy_mode``; terminals that speak the kitty
+keyboard protocol report it, others send ctrl+space, which stays the remote's: rebind it there,
+e.g. to f12), or v / V in the scrollback (shift+pageup), or shift+pageup where there is no history
+to scroll (a full-screen program). The cursor starts on the terminal's cursor, on the search match,
+or on the last row of the scrolled-back view.
+
 Keys in copy mode (vi-like, as tmux's ``mode-keys vi``):
 
 | Key | Does |
@@ -18,6 +24,7 @@ Keys in copy mode (vi-like, as tmux's ``mode-keys vi``):
 | / then n N | Search the history (older / newer match): the cursor goes to the match. |
 | v or space / V | Start or stop a selection, by characters / by whole lines. |
 | y or enter | Copy the selection to the clipboard and leave. |
+| o | Open the link (OSC 8) under the cursor, after the same question a click asks. |
 | escape, q | Leave without copying. |
 """
 

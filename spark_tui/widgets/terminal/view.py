@@ -15,7 +15,7 @@ Keys (all configurable in the constructor):
 | / (while scrolled back) | Search the scrollback; enter finds older matches, escape closes. |
 | n / N (while scrolled back) | Next older / newer match. |
 | escape (while scrolled back) | Back to the live screen. |
-| ctrl+shift+space, or v / V while scrolled back | Copy mode: keyboard selection, y copies (``copy_mode.py``). |
+| ctrl+shift+space; v / V when scrolled back | Copy mode: keyboard selection, y copies (``copy_mode.py``). |
 
 Every other key goes to the remote, exactly as xterm would send it. Dragging the mouse
 selects text and copies it (with Textual's ``copy_to_clipboard``); when the remote asked
