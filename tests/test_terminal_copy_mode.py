@@ -322,3 +322,23 @@ async def test_in_a_full_screen_program_shift_pageup_enters_copy_mode_as_there_i
         await pilot.press("0", "w", "V", "y")
         assert app.clipboard == "~ vim buffer line"
         assert inputs(seen) == b""
+
+
+def test_a_mouse_selection_is_dropped_once_the_remote_writes_over_it_but_not_when_it_scrolls():
+    term = Terminal(20, 4, scrollback=100)
+    back = Scrollback(term)
+    term.feed(b"first\r\nsecond\r\n")
+    back.follow()
+    back.select_start(0, 0)
+    assert back.select_end(2, 1) == "first\nsec"
+    term.feed(b"".join(b"more %d\r\n" % n for n in range(10)))  # scrolls: the text moves, unchanged
+    back.follow()
+    assert back.text(*back._ordered()) == "first\nsec"
+    back.scroll(100)
+    assert back.selection_span(0) is not None
+    back.to_bottom()
+    back.select_start(0, 1)
+    assert back.select_end(5, 1) == "more 8"
+    term.feed(b"\x1b[H\x1b[2Jnew screen")  # clear: the selected text is gone
+    back.follow()
+    assert all(back.selection_span(y) is None for y in range(4))

@@ -47,6 +47,7 @@ class Scrollback:
         self._screen = terminal.screen
         self._anchor: tuple[int, int] | None = None  # selection start (abs row, col)
         self._head: tuple[int, int] | None = None  # selection end
+        self._selected_on_screen: dict[int, str] = {}  # abs row -> its text, for rows still live
         self.hold = False
 
     # -- geometry ----------------------------------------------------------------------------
@@ -124,6 +125,8 @@ class Scrollback:
             self.to_bottom()
             self.clear_selection()
             self.hold = False
+        if self._selected_on_screen:
+            self._drop_selection_if_rewritten()
         pushed = screen.pushed
         if self.offset or self.hold:
             self.offset = min(self.offset + pushed - self._pushed, self._history_len())
@@ -224,6 +227,7 @@ class Scrollback:
     def select_start(self, x: int, y: int) -> None:
         """Start a selection at view cell (x, y)."""
         self._anchor = self._head = (self._abs_of_view_row(y), x)
+        self._selected_on_screen = {}
 
     def select_extend(self, x: int, y: int) -> None:
         """Move the selection's moving end to view cell (x, y)."""
@@ -256,7 +260,27 @@ class Scrollback:
             self._anchor = self._head = None
             return ""
         (row0, col0), (row1, col1) = ordered
+        screen = self.terminal.screen
+        first_live = max(row0, screen.pushed)
+        self._selected_on_screen = {
+            absolute: "".join(screen.lines[absolute - screen.pushed].chars)
+            for absolute in range(first_live, min(row1, screen.pushed + len(screen.lines) - 1) + 1)
+        }
         return self.text((row0, col0), (row1, col1))
+
+    def _drop_selection_if_rewritten(self) -> None:
+        """Forget the selection once the remote wrote over its text (``clear``, a redraw), so
+        the highlight never sits on text nobody selected. Rows that scrolled into the history
+        cannot change any more and are no longer checked."""
+        screen = self.terminal.screen
+        lines = screen.lines
+        for absolute, text in list(self._selected_on_screen.items()):
+            index = absolute - screen.pushed
+            if index < 0:
+                del self._selected_on_screen[absolute]
+            elif index >= len(lines) or "".join(lines[index].chars) != text:
+                self.clear_selection()
+                return
 
     def text(self, start: tuple[int, int], end: tuple[int, int]) -> str:
         """The text from cell ``start`` to cell ``end`` (both included), as it is on screen.
@@ -289,3 +313,4 @@ class Scrollback:
     def clear_selection(self) -> None:
         """Forget the selection."""
         self._anchor = self._head = None
+        self._selected_on_screen = {}
