@@ -342,3 +342,15 @@ def test_a_mouse_selection_is_dropped_once_the_remote_writes_over_it_but_not_whe
     term.feed(b"\x1b[H\x1b[2Jnew screen")  # clear: the selected text is gone
     back.follow()
     assert all(back.selection_span(y) is None for y in range(4))
+
+
+async def test_y_with_nothing_selected_stays_in_copy_mode_and_says_how_to_select():
+    app = TerminalApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(TerminalView)
+        view.focus()
+        app.copy_to_clipboard("before")
+        await pilot.press("ctrl+shift+space", "y")
+        await pilot.pause()
+        assert view.copy_mode.active and app.clipboard == "before"
+        assert [n.message for n in app._notifications] == ["Nothing selected yet: v selects characters, V whole lines"]

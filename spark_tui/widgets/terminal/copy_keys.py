@@ -143,7 +143,13 @@ class CopyModeKeys:
         self.refresh()  # type: ignore[attr-defined]
 
     def action_copy_yank(self) -> None:
-        """Copy the selection with the app's clipboard (as mouse selection does) and leave."""
+        """Copy the selection with the app's clipboard (as mouse selection does) and leave.
+
+        With nothing selected it stays in copy mode and says how to select."""
+        if not self.copy_mode.selecting:
+            hint = "Nothing selected yet: v selects characters, V whole lines"
+            self.notify(hint, title="Copy mode", timeout=3, markup=False)  # type: ignore[attr-defined]
+            return
         text = self.copy_mode.copy()
         if text:
             self.app.copy_to_clipboard(text)  # type: ignore[attr-defined]
