@@ -51,7 +51,8 @@ SYNC_TIMEOUT = 1.0
 
 NOTIFY_INTERVAL = 2.0
 """Seconds between two bells, or two notifications (OSC 9/777), from one terminal: a flood is one
-toast. Bells and notifications are counted apart, so a bell never hides the "job done" after it."""
+toast. Bells and notifications are counted apart, so a bell never hides the "job done" after it;
+notifications held back come out as one when the interval ends: the last, with how many more."""
 
 
 class TerminalView(CopyModeKeys, Widget, can_focus=True):
@@ -158,6 +159,7 @@ class TerminalView(CopyModeKeys, Widget, can_focus=True):
         self._frozen: tuple[list[Strip], int, int, bool] | None = None
         self._frozen_at = 0.0
         self._last_notice = {True: -NOTIFY_INTERVAL, False: -NOTIFY_INTERVAL}  # bell? -> when
+        self._held_notice: tuple[str, str, int] | None = None  # the last notification held back, how many
         self.escape_key = escape_key
         self.scroll_keys = scroll_keys
         self.scrollback = Scrollback(self.terminal)
@@ -200,6 +202,17 @@ class TerminalView(CopyModeKeys, Widget, can_focus=True):
     def _notified(self, title: str, body: str) -> None:
         if self._notice_allowed(bell=False):
             self._post(self.Notified(title, body))
+            return
+        if self._held_notice is None:
+            self.set_timer(self._last_notice[False] + NOTIFY_INTERVAL - time.monotonic(), self._release_notice)
+        self._held_notice = (title, body, self._held_notice[2] + 1 if self._held_notice else 1)
+
+    def _release_notice(self) -> None:
+        if self._held_notice is not None:
+            title, body, count = self._held_notice
+            self._held_notice = None
+            self._last_notice[False] = time.monotonic()
+            self._post(self.Notified(title, f"{body} (+{count - 1} more)" if count > 1 else body))
 
     def _sync(self, on: bool) -> None:
         """Synchronized output: keep showing the last complete frame until the remote is done."""
