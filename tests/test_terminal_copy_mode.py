@@ -354,3 +354,22 @@ async def test_y_with_nothing_selected_stays_in_copy_mode_and_says_how_to_select
         await pilot.pause()
         assert view.copy_mode.active and app.clipboard == "before"
         assert [n.message for n in app._notifications] == ["Nothing selected yet: v selects characters, V whole lines"]
+
+
+async def test_the_top_row_says_where_the_view_is_while_scrolled_back_or_in_copy_mode():
+    app = TerminalApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(TerminalView)
+        view.focus()
+        view.feed(b"".join(b"line %03d\r\n" % n for n in range(100)))
+        await pilot.pause()
+        history = view.terminal.screen.pushed
+        assert not view.render_line(0).text.rstrip().endswith("]")  # live: nothing drawn over the text
+        await pilot.press("shift+pageup")
+        offset = view.scrollback.offset
+        top = view.render_line(0).text.rstrip()
+        assert top.startswith("line") and top.endswith(f"[{offset}/{history}] v: select  /: search  esc: live")
+        await pilot.press("v", "k")
+        assert view.render_line(0).text.rstrip().endswith(f"[{offset}/{history}]")
+        await pilot.press("escape")
+        assert not view.render_line(0).text.rstrip().endswith("]")

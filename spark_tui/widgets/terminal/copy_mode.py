@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
@@ -40,6 +41,7 @@ from .scrollback import Scrollback
 
 _COPY_CURSOR = Style(reverse=True, bold=True)
 _COPY_SELECTION = Style(bgcolor="blue", color="bright_white")
+_POSITION = Style(bgcolor="yellow", color="black")  # tmux's mode-style
 
 _WORD_SCAN_ROWS = 2_000
 """How many rows a word motion looks through before it gives up (a key stays cheap)."""
@@ -274,10 +276,11 @@ class CopyMode:
     # -- drawing -----------------------------------------------------------------------------
 
     def decorate(self, y: int, strip: Strip) -> Strip:
-        """View row ``y``'s strip with the selection and the copy cursor drawn on it."""
-        if not self.active:
-            return strip
+        """View row ``y``'s strip with the selection and the copy cursor drawn on it, and on the
+        top row, while copy mode is on or the view is scrolled back, where the view is (as tmux)."""
         back = self.scrollback
+        if not self.active:
+            return self._position(strip) if y == 0 and back.offset else strip
         absolute = back.top_row + y
         cells = self._cells(absolute)
         bounds = self.bounds()
@@ -287,7 +290,19 @@ class CopyMode:
             strip = highlight(strip, start, self._whole(cells, end), _COPY_SELECTION)
         if absolute == self.row:
             strip = highlight(strip, self.col, self._whole(cells, self.col + 1), _COPY_CURSOR)
-        return strip
+        return self._position(strip) if y == 0 else strip
+
+    def _position(self, strip: Strip) -> Strip:
+        """``[lines scrolled back/lines of history]`` on the right of the top row; outside copy
+        mode also the keys that go on from there."""
+        back = self.scrollback
+        text = f"[{back.offset}/{back.terminal.screen.pushed - back.first_row}]"
+        if not self.active:
+            text += " v: select  /: search  esc: live"
+        width = strip.cell_length
+        if len(text) > width:
+            text = text[: max(0, width)]
+        return Strip.join([strip.crop(0, width - len(text)), Strip([Segment(text, _POSITION)], len(text))])
 
     @staticmethod
     def _whole(cells: list[str], end: int) -> int:
