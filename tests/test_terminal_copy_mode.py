@@ -373,3 +373,20 @@ async def test_the_top_row_says_where_the_view_is_while_scrolled_back_or_in_copy
         assert view.render_line(0).text.rstrip().endswith(f"[{offset}/{history}]")
         await pilot.press("escape")
         assert not view.render_line(0).text.rstrip().endswith("]")
+
+
+async def test_the_mouse_ends_copy_mode_so_only_one_selection_is_ever_drawn():
+    app = TerminalApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = app.query_one(TerminalView)
+        view.focus()
+        view.feed(b"first line here\r\nsecond line")
+        await pilot.pause()
+        await pilot.press("ctrl+shift+space", "v", "0")
+        await pilot.mouse_down(view, offset=(6, 0))
+        await pilot.hover(view, offset=(5, 1))
+        await pilot.mouse_up(view, offset=(5, 1))
+        await pilot.pause()
+        assert not view.copy_mode.active
+        assert app.clipboard == "line here\nsecond"
+        assert selected_cells(view, 1) == ""

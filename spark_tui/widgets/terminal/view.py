@@ -322,6 +322,8 @@ class TerminalView(CopyModeKeys, Widget, can_focus=True):
         return {1: 0, 2: 1, 3: 2}.get(event.button, 0)
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
+        if self.copy_mode.active:
+            self.copy_mode.leave()  # the mouse takes over: one selection at a time
         if self._report_mouse(event, self._button(event), press=True):
             return
         where = event.get_content_offset(self)
