@@ -246,6 +246,10 @@ async def test_inside_a_shell_ctrl_p_and_ctrl_q_go_to_the_remote_program(tmp_pat
         await pilot.press("ctrl+right_square_bracket")
         await pilot.pause()
         assert not isinstance(app.focused, TerminalView)
+        # 3 (Go to the Shell pane) puts the keys back into the terminal.
+        await pilot.press("3")
+        await pilot.pause()
+        assert isinstance(app.focused, TerminalView)
 
 
 async def test_a_saved_device_leaving_and_joining_the_network_is_announced(tmp_path):

@@ -209,3 +209,30 @@ def test_spark_tui_shell_name_opens_straight_into_a_shell_on_that_device(tmp_pat
         term.wait_for(lambda s: "shell-42" in shell_lines(s))
     finally:
         term.close()
+
+
+def test_copy_mode_copies_what_the_shell_shows_to_the_outer_terminals_clipboard(demo):
+    # tmux is the outer terminal here: with set-clipboard on it takes the app's OSC 52 copy into
+    # its paste buffer, which is the user's clipboard as far as spark-tui can know.
+    demo._tmux("set", "-g", "set-clipboard", "on")
+    demo.wait_for("connected · demo")
+    demo.keys("t")
+    demo.wait_for(lambda s: any(line.endswith(("$", "#")) for line in shell_lines(s)))
+    demo.type("clear; printf 'one   \\n日本語 two\\n'; printf 'x%.0s' $(seq 150); echo")
+    demo.keys("Enter")
+    demo.wait_for(lambda s: "日本語 two" in shell_lines(s))
+    demo.keys("-H", *"1b 5b 33 32 3b 36 75".split())  # ctrl+shift+space as the kitty protocol sends it
+    demo.wait_for("Copy  / Search")  # the footer lists copy mode's keys
+    demo.keys("g", "V", "j", "j", "j", "y")
+    deadline = time.monotonic() + 10
+    while (copied := demo._tmux("show-buffer")) == "" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert copied == "one\n日本語 two\n" + "x" * 150  # trailing blanks cut, the wrapped line whole
+    # shift+pageup then v is the way in where ctrl+shift+space does not arrive.
+    demo.keys("S-PPage", "v")
+    demo.wait_for("V Lines")
+    demo.keys("Escape")
+    demo.wait_for("ctrl+shift+space Copy mode")  # the footer's, not the "Copied" toast's title
+    demo.type("echo after")
+    demo.keys("Enter")
+    demo.wait_for(lambda s: "after" in shell_lines(s))

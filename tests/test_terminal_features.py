@@ -129,11 +129,59 @@ async def test_a_bell_in_a_shell_you_are_not_typing_in_is_a_toast_and_a_flood_is
         await pilot.pause()
         assert not list(app._notifications)
         app.query_one("#other").focus()
-        view._last_notice = -100.0
+        view._last_notice[True] = -100.0  # the bell above counted: start a new interval
         view.feed(b"\x07" * 1000)
         await pilot.pause()
         notes = list(app._notifications)
         assert [n.message for n in notes] == ["Bell in the shell on gpu-box"]
+
+
+async def test_a_bell_does_not_swallow_the_notification_that_follows_it():
+    app = TabsApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        tabs = app.query_one(ShellTabs)
+        tab = tabs.open("gpu-box")
+        await pilot.pause()
+        app.query_one("#other").focus()
+        tabs.view(tab).feed(b"make; echo done\r\n\x07\x1b]9;build finished\x07")
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == ["Bell in the shell on gpu-box", "build finished"]
+
+
+async def test_toasts_name_the_tab_when_two_tabs_show_the_same_device():
+    app = TabsApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        tabs = app.query_one(ShellTabs)
+        tabs.open("gpu-box")
+        second = tabs.open("gpu-box")
+        await pilot.pause()
+        app.query_one("#other").focus()
+        tabs.view(second).feed(b"\x1b]9;done\x07")
+        await pilot.pause()
+        assert [n.title for n in app._notifications] == ["gpu-box 2"]
+        labels = [str(tab.label) for tab in app.query("ContentTab")]
+        assert labels == ["gpu-box", "gpu-box 2"]
+
+
+async def test_notifications_in_quick_succession_are_not_lost_but_summed_into_one(monkeypatch):
+    from spark_tui.widgets.terminal import view as view_module
+
+    monkeypatch.setattr(view_module, "NOTIFY_INTERVAL", 0.3)
+    app = TabsApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        tabs = app.query_one(ShellTabs)
+        tab = tabs.open("gpu-box")
+        await pilot.pause()
+        view = tabs.view(tab)
+        view.feed(b"\x1b]9;job 1 done\x07")
+        view.feed(b"".join(b"\x1b]9;job %d done\x07" % n for n in range(2, 200)))  # a flood: one more toast
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == ["job 1 done"]
+        await pilot.pause(0.5)
+        assert [n.message for n in app._notifications] == ["job 1 done", "job 199 done (+197 more)"]
+        view.feed(b"\x1b]9;job 200 done\x07")
+        await pilot.pause(0.5)
+        assert [n.message for n in app._notifications][-1] == "job 200 done"
 
 
 def test_osc_8_links_keep_only_web_and_mail_addresses_and_outlive_sgr_reset():

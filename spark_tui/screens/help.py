@@ -186,7 +186,7 @@ def _where(node: DOMNode, screen: Screen) -> str:
         return "everywhere"
     if node is screen:
         return "this screen"
-    title = getattr(node, "border_title", None)
+    title = getattr(node, "border_title", None) or getattr(node, "HELP_PLACE", None)  # a widget without a border
     return str(title) if title else type(node).__name__
 
 

@@ -66,6 +66,7 @@ class ShellTabs(Vertical, can_focus=False):
         self._device: dict[str, str] = {}  # tab id -> device name
         self._views: dict[str, TerminalView] = {}  # tab id -> its terminal, once looked up
         self._command: dict[str, str] = {}  # tab id -> command run instead of the login shell
+        self._label: dict[str, str] = {}  # tab id -> what its tab and its toasts are called
         self._ended: set[str] = set()
 
     def compose(self) -> ComposeResult:
@@ -79,6 +80,14 @@ class ShellTabs(Vertical, can_focus=False):
 
     def on_mount(self) -> None:
         self._refresh_empty()
+
+    def focus(self, scroll_visible: bool = True) -> ShellTabs:
+        """Going to the Shell pane (key 3) means typing in its current terminal, if one is open."""
+        tab = self.current_tab
+        view = self.view(tab) if tab else None
+        if view is not None:
+            view.focus(scroll_visible)
+        return self
 
     def _refresh_empty(self) -> None:
         self.query_one("#shell-empty").display = not self._device
@@ -127,11 +136,21 @@ class ShellTabs(Vertical, can_focus=False):
         if command is not None:
             self._command[tab] = command
         view = TerminalView(id=f"{tab}-term", classes="terminal-view")
-        self.query_one(TabbedContent).add_pane(TabPane(Content(display_safe(title or device, 40)), view, id=tab))  # plain, not markup
+        label = self._label[tab] = self._unique_label(display_safe(title or device, 40))
+        self.query_one(TabbedContent).add_pane(TabPane(Content(label), view, id=tab))  # plain, not markup
         self.query_one(TabbedContent).active = tab
         self._refresh_empty()
         self.call_after_refresh(self._request, tab)
         return tab
+
+    def _unique_label(self, base: str) -> str:
+        """``base``, or ``base 2``, ``base 3``... when an open tab is already called that."""
+        taken = {label for tab, label in self._label.items() if tab in self._device}
+        label, number = base, 1
+        while label in taken:
+            number += 1
+            label = f"{base} {number}"
+        return label
 
     def _request(self, tab: str, tries: int = 50) -> None:
         view = self.view(tab)
@@ -153,7 +172,7 @@ class ShellTabs(Vertical, can_focus=False):
             view.feed(data)
 
     def on_terminal_view_notified(self, message: TerminalView.Notified) -> None:
-        """A bell or a desktop notification from a shell: a toast naming the tab's device.
+        """A bell or a desktop notification from a shell: a toast naming the tab (its device).
 
         Everything shown comes from the device: it goes through ``display_safe`` and is never
         read as markup. A bell in the terminal the user is typing in is not worth a toast.
@@ -163,7 +182,7 @@ class ShellTabs(Vertical, can_focus=False):
         if view is None:
             return
         tab = view.id.removesuffix("-term") if view.id else ""
-        device = display_safe(self._device.get(tab, "shell"), 40)
+        device = self._label.get(tab) or display_safe(self._device.get(tab, "shell"), 40)
         if message.bell:
             if view.has_focus and self.current_tab == tab:
                 return
@@ -210,6 +229,7 @@ class ShellTabs(Vertical, can_focus=False):
             return
         self.query_one(TabbedContent).remove_pane(tab)
         self._device.pop(tab, None)
+        self._label.pop(tab, None)
         self._ended.discard(tab)
         self.post_message(self.CloseRequested(tab))
         self._refresh_empty()

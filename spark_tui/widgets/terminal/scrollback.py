@@ -1,4 +1,4 @@
-"""What the view shows of the history: scroll position, search and mouse selection.
+"""What the view shows of the history: scroll position, search, selection and copied text.
 
 Plain state over a :class:`Terminal`, no Textual, so it is tested without an app. Rows are
 addressed by an absolute number that does not change when output scrolls: line ``n`` is the
@@ -34,6 +34,7 @@ class Scrollback:
         offset: Lines scrolled back from the live screen (0 = live).
         searching: The search prompt is open.
         query: The text being searched for.
+        hold: Keep the view on its text while output arrives even at offset 0 (copy mode).
     """
 
     def __init__(self, terminal: Terminal) -> None:
@@ -46,6 +47,8 @@ class Scrollback:
         self._screen = terminal.screen
         self._anchor: tuple[int, int] | None = None  # selection start (abs row, col)
         self._head: tuple[int, int] | None = None  # selection end
+        self._selected_on_screen: dict[int, str] = {}  # abs row -> its text, for rows still live
+        self.hold = False
 
     # -- geometry ----------------------------------------------------------------------------
 
@@ -64,6 +67,38 @@ class Scrollback:
     def row_at(self, y: int) -> tuple[StoredLine | None, Line | None] | None:
         """What view row ``y`` shows: ``(stored, None)`` for history, ``(None, line)`` for the screen."""
         return self._row(self._abs_of_view_row(y))
+
+    @property
+    def first_row(self) -> int:
+        """Absolute number of the oldest row still kept."""
+        return self._first_abs()
+
+    @property
+    def last_row(self) -> int:
+        """Absolute number of the live screen's bottom row."""
+        return self.terminal.screen.pushed + self.terminal.rows - 1
+
+    @property
+    def top_row(self) -> int:
+        """Absolute number of the row at the top of the view."""
+        return self._abs_of_view_row(0)
+
+    def cells(self, absolute: int) -> tuple[list[str], bool] | None:
+        """The cells of absolute row ``absolute`` and whether it wraps onto the next, if kept."""
+        row = self._row(absolute)
+        if row is None:
+            return None
+        stored, line = row
+        return _cells_of(stored, line), (line.wrapped if line is not None else bool(stored[2]))
+
+    def reveal(self, absolute: int) -> None:
+        """Scroll as little as needed for absolute row ``absolute`` to be in the view."""
+        top = self._abs_of_view_row(0)
+        rows = self.terminal.rows
+        if absolute < top:
+            self.scroll(top - absolute)
+        elif absolute >= top + rows:
+            self.scroll(top + rows - 1 - absolute)
 
     def _row(self, absolute: int) -> tuple[StoredLine | None, Line | None] | None:
         screen = self.terminal.screen
@@ -89,8 +124,11 @@ class Scrollback:
             self._screen = screen
             self.to_bottom()
             self.clear_selection()
+            self.hold = False
+        if self._selected_on_screen:
+            self._drop_selection_if_rewritten()
         pushed = screen.pushed
-        if self.offset:
+        if self.offset or self.hold:
             self.offset = min(self.offset + pushed - self._pushed, self._history_len())
         self._pushed = pushed
 
@@ -146,6 +184,18 @@ class Scrollback:
                 return True
         return False
 
+    @property
+    def match(self) -> tuple[int, int] | None:
+        """Where the current search match starts: (absolute row, column), or ``None``."""
+        if not self.query or self._match is None:
+            return None
+        row = self._row(self._match)
+        if row is None:
+            return None
+        text, columns = _text_and_columns(_cells_of(*row))
+        at = text.lower().find(self.query.lower())
+        return (self._match, columns[at]) if at >= 0 and len(text) == len(text.lower()) else None
+
     def _show(self, absolute: int) -> None:
         pushed = self.terminal.screen.pushed
         rows = self.terminal.rows
@@ -177,6 +227,7 @@ class Scrollback:
     def select_start(self, x: int, y: int) -> None:
         """Start a selection at view cell (x, y)."""
         self._anchor = self._head = (self._abs_of_view_row(y), x)
+        self._selected_on_screen = {}
 
     def select_extend(self, x: int, y: int) -> None:
         """Move the selection's moving end to view cell (x, y)."""
@@ -209,19 +260,57 @@ class Scrollback:
             self._anchor = self._head = None
             return ""
         (row0, col0), (row1, col1) = ordered
+        screen = self.terminal.screen
+        first_live = max(row0, screen.pushed)
+        self._selected_on_screen = {
+            absolute: "".join(screen.lines[absolute - screen.pushed].chars)
+            for absolute in range(first_live, min(row1, screen.pushed + len(screen.lines) - 1) + 1)
+        }
+        return self.text((row0, col0), (row1, col1))
+
+    def _drop_selection_if_rewritten(self) -> None:
+        """Forget the selection once the remote wrote over its text (``clear``, a redraw), so
+        the highlight never sits on text nobody selected. Rows that scrolled into the history
+        cannot change any more and are no longer checked."""
+        screen = self.terminal.screen
+        lines = screen.lines
+        for absolute, text in list(self._selected_on_screen.items()):
+            index = absolute - screen.pushed
+            if index < 0:
+                del self._selected_on_screen[absolute]
+            elif index >= len(lines) or "".join(lines[index].chars) != text:
+                self.clear_selection()
+                return
+
+    def text(self, start: tuple[int, int], end: tuple[int, int]) -> str:
+        """The text from cell ``start`` to cell ``end`` (both included), as it is on screen.
+
+        Cells are (absolute row, column). A wide character counts once, whichever of its
+        halves an end falls on; each line loses its trailing blanks; lines are joined with
+        newlines, except where the terminal wrapped a long line, which comes back as one.
+        """
+        (row0, col0), (row1, col1) = start, end
         pieces: list[str] = []
-        for absolute in range(row0, row1 + 1):
-            row = self._row(absolute)
-            if row is None:
+        for absolute in range(max(row0, self._first_abs()), row1 + 1):
+            found = self.cells(absolute)
+            if found is None:
                 continue
-            cells = _cells_of(*row)
-            start = col0 if absolute == row0 else 0
-            end = col1 + 1 if absolute == row1 else len(cells)
-            text = "".join(cells[start:end]).rstrip()
-            wrapped = (row[1].wrapped if row[1] is not None else row[0][2]) and absolute != row1
-            pieces.append(text if wrapped else text + "\n")
+            cells, wrapped = found
+            first = col0 if absolute == row0 else 0
+            while 0 < first < len(cells) and cells[first] == "":
+                first -= 1  # the right half of a wide character: take the whole character
+            stop = col1 + 1 if absolute == row1 else len(cells)
+            text = "".join(cells[first:stop])
+            if wrapped and absolute != row1:
+                following = self.cells(absolute + 1)
+                if following is not None and following[0][1:2] == [""] and text.endswith(" "):
+                    text = text[:-1]  # the blank a wide character left when it wrapped early
+                pieces.append(text)
+            else:
+                pieces.append(text.rstrip(" ") + "\n")
         return "".join(pieces).rstrip("\n")
 
     def clear_selection(self) -> None:
         """Forget the selection."""
         self._anchor = self._head = None
+        self._selected_on_screen = {}

@@ -15,6 +15,7 @@ Keys (all configurable in the constructor):
 | / (while scrolled back) | Search the scrollback; enter finds older matches, escape closes. |
 | n / N (while scrolled back) | Next older / newer match. |
 | escape (while scrolled back) | Back to the live screen. |
+| ctrl+shift+space; v / V when scrolled back | Copy mode: keyboard selection, y copies (``copy_mode.py``). |
 
 Every other key goes to the remote, exactly as xterm would send it. Dragging the mouse
 selects text and copies it (with Textual's ``copy_to_clipboard``); when the remote asked
@@ -33,6 +34,8 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from .cells import link_of, load_line
+from .copy_keys import COPY_MODE_BINDINGS, CopyModeKeys
+from .copy_mode import CopyMode
 from .core import make_terminal
 from .keys import encode_key, encode_mouse, encode_paste
 from .render import HistoryStrips, highlight, line_strip
@@ -52,10 +55,12 @@ than parsing what arrives meanwhile, so a flood is drawn at 30 frames a second, 
 60 (the first output after a pause is drawn at once: typing stays immediate)."""
 
 NOTIFY_INTERVAL = 2.0
-"""Seconds between two notifications (bell, OSC 9/777) from one terminal: a flood is one toast."""
+"""Seconds between two bells, or two notifications (OSC 9/777), from one terminal: a flood is one
+toast. Bells and notifications are counted apart, so a bell never hides the "job done" after it;
+notifications held back come out as one when the interval ends: the last, with how many more."""
 
 
-class TerminalView(Widget, can_focus=True):
+class TerminalView(CopyModeKeys, Widget, can_focus=True):
     """A terminal screen with scrollback, search, selection and xterm key encoding.
 
     Args:
@@ -67,6 +72,8 @@ class TerminalView(Widget, can_focus=True):
     Attributes:
         terminal: The emulator (read its ``title``, ``alternate``, ``refused_clipboard_writes``).
     """
+
+    BINDINGS = COPY_MODE_BINDINGS
 
     DEFAULT_CSS = """
     TerminalView {
@@ -156,7 +163,8 @@ class TerminalView(Widget, can_focus=True):
         )
         self._frozen: tuple[list[Strip], int, int, bool] | None = None
         self._frozen_at = 0.0
-        self._last_notice = -NOTIFY_INTERVAL
+        self._last_notice = {True: -NOTIFY_INTERVAL, False: -NOTIFY_INTERVAL}  # bell? -> when
+        self._held_notice: tuple[str, str, int] | None = None  # the last notification held back, how many
         self.escape_key = escape_key
         self.scroll_keys = scroll_keys
         self.scrollback = Scrollback(self.terminal)
@@ -164,6 +172,7 @@ class TerminalView(Widget, can_focus=True):
         self._selecting = False
         self._painted = 0.0  # when output last asked for a frame
         self._paint_timer = None
+        self.copy_mode = CopyMode(self.scrollback, on_change=self.refresh_bindings)
 
     # -- the app's side --------------------------------------------------------------------
 
@@ -196,20 +205,31 @@ class TerminalView(Widget, can_focus=True):
     def _title_changed(self, title: str) -> None:
         self._post(self.TitleChanged(title))
 
-    def _notice_allowed(self) -> bool:
+    def _notice_allowed(self, bell: bool) -> bool:
         now = time.monotonic()
-        if now - self._last_notice < NOTIFY_INTERVAL:
+        if now - self._last_notice[bell] < NOTIFY_INTERVAL:
             return False
-        self._last_notice = now
+        self._last_notice[bell] = now
         return True
 
     def _bell(self) -> None:
-        if self._notice_allowed():
+        if self._notice_allowed(bell=True):
             self._post(self.Notified("", "", bell=True))
 
     def _notified(self, title: str, body: str) -> None:
-        if self._notice_allowed():
+        if self._notice_allowed(bell=False):
             self._post(self.Notified(title, body))
+            return
+        if self._held_notice is None:
+            self.set_timer(self._last_notice[False] + NOTIFY_INTERVAL - time.monotonic(), self._release_notice)
+        self._held_notice = (title, body, self._held_notice[2] + 1 if self._held_notice else 1)
+
+    def _release_notice(self) -> None:
+        if self._held_notice is not None:
+            title, body, count = self._held_notice
+            self._held_notice = None
+            self._last_notice[False] = time.monotonic()
+            self._post(self.Notified(title, f"{body} (+{count - 1} more)" if count > 1 else body))
 
     def _sync(self, on: bool) -> None:
         """Synchronized output: keep showing the last complete frame until the remote is done."""
@@ -244,6 +264,8 @@ class TerminalView(Widget, can_focus=True):
         event.prevent_default()
         key = event.key
         back = self.scrollback
+        if self.copy_mode_key(event):
+            return
         if key == self.escape_key:
             self._post(self.LeaveRequested())
             return
@@ -317,6 +339,8 @@ class TerminalView(Widget, can_focus=True):
         return {1: 0, 2: 1, 3: 2}.get(event.button, 0)
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
+        if self.copy_mode.active:
+            self.copy_mode.leave()  # the mouse takes over: one selection at a time
         if self._report_mouse(event, self._button(event), press=True):
             return
         where = event.get_content_offset(self)
@@ -380,7 +404,7 @@ class TerminalView(Widget, can_focus=True):
         if back.searching and y == self.size.height - 1:
             prompt = f"search: {back.query}█  (enter: older match, escape: close)"
             return Strip([Segment(prompt[:width], base + Style(reverse=True))]).extend_cell_length(width, base)
-        if self.frozen and back.offset == 0 and not back.searching:
+        if self.frozen and back.offset == 0 and not back.searching and not self.copy_mode.active:
             strips, x, cursor_y, visible = self._frozen
             if y < len(strips):
                 strip = strips[y]
@@ -392,7 +416,7 @@ class TerminalView(Widget, can_focus=True):
             return Strip.blank(width, base)
         stored, line = row
         strip = line_strip(line) if line is not None else self._history_strips.strip(stored, term.cols)
-        if line is not None and back.offset == 0 and y == term.y and term.cursor_visible:
+        if line is not None and back.offset == 0 and y == term.y and term.cursor_visible and not self.copy_mode.active:
             x = min(term.x, term.cols - 1)
             wide = x + 1 < term.cols and line.chars[x + 1] == ""
             # DECSCUSR 3/4 ask for an underline cursor; a cell cannot show a bar, so 5/6 and the
@@ -404,6 +428,7 @@ class TerminalView(Widget, can_focus=True):
         span = back.selection_span(y)
         if span is not None:
             strip = highlight(strip, span[0], span[1], _SELECTION)
+        strip = self.copy_mode.decorate(y, strip)
         return strip.crop_extend(0, width, base).apply_style(base)
 
     def on_focus(self) -> None:
