@@ -65,6 +65,11 @@ SYNTHETIC = {
         b"\x1b[0000000031mred\x1b[0000000002;0000000005Hx\x1b[000000000000000000004;01Cy\x1b[0m"
     ),
     "decaln_fills_with_e_homes_and_resets_margins": b"\x1b[5;10r\x1b[3;3H\x1b#8x\x1b[40;1H\n\nbottom",
+    # Found by comparing random streams with tmux (both cores are held to them):
+    "erased_cells_keep_a_truecolor_background": b"\x1b[48;2;154;215;197m\x1b[3L\x1bD\x1b[20G\xe4\xb8\xad\x1b[0m",
+    "insert_and_delete_lines_keep_the_column": b"\x1b[5;68H\x1b[4Labc\x1b[9;30H\x1b[2Mdef",
+    "entering_the_alternate_screen_twice_keeps_its_text": b"\x1b[?1049htext\x1b[?1049h more",
+    "leaving_an_alternate_screen_never_entered_keeps_the_cursor": b"top\x1b[9B\x1b[?1049lhere",
     "deccolm_clears_and_homes": b"text\r\nmore\x1b[44m\x1b[3;3H\x1b[?3lafter\x1b[0m\x1b[?3hagain",
 }
 

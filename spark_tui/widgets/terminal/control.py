@@ -226,16 +226,15 @@ def _el(t, args, n):
 
 
 def _il(t, args, n):
+    # The column stays, as in tmux (xterm goes to the left margin).
     if t.top <= t.y <= t.bottom:
         t.screen.scroll_down(t.y, t.bottom, n, t.attr)
-        t.x = 0
         t.wrap_pending = False
 
 
 def _dl(t, args, n):
     if t.top <= t.y <= t.bottom:
         _scroll_region_up(t, t.y, n)
-        t.x = 0
         t.wrap_pending = False
 
 

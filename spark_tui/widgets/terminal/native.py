@@ -341,7 +341,7 @@ class NativeTerminal:
         lib.ghostty_terminal_vt_write(self._term, data, len(data))
 
     def _feed_split(self, data: bytes, split: re.Pattern[bytes]) -> None:
-        """Feed ``data`` in pieces around REP, CUB, EL, ED and ECH, which act as tmux's do.
+        """Feed ``data`` in pieces around the ``SPLIT`` sequences, which act as tmux's do.
 
         tmux keeps a cursor that wrote the last column *past* it: EL, ED and ECH from there
         leave that column alone, REP has no room left, and a step back lands on the last
@@ -359,6 +359,17 @@ class NativeTerminal:
             if sequence == b"\x08":
                 self._last_piece = b""
                 self._backspace()
+            elif final in b"hl":
+                if params != b"?1049" or self.alternate != (final == b"h"):
+                    start = match.start()  # any other mode: it goes with the next piece
+                    continue
+                # (1049 set on the alternate screen, or reset on the main one: nothing to do)
+            elif final in b"LM":
+                column = self.x
+                self._write(sequence)
+                if column:
+                    self._write(b"\x1b[%dG" % (column + 1))
+                self._last_piece = b""
             elif final == b"b":
                 if prints_last(self._last_piece) and not self.wrap_pending:
                     count = int(params[:6] or 1) or 1

@@ -34,12 +34,15 @@ _MODES = re.compile(rb"\x1b\[\?([0-9;]*)([hl])")
 _RESET_RUN = re.compile(rb"(\x1bc|\x1b\[2J|\x1b#8)\1+")
 _LONG_SGR = re.compile(rb"\x1b\[((?:[0-9:]*;){%d,}[0-9:]*)m" % SGR_PARAMS)
 
-SPLIT = re.compile(rb"\x1b\[[0-9]*[bDJKX]")
-"""Sequences whose effect depends on a pending wrap: REP, CUB, and EL / ED / ECH.
+SPLIT = re.compile(rb"\x1b\[\??[0-9]*[bDJKLMXhl]")
+"""Sequences that need a look at the cursor: REP, CUB, EL / ED / ECH (a pending wrap), IL / DL
+(tmux keeps the column, Ghostty goes to the first), and entering the alternate screen while on it
+or leaving it while not (``CSI ? 1049 h/l``: tmux does nothing; Ghostty clears it again, or
+restores a saved cursor).
 (No groups: with them the scan is three times slower; the match is split by hand.)
 (BS steps back from the last column as in xterm, which vttest's autowrap screen checks.)"""
 
-SPLIT_BS = re.compile(rb"\x1b\[[0-9]*[bDJKX]|\x08")
+SPLIT_BS = re.compile(rb"\x1b\[\??[0-9]*[bDJKLMXhl]|\x08")
 """``SPLIT`` and BS, once the remote has turned reverse-wraparound (mode 45) on."""
 
 _EXTRA_PARAMS = re.compile(rb"\x1b\[([0-9]*);[0-9;]*([@A-GIL-MPSTXZ`abde])")

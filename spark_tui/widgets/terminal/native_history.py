@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .cells import BG_SHIFT, LINK_IDS, LINK_SHIFT, TRUECOLOR, Line
+from .cells import BG_SHIFT, LINK_IDS, LINK_SHIFT, Line
 from .native_rows import (
     GRAPHEME_LIMIT,
     TAG_BG_PALETTE,
@@ -19,6 +19,7 @@ from .native_rows import (
     WIDE_HEAD,
     WIDE_TAIL,
     _safe,
+    cell_rgb,
     decode,
     packed_style,
 )
@@ -62,7 +63,7 @@ def history_line(term: NativeTerminal, index: int) -> Line:
             attr = (attr & ~_BG_BITS) | (((content & 0xFF) + 1) << BG_SHIFT)
             chars.append(" ")
         elif tag == TAG_BG_RGB:
-            attr = (attr & ~_BG_BITS) | ((TRUECOLOR | content) << BG_SHIFT)
+            attr = (attr & ~_BG_BITS) | (cell_rgb(content) << BG_SHIFT)
             chars.append(" ")
         elif wide == WIDE_TAIL:
             chars.append("")

@@ -64,6 +64,11 @@ def decode(cell: int) -> tuple[int, int, int, int, bool]:
     )
 
 
+def cell_rgb(content: int) -> int:
+    """A cell's own background colour (red in the low byte) as our packed colour."""
+    return TRUECOLOR | ((content & 0xFF) << 16) | (content & 0xFF00) | ((content >> 16) & 0xFF)
+
+
 def check_cell_layout(ffi: Any, lib: Any, raw_cells: list[int]) -> bool:
     """True when :func:`decode` agrees with ``ghostty_cell_get`` on every cell given."""
     out = ffi.new("uint64_t*")
@@ -212,7 +217,7 @@ class RowReader:
                 attr = (attr & ~(0x3FFFFFF << BG_SHIFT)) | ((((cell >> 2) & _PALETTE) + 1) << BG_SHIFT)
                 chars.append(" ")
             elif tag == TAG_BG_RGB:
-                attr = (attr & ~(0x3FFFFFF << BG_SHIFT)) | ((TRUECOLOR | ((cell >> 2) & _RGB)) << BG_SHIFT)
+                attr = (attr & ~(0x3FFFFFF << BG_SHIFT)) | (cell_rgb(cell >> 2) << BG_SHIFT)
                 chars.append(" ")
             else:
                 wide = (cell >> _WIDE_SHIFT) & _WIDE
