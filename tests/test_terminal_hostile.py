@@ -127,3 +127,28 @@ def test_thousands_of_mode_switches_in_one_sequence_cost_linear_time():
     small = _cost(b"\x1b[?" + b"1049;" * 2000 + b"1049h")
     large = _cost(b"\x1b[?" + b"1049;" * 20000 + b"1049h")
     assert large < 20 * small + 0.2
+
+
+def test_an_image_upload_naming_local_files_reads_and_deletes_nothing_and_gets_no_reply(tmp_path):
+    # The kitty graphics protocol lets a program name a file (t=f) or a temporary file that the
+    # terminal reads and deletes (t=t) on *this* computer: a device must reach neither.
+    import base64
+    import os
+    import tempfile
+
+    replies: list[bytes] = []
+    term = _make(80, 24, on_reply=replies.append)
+    temp = tempfile.NamedTemporaryFile(prefix="tty-graphics-protocol-", suffix=".rgb", delete=False)
+    temp.write(b"\xff" * 12)
+    temp.close()
+    secret = tmp_path / "secret.rgb"
+    secret.write_bytes(b"\x00" * 12)
+    try:
+        for medium, path in ((b"t", temp.name), (b"f", str(secret)), (b"s", "/spark-tui-shm")):
+            term.feed(b"\x1b_Gi=7,a=T,f=24,s=2,v=2,t=" + medium + b";" + base64.b64encode(path.encode()) + b"\x1b\\")
+        term.feed(b"\x1b_Gi=8,a=T,f=24,s=2,v=2;" + base64.b64encode(b"\x00" * 12) + b"\x1b\\after")
+        assert os.path.exists(temp.name), "the temporary-file medium deleted a local file"
+        assert replies == []  # not even an error: the remote learns nothing about this computer
+        assert "after" in "".join(term.display)
+    finally:
+        os.unlink(temp.name)

@@ -170,6 +170,12 @@ class NativeTerminal:
         self._term = self._t[0]
         self._scrollback = max(0, scrollback)
         self._bound_history()
+        # Images (kitty graphics) are never shown here: none kept, none read from this computer's
+        # files or shared memory by name (what a remote could otherwise ask for).
+        self._set(lib.GHOSTTY_TERMINAL_OPT_KITTY_IMAGE_STORAGE_LIMIT, ffi.new("uint64_t*", 0))
+        self._set(lib.GHOSTTY_TERMINAL_OPT_KITTY_IMAGE_MEDIUM_FILE, ffi.new("bool*", False))
+        self._set(lib.GHOSTTY_TERMINAL_OPT_KITTY_IMAGE_MEDIUM_SHARED_MEM, ffi.new("bool*", False))
+        self._set(lib.GHOSTTY_TERMINAL_OPT_APC_MAX_BYTES, ffi.new("size_t*", 4096))
         self._state = ffi.new("GhosttyRenderState*")
         self._rows_it = ffi.new("GhosttyRenderStateRowIterator*")
         if lib.ghostty_render_state_new(ffi.NULL, self._state) or lib.ghostty_render_state_row_iterator_new(
