@@ -68,6 +68,10 @@ SYNTHETIC = {
     # Found by comparing random streams with tmux (both cores are held to them):
     "erased_cells_keep_a_truecolor_background": b"\x1b[48;2;154;215;197m\x1b[3L\x1bD\x1b[20G\xe4\xb8\xad\x1b[0m",
     "insert_and_delete_lines_keep_the_column": b"\x1b[5;68H\x1b[4Labc\x1b[9;30H\x1b[2Mdef",
+    "insert_and_delete_lines_outside_the_scroll_region_move_the_rows_below": (
+        b"".join(b"\x1b[%d;1Hrow%02d" % (i + 1, i) for i in range(40))
+        + b"\x1b[10;17r\x1b[1;3H\x1b[1Ma\x1b[2;5H\x1b[2Lb\x1b[30;3H\x1b[1Mc\x1b[33;4H\x1b[3Ld\x1b[12;1H\x1b[2Me"
+    ),
     "entering_the_alternate_screen_twice_keeps_its_text": b"\x1b[?1049htext\x1b[?1049h more",
     "leaving_an_alternate_screen_never_entered_keeps_the_cursor": b"top\x1b[9B\x1b[?1049lhere",
     "deccolm_clears_and_homes": b"text\r\nmore\x1b[44m\x1b[3;3H\x1b[?3lafter\x1b[0m\x1b[?3hagain",

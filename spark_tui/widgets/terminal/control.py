@@ -226,23 +226,23 @@ def _el(t, args, n):
 
 
 def _il(t, args, n):
-    # The column stays, as in tmux (xterm goes to the left margin).
-    if t.top <= t.y <= t.bottom:
-        t.screen.scroll_down(t.y, t.bottom, n, t.attr)
-        t.wrap_pending = False
+    # As tmux: the column stays (xterm goes to the left margin), and from a row outside the
+    # scroll region the rows from the cursor to the bottom of the screen move (xterm: none).
+    bottom = t.bottom if t.top <= t.y <= t.bottom else t.rows - 1
+    t.screen.scroll_down(t.y, bottom, n, t.attr)
+    t.wrap_pending = False
 
 
 def _dl(t, args, n):
-    if t.top <= t.y <= t.bottom:
-        _scroll_region_up(t, t.y, n)
-        t.wrap_pending = False
+    _scroll_region_up(t, t.y, n, t.bottom if t.top <= t.y <= t.bottom else t.rows - 1)
+    t.wrap_pending = False
 
 
-def _scroll_region_up(t, top, n):
+def _scroll_region_up(t, top, n, bottom=None):
     # Deleting lines never feeds the scrollback, even at the top of the screen.
     history, t.screen.history = t.screen.history, None
     try:
-        t.screen.scroll_up(top, t.bottom, n, t.attr)
+        t.screen.scroll_up(top, t.bottom if bottom is None else bottom, n, t.attr)
     finally:
         t.screen.history = history
 

@@ -48,6 +48,8 @@ _SAFE_REPLY = re.compile(
 """Replies the library may send the remote: cursor position, status, device attributes, mode
 reports and XTVERSION. Nothing that could carry text the remote chose (no DECRQSS, no title)."""
 
+_MARGINS = re.compile(rb"\x1bP1\$r([0-9]{1,5});([0-9]{1,5})r\x1b\\")
+
 _XTVERSION_NAME = XTVERSION[len("\x1bP>|") : -len("\x1b\\")].encode()
 
 
@@ -158,6 +160,7 @@ class NativeTerminal:
         self._fed = True  # rows must be read again
         self._guard = StreamGuard()
         self._last_piece = b""  # the end of what was fed last: did it print (REP repeats that)?
+        self._captured: list[bytes] | None = None  # replies to our own queries, while asking
         self._reverse_wrap_asked = False  # mode 45 was ever set: BS needs a look at the cursor
         self._lines = [Line.blank(self.cols) for _ in range(self.rows)]
         self._history = _History(self)
@@ -241,6 +244,9 @@ class NativeTerminal:
     # -- callbacks from the library (run inside feed) ------------------------------------------
 
     def _on_pty(self, _term: Any, _user: Any, data: Any, length: int) -> None:
+        if self._captured is not None:  # our own question (see _margins), never the remote's
+            self._captured.append(ffi.buffer(data, length)[:])
+            return
         if self.on_reply is None:
             return
         reply = ffi.buffer(data, length)[:]
@@ -371,10 +377,7 @@ class NativeTerminal:
                     continue
                 # (1049 set on the alternate screen, or reset on the main one: nothing to do)
             elif final in b"LM":
-                column = self.x
-                self._write(sequence)
-                if column:
-                    self._write(b"\x1b[%dG" % (column + 1))
+                self._insert_or_delete_lines(sequence)
                 self._last_piece = b""
             elif final == b"b":
                 if prints_last(self._last_piece) and not self.wrap_pending:
@@ -394,6 +397,31 @@ class NativeTerminal:
         if tail:
             self._write(tail)
             self._last_piece = tail[-32:]
+
+    def _insert_or_delete_lines(self, sequence: bytes) -> None:
+        """IL / DL as tmux: the column stays, and from a row outside the scroll region they act
+        on the rows from the cursor to the bottom of the screen (xterm and Ghostty: nothing)."""
+        x, y = self.x, self.y
+        top, bottom = self._margins()
+        if top <= y <= bottom:
+            self._write(sequence)
+        else:  # (origin mode is off: the cursor could not be outside the region otherwise)
+            self._write(b"\x1b[r\x1b[%d;%dH" % (y + 1, x + 1) + sequence)
+            self._write(b"\x1b[%d;%dr\x1b[%d;%dH" % (top + 1, bottom + 1, y + 1, x + 1))
+        if x:
+            self._write(b"\x1b[%dG" % (x + 1))
+
+    def _margins(self) -> tuple[int, int]:
+        """The scroll region (top, bottom rows, 0-based), asked of the library with DECRQSS."""
+        self._captured = []
+        try:
+            self._write(b"\x1bP$qr\x1b\\")
+        finally:
+            captured, self._captured = self._captured, None
+        found = _MARGINS.fullmatch(captured[0]) if captured else None
+        if found is None:
+            return 0, self.rows - 1
+        return int(found.group(1)) - 1, int(found.group(2)) - 1
 
     def _backspace(self) -> None:
         """BS; at the left edge with reverse-wraparound (mode 45) and autowrap, to the end of
