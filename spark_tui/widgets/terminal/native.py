@@ -25,7 +25,7 @@ from typing import Any
 from .cells import Line, StoredLine, store_line
 from .escapes import LINK_LIMIT, NOTIFY_LIMIT, sanitize_title
 from .modes import XTVERSION
-from .native_guard import SPLIT, SPLIT_BS, StreamGuard, prints_last
+from .native_guard import MANY_SPLITS, SPLIT, SPLIT_BS, StreamGuard, collapse_runs, prints_last
 from .native_rows import RowReader, check_cell_layout
 from .sequences import REPLY_BURST, REPLY_RATE
 
@@ -360,8 +360,12 @@ class NativeTerminal:
         column, not the one before it. REP repeats only a character printed
         right before it (never after another sequence) and at most to the end of the line.
         """
+        matches = list(split.finditer(data))
+        if len(matches) > MANY_SPLITS:
+            data = collapse_runs(data)
+            matches = list(split.finditer(data))
         start = 0
-        for match in split.finditer(data):
+        for match in matches:
             head = data[start : match.start()]
             if head:
                 self._write(head)

@@ -48,6 +48,24 @@ SPLIT_BS = re.compile(rb"\x1b\[\??[0-9]*[bDJKLMXhl]|\x08")
 _EXTRA_PARAMS = re.compile(rb"\x1b\[([0-9]*);[0-9;]*([@A-GIL-MPSTXZ`abde])")
 """A one-parameter sequence given more: xterm and tmux read the first, Ghostty drops it all."""
 
+_SPLIT_RUN = re.compile(rb"(\x1b\[([0-9]*)([bDJKLMX]))\1+")
+MANY_SPLITS = 256
+"""Split sequences in one chunk past which runs of the same one are collapsed first."""
+
+
+def _collapse(match: re.Match[bytes]) -> bytes:
+    sequence, count, final = match.groups()
+    if final in b"DLM":  # moves and line inserts add up (the library clamps the total)
+        times = len(match.group()) // len(sequence)
+        return b"\x1b[%d%s" % (min(65535, (int(count[:5] or 1) or 1) * times), final)
+    return sequence  # EL, ED, ECH: the same again changes nothing; REP after REP repeats nothing
+
+
+def collapse_runs(data: bytes) -> bytes:
+    """A flood of one split sequence as one: its cost is one look at the cursor, not thousands."""
+    return _SPLIT_RUN.sub(_collapse, data)
+
+
 # Text that ends a piece and leaves REP something to repeat: the piece's last byte printed.
 _ENDS_IN_SEQUENCE = re.compile(rb"(?:\x1b\[[0-?]*[ -/]*[@-~]|\x1b[ -/]*[0-~]|[\x00-\x1f\x7f])\Z")
 
