@@ -13,8 +13,9 @@ Attribute layout (bits)::
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import groupby
 
 from wcwidth import wcwidth
@@ -101,6 +102,37 @@ def shown_as(char: str) -> tuple[str, int]:
     if width < 0:
         return ("", -1)
     return (char, width)
+
+
+# Blocks whose characters programs draw with most (accented letters, Greek and Cyrillic,
+# punctuation, arrows and technical signs, box drawing, blocks, shapes, braille graphs).
+_NARROW_BLOCKS = (
+    (0xA0, 0x24F), (0x370, 0x52F), (0x2010, 0x205E), (0x2190, 0x23FF), (0x2500, 0x25FF), (0x2800, 0x28FF),
+)
+
+
+@cache
+def _narrow_pattern() -> re.Pattern[str]:
+    """A character class of the characters in ``_NARROW_BLOCKS`` that ``shown_as`` leaves as
+    they are at width 1 (so a run of them can be written like ASCII, one cell each)."""
+    ranges: list[list[int]] = []
+    for first, last in _NARROW_BLOCKS:
+        for code in range(first, last + 1):
+            char = chr(code)
+            if unicodedata.category(char) in _UNSAFE or wcwidth(char) != 1:
+                continue
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    body = "".join(f"{chr(a)}-{chr(b)}" if a != b else chr(a) for a, b in ranges)
+    return re.compile(f"[ -~{body}]+")  # all of them above U+00A0: nothing to escape
+
+
+def narrow_run(run: str) -> bool:
+    """True when every character of ``run`` (printable, no controls) is shown as itself in one
+    cell, so the run can be written with one slice assignment."""
+    return _narrow_pattern().fullmatch(run) is not None
 
 
 # DEC Special Graphics (ESC ( 0): what ncurses draws boxes with when it does not trust UTF-8.

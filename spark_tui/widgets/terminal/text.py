@@ -11,7 +11,7 @@ from itertools import repeat
 
 import re
 
-from .cells import BG_MASK, DEC_GRAPHICS, Line, shown_as, store_line
+from .cells import BG_MASK, DEC_GRAPHICS, Line, narrow_run, shown_as, store_line
 from .sgr import apply_sgr
 
 # An SGR's parameters, as ``re.split`` separators: text, params, text, params, ..., text.
@@ -207,7 +207,7 @@ class TextMixin:
         if self.charsets[self.shift_out] == "0":
             run = run.translate(DEC_GRAPHICS)
         self.last_char = run[-1]
-        if run.isascii():
+        if run.isascii() or narrow_run(run):  # one cell per character
             x = self.x
             end = x + len(run)
             if end < self.cols and not self.wrap_pending and not self.insert_mode:
@@ -228,6 +228,7 @@ class TextMixin:
             self._print_wide(run)
 
     def _print_ascii(self, run: str) -> None:
+        """Write ``run``, one character a cell (ASCII or ``narrow_run``), wrapping as set."""
         cols = self.cols
         lines = self.screen.lines
         attr = self.attr

@@ -1,0 +1,152 @@
+"""The emulator's shortcuts change nothing: whole chunks and a few bytes at a time give one screen.
+
+The parsing loop memoises SGRs and cursor positions, writes runs of box drawing like ASCII, and
+skips writing text that a later full clear in the same chunk erases (several pages of a pager
+in one read). Fed a few bytes at a time none of that can apply, so the two ways of feeding the
+same bytes must leave identical state: every cell, attribute, wrap flag, the cursor, the
+scrollback and the modes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from spark_tui.widgets.terminal.emulator import Terminal
+
+FIXTURES = Path(__file__).parent / "terminal_fixtures"
+
+
+def _state(term: Terminal) -> tuple:
+    def screen(scr):
+        return [(tuple(line.chars), tuple(line.attrs), line.wrapped) for line in scr.lines]
+
+    return (
+        screen(term.main),
+        screen(term.alt),
+        term.alternate,
+        list(term.main.history),
+        term.main.pushed,
+        (term.x, term.y, term.wrap_pending, term.attr, term.last_char),
+        (term.top, term.bottom, term.origin, term.insert_mode, term.cursor_visible, term.title),
+    )
+
+
+def _fed(data: bytes, chunk: int, cols: int = 80, rows: int = 24) -> tuple:
+    term = Terminal(cols, rows, scrollback=500)
+    for start in range(0, len(data), chunk):
+        term.feed(data[start : start + chunk])
+    return _state(term)
+
+
+def _same_whole_and_piecewise(data: bytes, cols: int = 80, rows: int = 24) -> None:
+    whole = _fed(data, len(data) or 1, cols, rows)
+    assert whole == _fed(data, 7, cols, rows)
+    assert whole == _fed(data, 1, cols, rows)
+
+
+def _page(number: int, prefix: bytes = b"\x1b[m\x1b[H\x1b[2J") -> bytes:
+    body = b"".join(
+        b"\x1b[%d;1H\x1b[3%dmline %d of page %d\x1b[m \xe2\x94\x82 tail\r\n" % (row, row % 8, row, number)
+        for row in range(1, 24)
+    )
+    return prefix + body + b"\x1b[24;70H%d%%" % number
+
+
+@pytest.mark.parametrize("name", ["htop.bin", "less_search.bin", "ls_color.bin", "progress.bin", "top.bin", "utf8_wide.bin"])
+def test_a_recorded_program_leaves_one_screen_whole_or_piecewise(name):
+    _same_whole_and_piecewise((FIXTURES / name).read_bytes(), 120, 40)
+
+
+def test_pages_on_the_alternate_screen_leave_the_last_page():
+    data = b"\x1b[?1049h" + b"".join(_page(n) for n in range(30))
+    _same_whole_and_piecewise(data)
+    term = Terminal(80, 24)
+    term.feed(data)
+    assert term.display[0].startswith("line 1 of page 29")
+    assert term.display[22].startswith("line 23 of page 29")
+
+
+def test_pages_on_the_main_screen_keep_what_scrolled_into_the_history():
+    # The main screen has a scrollback: text that scrolls into it is never skipped.
+    data = b"".join(b"scrolled %d\r\n" % n for n in range(60)) + b"".join(_page(n) for n in range(10))
+    _same_whole_and_piecewise(data)
+
+
+def test_a_screen_switch_between_pages_keeps_what_each_screen_got():
+    data = (
+        _page(1)
+        + b"\x1b[?1049h"
+        + _page(2)
+        + b"\x1b[?1049l"
+        + b"main text after"
+        + b"\x1b[?1049h"
+        + _page(3)
+        + b"\x1b[?47l"
+        + b"more main text"
+        + b"\x1b[?1049h"
+        + _page(4, b"\x1b[H\x1b[2J")
+    )
+    _same_whole_and_piecewise(data)
+
+
+def test_a_switch_hidden_by_leading_zeros_or_controls_still_counts():
+    data = (
+        b"\x1b[?1049h"
+        + _page(1)
+        + b"\x1b[?001049l"
+        + b"on main"
+        + b"\x1b[?1049h"
+        + _page(2)
+        + b"\x1b[?10\r49l"
+        + b"main again"
+        + b"\x1bc"
+        + b"after reset"
+        + _page(3)
+    )
+    _same_whole_and_piecewise(data)
+
+
+def test_erases_wide_characters_and_wraps_inside_skipped_pages_change_nothing():
+    wide = "漢字".encode()
+    data = b"\x1b[?1049h" + b"".join(
+        _page(n)
+        + b"\x1b[5;79H" + wide + b"wrapped past the edge\x1b[K\x1b[1J\x1b[2K\x1b[3;1H\x1b[1K"
+        + b"\x1b[24;1H\r\nscrolls the alternate screen\n\x1b[2J"
+        for n in range(8)
+    ) + b"\x1b[7;7Hend"
+    _same_whole_and_piecewise(data)
+
+
+def test_an_osc_cut_short_by_the_clear_still_sets_the_title():
+    data = b"\x1b[?1049h" + _page(1) + b"\x1b]2;my title" + _page(2) + b"\x1b]2;second\x07" + _page(3)
+    _same_whole_and_piecewise(data)
+    term = Terminal(80, 24)
+    term.feed(data)
+    assert term.title == "second"
+
+
+def test_the_colour_of_the_clear_is_the_colour_in_force_then():
+    data = b"\x1b[?1049h" + b"".join(_page(n, b"\x1b[44m\x1b[H\x1b[2J") + b"\x1b[41m" for n in range(5))
+    _same_whole_and_piecewise(data)
+
+
+def test_box_drawing_and_accents_go_where_ascii_would():
+    data = "\x1b[2;3H┌──┐ é ⣿⣀ ½\x1b[3;3H│ab│\x1b[4;78H────wraps".encode()
+    _same_whole_and_piecewise(data)
+    term = Terminal(80, 24)
+    term.feed(data)
+    assert term.display[1][2:13] == "┌──┐ é ⣿⣀ ½"
+    assert term.display[3].endswith("───") and term.display[4].startswith("─wraps")
+
+
+def test_a_memoised_cursor_position_follows_a_resize_and_origin_mode():
+    term = Terminal(80, 24)
+    term.feed(b"\x1b[30;90Hx")
+    assert (term.x, term.y) == (79, 23)
+    term.resize(100, 30)
+    term.feed(b"\x1b[30;90Hy")
+    assert (term.y, term.x) == (29, 90)
+    term.feed(b"\x1b[5;20r\x1b[?6h\x1b[30;90Hz")
+    assert term.y == 19
