@@ -22,6 +22,7 @@ from .escapes import EscapeMixin, sanitize_title
 from .modes import ModeMixin
 from .screen import Screen
 from .sequences import HOLD_LIMIT, SequenceMixin
+from .bulk import BulkMixin, only_crlf_pairs
 from .stream import StreamMixin
 from .text import TextMixin
 
@@ -30,16 +31,10 @@ from .text import TextMixin
 _CONTROL = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def _only_crlf_pairs(text: str) -> bool:
-    """True when every CR in ``text`` is followed by LF and every LF preceded by CR."""
-    pairs = text.count("\r\n")
-    return pairs == text.count("\r") == text.count("\n")
-
-
 __all__ = ["HOLD_LIMIT", "Terminal", "sanitize_title"]
 
 
-class Terminal(StreamMixin, TextMixin, ControlMixin, ModeMixin, EscapeMixin, SequenceMixin):
+class Terminal(StreamMixin, BulkMixin, TextMixin, ControlMixin, ModeMixin, EscapeMixin, SequenceMixin):
     """An xterm-256color screen fed with the remote's bytes.
 
     Args:
@@ -175,7 +170,7 @@ class Terminal(StreamMixin, TextMixin, ControlMixin, ModeMixin, EscapeMixin, Seq
             text = _IDEMPOTENT_RUN.sub(r"\1", text)
         control = _CONTROL.search(text)
         if control is None:
-            if text.isascii() and _only_crlf_pairs(text):
+            if text.isascii() and only_crlf_pairs(text):
                 self._feed_lines(text.split("\r\n"))
                 return
         elif text[control.start()] == "\x1b" and text.count("\r\n") > 8 and self._coloured_lines(text):
@@ -183,38 +178,10 @@ class Terminal(StreamMixin, TextMixin, ControlMixin, ModeMixin, EscapeMixin, Seq
         elif control.start() > 256:
             cut = text.rfind("\r\n", 0, control.start()) + 2
             head = text[:cut]
-            if cut > 2 and head.isascii() and _only_crlf_pairs(head):
+            if cut > 2 and head.isascii() and only_crlf_pairs(head):
                 self._feed_lines(head.split("\r\n"))
                 text = text[cut:]
         self._feed_tokens(text)
-
-    def _coloured_lines(self, text: str) -> bool:
-        """A flood of lines with colours (``ESC[32m...ESC[0m`` CR LF): whole lines in bulk.
-
-        Taken only when SGRs, printable ASCII and CR LF pairs are all there is; the first line
-        (which continues the cursor's line) and the unfinished last one go the usual way.
-        Returns False (nothing consumed) when the text does not have that shape.
-        """
-        last = text.rfind("\r\n")
-        if _NOT_SGR.search(text, 0, last) is not None:
-            return False  # a full-screen program's output: found at its first cursor move
-        stripped = _SGR.sub("", text[:last])  # the tail may hold half a sequence: not checked
-        if not stripped.isascii() or _CONTROL.search(stripped) is not None or not _only_crlf_pairs(stripped):
-            return False
-        first = text.find("\r\n")
-        self._feed_tokens(text[:first])
-        parts = text[first + 2 : last].split("\r\n")
-        while parts:
-            done = self._bulk_sgr_lines(parts)
-            if done == len(parts):
-                break
-            if not done:  # lines that wrap, or a state the bulk path does not handle: the usual way
-                self._feed_tokens("\r\n" + "\r\n".join(parts))
-                break
-            self._feed_tokens("\r\n" + parts[done])  # one line that wraps, then bulk again
-            parts = parts[done + 1 :]
-        self._feed_tokens(text[last:])
-        return True
 
     # -- whole-terminal operations ---------------------------------------------------------
 
@@ -262,6 +229,4 @@ def _default_tabs(cols: int) -> bytearray:
     return stops
 
 
-_SGR = re.compile(r"\x1b\[[0-9;]*m")
-_NOT_SGR = re.compile(r"\x1b(?!\[[0-9;]*m)")
 _IDEMPOTENT_RUN = re.compile(r"(\x1bc|\x1b\[2J|\x1b#8)\1+")
