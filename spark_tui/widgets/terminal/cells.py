@@ -135,6 +135,28 @@ def narrow_run(run: str) -> bool:
     return _narrow_pattern().fullmatch(run) is not None
 
 
+narrow_seen: dict[str, tuple[str, ...]] = {}
+"""Non-ASCII runs already found narrow -> their cells (box drawing and meters repeat a lot)."""
+NARROW_SEEN = 2048
+NARROW_KEY = 160
+
+
+def narrow_cells(run: str) -> tuple[str, ...] | None:
+    """The cells of a non-ASCII ``run`` when ``narrow_run`` holds for it, else None.
+
+    Memoised (bounded): writing the tuple into a line shares its one-character strings, where
+    a str would make a new object for every character outside Latin-1.
+    """
+    cells = narrow_seen.get(run)
+    if cells is None and _narrow_pattern().fullmatch(run) is not None:
+        cells = tuple(run)
+        if len(run) <= NARROW_KEY:
+            if len(narrow_seen) >= NARROW_SEEN:
+                narrow_seen.clear()
+            narrow_seen[run] = cells
+    return cells
+
+
 # DEC Special Graphics (ESC ( 0): what ncurses draws boxes with when it does not trust UTF-8.
 DEC_GRAPHICS = str.maketrans(
     {

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from itertools import islice
 
-from .cells import narrow_run
+from .cells import narrow_cells, narrow_seen
 from .control import _ints
 
 # Every sequence or control character, as the one group of a split: the parts alternate text,
@@ -96,20 +96,25 @@ class StreamMixin:
             return
         sgr_memo = _sgr_memo
         cup_memo = self._cup_memo
+        narrow_get = narrow_seen.get
         # The state the loop changes, in locals (written back around every other handler).
         cols, rows, top, bottom = self.cols, self.rows, self.top, self.bottom
         x, y, attr, pending, last = self.x, self.y, self.attr, self.wrap_pending, self.last_char
         screen = self.screen
         lines = screen.lines
-        plain = not self.insert_mode and self.charsets[self.shift_out] == "B"
+        charsets = self.charsets
+        plain = not self.insert_mode and charsets[self.shift_out] == "B"
         origin = self.origin
         newline_mode = self.newline_mode
+        autowrap = self.autowrap
         parts_iter = islice(parts, start, stop)
         for seq, run in zip(parts_iter, parts_iter):
             final = seq[-1]
             if final == "m" and (new := sgr_memo.get((attr, seq))) is not None:
                 attr = new
                 last = ""
+            elif final == "B" and seq == "\x1b(B" and charsets[0] == "B":
+                last = ""  # ASCII again, as it was (ncurses sends it before every colour change)
             elif final == "H" and not origin and (at := cup_memo.get(seq)) is not None:
                 y, x = at
                 pending = False
@@ -134,10 +139,6 @@ class StreamMixin:
                     screen.scroll_up(top, bottom, 1, attr)
                 elif y < rows - 1:
                     y += 1
-            elif seq == "\x1b(B":  # back to ASCII (ncurses sends it before every colour change)
-                self.charsets[0] = "B"
-                plain = not self.insert_mode and self.charsets[self.shift_out] == "B"
-                last = ""
             elif dead and seq in _ERASES:
                 last = ""  # erasing what a full clear erases again: nothing to do
             elif seq == "\x1b[K":  # erase to the end of the line
@@ -150,24 +151,30 @@ class StreamMixin:
                 x, y, attr, pending, last = self.x, self.y, self.attr, self.wrap_pending, self.last_char
                 screen = self.screen
                 lines = screen.lines
-                plain = not self.insert_mode and self.charsets[self.shift_out] == "B"
+                charsets = self.charsets
+                plain = not self.insert_mode and charsets[self.shift_out] == "B"
                 origin = self.origin
                 newline_mode = self.newline_mode
+                autowrap = self.autowrap
             if run:
                 end = x + len(run)
-                if end < cols and not pending and plain and (run.isascii() or narrow_run(run)):
-                    # The text fits on the line: one slice assignment.
+                if end <= cols and not pending and plain and ((cells := run).isascii() or (cells := narrow_get(run) or narrow_cells(run))):
+                    # The text fits on the line: one slice assignment (of the run, or its cells).
                     if not dead:
                         line = lines[y]
                         chars = line.chars
                         if x and chars[x] == "":
                             chars[x - 1] = " "
-                        if chars[end] == "":
+                        if end < cols and chars[end] == "":
                             chars[end] = " "
-                        chars[x:end] = run
+                        chars[x:end] = cells
                         line.attrs[x:end] = [attr] * (end - x)
                         line.cache = None
-                    x = end
+                    if end < cols:
+                        x = end
+                    else:  # up to the last column: the cursor stays there, a wrap pending
+                        x = cols - 1
+                        pending = autowrap
                     last = run[-1]
                 else:
                     self.x, self.y, self.attr, self.wrap_pending, self.last_char = x, y, attr, pending, last
