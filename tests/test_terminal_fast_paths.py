@@ -150,3 +150,24 @@ def test_a_memoised_cursor_position_follows_a_resize_and_origin_mode():
     assert (term.y, term.x) == (29, 90)
     term.feed(b"\x1b[5;20r\x1b[?6h\x1b[30;90Hz")
     assert term.y == 19
+
+
+def _coloured_flood(count: int, width: int = 50) -> bytes:
+    return b"".join(b"\x1b[3%dmline %d %s\x1b[0m\r\n" % (n % 8, n, b"x" * (n * 7 % width)) for n in range(count))
+
+
+def test_a_coloured_flood_with_long_lines_wraps_as_printing_would():
+    data = _coloured_flood(200, width=190) + b"\x1b[44m" + _coloured_flood(50, width=170)
+    _same_whole_and_piecewise(data)
+
+
+def test_a_flood_line_changed_on_screen_goes_to_the_history_as_changed():
+    term = Terminal(80, 24, scrollback=500)
+    term.feed(_coloured_flood(40))
+    term.feed(b"\x1b[24;1H\x1b[Aedited\x1b[K\x1b[24;1H")
+    term.feed(_coloured_flood(40))
+    texts = [stored[0].rstrip() for stored in term.history]
+    edited = texts.index("edited")  # the row that showed the first flood's last line
+    assert texts[edited - 1].startswith("line 38 ")
+    assert not any(text.startswith("line 39 ") for text in texts[:edited])
+    _same_whole_and_piecewise(_coloured_flood(40) + b"\x1b[24;1H\x1b[Aedited\x1b[K\x1b[24;1H" + _coloured_flood(40))

@@ -18,10 +18,9 @@ from .sgr import apply_sgr
 
 # An SGR's parameters, as ``re.split`` separators: text, params, text, params, ..., text.
 _SGR_SPLIT = re.compile(r"\x1b\[([0-9;]*)m")
-_SGR = re.compile(r"\x1b\[[0-9;]*m")
 _NOT_SGR = re.compile(r"\x1b(?!\[[0-9;]*m)")
-# Control characters other than CR and LF.
-_CONTROL = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Control characters other than CR, LF and ESC.
+_CONTROL = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 
 
 def only_crlf_pairs(text: str) -> bool:
@@ -43,8 +42,10 @@ class BulkMixin:
         last = text.rfind("\r\n")
         if _NOT_SGR.search(text, 0, last) is not None:
             return False  # a full-screen program's output: found at its first cursor move
-        stripped = _SGR.sub("", text[:last])  # the tail may hold half a sequence: not checked
-        if not stripped.isascii() or _CONTROL.search(stripped) is not None or not only_crlf_pairs(stripped):
+        # Every ESC starts an SGR (above); between them printable ASCII and CR LF pairs only.
+        # (The tail may hold half a sequence: not checked.)
+        head = text[:last]
+        if not head.isascii() or _CONTROL.search(head) is not None or not only_crlf_pairs(head):
             return False
         first = text.find("\r\n")
         self._feed_tokens(text[:first])
@@ -211,7 +212,10 @@ class BulkMixin:
             cells: list[int] = []
             for run_attr, length in runs:
                 cells.extend([run_attr] * length)
-            lines.append(Line(list(text.ljust(cols)), cells, wrapped))
+            text = text.ljust(cols)
+            line = Line(list(text), cells, wrapped)
+            line.cache = (text, runs)  # its stored form, until something changes it (see store_line)
+            lines.append(line)
         size = len(built[-1][0])
         self.x = cols - 1 if size == cols else size
         self.wrap_pending = size == cols

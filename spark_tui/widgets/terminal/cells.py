@@ -175,7 +175,9 @@ class Line:
         chars: One string per cell (``""`` marks the right half of a wide character).
         attrs: One packed attribute per cell.
         wrapped: True when the text continues on the next line (soft wrap).
-        cache: Free slot for a renderer to keep what it drew; cleared on every change.
+        cache: Free slot for a renderer to keep what it drew; cleared on every change. A line
+            the flood path built holds its stored form here (a tuple, see ``store_line``) until
+            it changes or is drawn.
     """
 
     __slots__ = ("chars", "attrs", "wrapped", "cache")
@@ -222,6 +224,9 @@ _runs_seen: dict[tuple[int, ...], tuple[tuple[int, int], ...]] = {}
 
 def store_line(line: Line) -> StoredLine:
     """Compact ``line`` for the scrollback (a joined string and run-length attributes)."""
+    known = line.cache
+    if known.__class__ is tuple:  # built in that form by the flood path, unchanged since
+        return (known[0], known[1], line.wrapped)
     chars = line.chars
     text = "".join(chars)
     cells: str | tuple[str, ...] = text if len(text) == len(chars) else tuple(chars)

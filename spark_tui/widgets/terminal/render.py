@@ -66,7 +66,7 @@ def style_for(attr: int) -> Style:
 def line_strip(line: Line) -> Strip:
     """The Strip for ``line`` (cached on the line until the emulator changes it)."""
     strip = line.cache
-    if strip is None:
+    if strip is None or strip.__class__ is tuple:  # (a tuple: the flood path's stored form)
         strip = line.cache = _build(line.chars, line.attrs)
     return strip
 
