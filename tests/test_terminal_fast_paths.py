@@ -171,3 +171,12 @@ def test_a_flood_line_changed_on_screen_goes_to_the_history_as_changed():
     assert texts[edited - 1].startswith("line 38 ")
     assert not any(text.startswith("line 39 ") for text in texts[:edited])
     _same_whole_and_piecewise(_coloured_flood(40) + b"\x1b[24;1H\x1b[Aedited\x1b[K\x1b[24;1H" + _coloured_flood(40))
+
+
+def test_sgrs_in_a_row_after_line_drawing_switch_back_to_ascii():
+    # ESC ( B then SGRs is one token for the parser (memoised): it must still leave DEC graphics.
+    data = b"\x1b(B\x1b[31mq \x1b(0q\x1b(B\x1b[31mq \x1b(0q\x1b[32m\x1b[1mq\x1b(B\x1b[mq"
+    _same_whole_and_piecewise(data)
+    term = Terminal(80, 24)
+    term.feed(data)
+    assert term.display[0].startswith("q ─q ──q")

@@ -27,7 +27,8 @@ _SPLIT = re.compile(
     # The first character alone, then what follows it: a pattern that starts with one character
     # class lets the regex engine skip text at C speed (an alternation of sequences does not).
     r"([\x00-\x1f\x7f-\x9f](?:(?<=\x1b)(?:"
-    r"\[[0-?]*[ -/]*[@-~]"  # CSI
+    r"\[[0-?]*[ -/]*[@-~](?:(?<=m)(?:\x1b(?:\[[0-9;:]*m|\(B))+)?"  # CSI (an SGR with SGRs after it)
+    r"|\(B(?:\x1b(?:\[[0-9;:]*m|\(B))+"  # ESC ( B with SGRs after it
     r"|\[[0-?\x00-\x17\x19\x1c-\x1f]*(?:[ -/][ -/\x00-\x17\x19\x1c-\x1f]*)?[@-~]"  # CSI with C0 controls inside
     r"|\][^\x07\x1b]*(?:\x07|\x1b\\|(?=\x1b))"  # OSC
     r"|[P_^X][^\x07\x1b]*(?:\x07|\x1b\\|(?=\x1b))"  # DCS/APC/PM/SOS: dropped
@@ -46,9 +47,11 @@ _CSI_PARTS = re.compile(r"\x1b\[([0-?]*)([ -/]*)([@-~])")
 _ESC_PARTS = re.compile(r"\x1b([ -/]*)([0-~])")
 _C0 = re.compile(r"[\x00-\x1f]")
 
-# (attribute, SGR sequence) -> attribute: programs repeat a handful of SGRs millions of times.
-_sgr_memo: dict[tuple[int, str], int] = {}
+# SGR sequence -> {attribute before: attribute after}: programs repeat a handful of SGRs a lot.
+_sgr_memo: dict[str, dict[int, int]] = {}
+_sgr_memo_size = [0]
 SGR_MEMO_SIZE = 8192
+"""Entries (sequence and attribute pairs) kept; all are dropped when it is reached."""
 MEMO_KEY = 72
 """Sequences longer than this are not memoised (the cache stays small whatever comes)."""
 _ERASES = frozenset(
@@ -110,10 +113,15 @@ class StreamMixin:
         parts_iter = islice(parts, start, stop)
         for seq, run in zip(parts_iter, parts_iter):
             final = seq[-1]
-            if final == "m" and (new := sgr_memo.get((attr, seq))) is not None:
+            if (
+                (final == "m" or final == "B")
+                and (seen := sgr_memo.get(seq)) is not None
+                and (new := seen.get(attr)) is not None
+                and (charsets[0] == "B" or "(" not in seq)  # (ESC ( B inside: G0 is ASCII already)
+            ):
                 attr = new
                 last = ""
-            elif final == "B" and seq == "\x1b(B" and charsets[0] == "B":
+            elif seq == "\x1b(B" and charsets[0] == "B":
                 last = ""  # ASCII again, as it was (ncurses sends it before every colour change)
             elif final == "H" and not origin and (at := cup_memo.get(seq)) is not None:
                 y, x = at
@@ -200,6 +208,13 @@ class StreamMixin:
             self.wrap_pending = False
             self._index()
             return
+        if seq.count("\x1b") > 1:  # SGRs and ESC ( B in a row: one token, each in turn
+            before = self.attr
+            for piece in seq[1:].split("\x1b"):
+                self._sequence("\x1b" + piece)
+            if len(seq) <= MEMO_KEY:
+                self._remember(seq, "", "m", before)
+            return
         kind = seq[1]
         if kind == "[":
             match = _CSI_PARTS.fullmatch(seq)
@@ -240,9 +255,11 @@ class StreamMixin:
         if params and params[0] in "<=>?":
             return
         if final == "m":
-            if len(_sgr_memo) >= SGR_MEMO_SIZE:
+            if _sgr_memo_size[0] >= SGR_MEMO_SIZE:
                 _sgr_memo.clear()
-            _sgr_memo[(before, seq)] = self.attr
+                _sgr_memo_size[0] = 0
+            _sgr_memo.setdefault(seq, {})[before] = self.attr
+            _sgr_memo_size[0] += 1
         elif not self.origin:
             memo = self._cup_memo
             if len(memo) >= CUP_MEMO_SIZE:
