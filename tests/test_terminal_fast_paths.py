@@ -180,3 +180,25 @@ def test_sgrs_in_a_row_after_line_drawing_switch_back_to_ascii():
     term = Terminal(80, 24)
     term.feed(data)
     assert term.display[0].startswith("q ─q ──q")
+
+
+def test_skipped_pages_keep_the_cursor_visibility_and_a_hyperlink():
+    link = b"\x1b]8;;https://example.com/\x07"
+    for toggles in (b"\x1b[?25l", b"\x1b[?25l\x1b[?25h", b"\x1b[?25h\x1b[?25l\x1b[5;5H"):
+        data = b"\x1b[?1049h" + link + _page(1) + toggles + _page(2) + b"\x1b[31m" + toggles + _page(3) + b"after"
+        _same_whole_and_piecewise(data)
+        term = Terminal(80, 24)
+        term.feed(data)
+        assert term.cursor_visible == toggles.endswith((b"h", b"25h"))
+        assert term.links and term.attr >> 61  # the link is still open
+
+
+def test_a_page_with_anything_else_in_it_is_parsed_as_usual():
+    # A bell, a title, a mode or a screen switch inside the pages: none is skipped.
+    for extra in (b"\x07", b"\x1b]2;title\x07", b"\x1b[?2004h", b"\x1b[4h", b"\x1b(0q", b"\x1b[?1049l\x1b[?1049h", b"\x1b7"):
+        data = b"\x1b[?1049h" + _page(1) + extra + _page(2) + _page(3)
+        _same_whole_and_piecewise(data)
+    bells = []
+    term = Terminal(80, 24, on_bell=lambda: bells.append(1))
+    term.feed(b"\x1b[?1049h" + _page(1) + b"\x07" + _page(2))
+    assert bells == [1]

@@ -58,6 +58,10 @@ _ERASES = frozenset(
     ["\x1b[J", "\x1b[0J", "\x1b[1J", "\x1b[2J", "\x1b[K", "\x1b[0K", "\x1b[1K", "\x1b[2K"]
 )
 """ED and EL: they change nothing but cells, so before a full clear they can be left out."""
+# What a skipped page may hold besides text, CR and LF (see _skip_pages): SGR, cursor moves,
+# erases, cursor show/hide. Found at the first other ESC or control character.
+_NOT_PAGE_ESC = re.compile(r"\x1b(?!\[[0-9;:]*[mHJKABCDGd]|\[\?25[hl])")
+_NOT_PAGE_CONTROL = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 CUP_MEMO_SIZE = 16384
 """Cursor positions memoised per terminal (a 200x80 screen has 16,000 cells)."""
 
@@ -67,6 +71,8 @@ class StreamMixin:
 
     def _feed_tokens(self, text: str) -> None:
         """The general path: every text run and sequence of ``text`` in turn."""
+        if "\x1b[2J" in text and self.screen.history is None:
+            text = self._skip_pages(text)
         parts = _SPLIT.split(text)
         if parts[0]:
             self._print(parts[0])
@@ -91,6 +97,24 @@ class StreamMixin:
             self._run(parts, 1, end, False)
         if partial is not None:
             self._start_long(partial)
+
+    def _skip_pages(self, text: str) -> str:
+        """What is left of ``text`` to parse once whole pages that cannot be seen are skipped.
+
+        A pager or an editor scrolled fast sends page after page, each starting with "reset
+        the colour, home, clear" (ncurses' sgr0 and clear). When everything before the last
+        such start is text, SGRs, cursor moves, erases, CR, LF and cursor show/hide, on a
+        screen without scrollback, none of it outlives that start but the cursor's visibility:
+        the cells are cleared, the cursor homed, the colour reset (a hyperlink outlives SGR 0
+        and nothing here changes one).
+        """
+        cut = max(text.rfind("\x1b[m\x1b[H\x1b[2J"), text.rfind("\x1b[0m\x1b[H\x1b[2J"))
+        if cut <= 0 or _NOT_PAGE_ESC.search(text, 0, cut) is not None or _NOT_PAGE_CONTROL.search(text, 0, cut) is not None:
+            return text
+        shown = text.rfind("\x1b[?25", 0, cut)
+        if shown >= 0:
+            self.cursor_visible = text[shown + 5] == "h"
+        return text[cut:]
 
     def _run(self, parts: list[str], start: int, stop: int, dead: bool) -> None:
         """The (sequence, text) pairs of ``parts[start:stop]``; with ``dead``, text that fits on
