@@ -202,3 +202,20 @@ def test_a_page_with_anything_else_in_it_is_parsed_as_usual():
     term = Terminal(80, 24, on_bell=lambda: bells.append(1))
     term.feed(b"\x1b[?1049h" + _page(1) + b"\x07" + _page(2))
     assert bells == [1]
+
+
+def test_the_parsers_memos_stay_bounded_whatever_the_stream():
+    from spark_tui.widgets.terminal import cells, stream
+
+    term = Terminal(200, 80)
+    distinct = b"".join(
+        b"\x1b[38;2;%d;%d;%dm\x1b[%d;%dH%s \xe2\x94\x82" % (n % 256, n // 256 % 256, n % 7, n % 80 + 1, n % 200 + 1, b"%07d" % n * 10)
+        for n in range(40_000)
+    )
+    for start in range(0, len(distinct), 65536):
+        term.feed(distinct[start : start + 65536])
+    assert sum(map(len, stream._sgr_memo.values())) <= stream.SGR_MEMO_SIZE
+    assert all(len(seq) <= stream.MEMO_KEY for seq in stream._sgr_memo)
+    assert len(term._cup_memo) <= stream.CUP_MEMO_SIZE
+    assert len(cells.cells_seen) <= cells.CELLS_SEEN
+    assert all(len(run) <= cells.CELLS_KEY for run in cells.cells_seen)

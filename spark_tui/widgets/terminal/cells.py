@@ -135,25 +135,26 @@ def narrow_run(run: str) -> bool:
     return _narrow_pattern().fullmatch(run) is not None
 
 
-narrow_seen: dict[str, tuple[str, ...]] = {}
-"""Non-ASCII runs already found narrow -> their cells (box drawing and meters repeat a lot)."""
-NARROW_SEEN = 2048
-NARROW_KEY = 160
+cells_seen: dict[str, tuple[str, ...]] = {}
+"""Runs already written -> their cells (field labels, box drawing and meters repeat a lot)."""
+CELLS_SEEN = 4096
+CELLS_KEY = 96
 
 
-def narrow_cells(run: str) -> tuple[str, ...] | None:
-    """The cells of a non-ASCII ``run`` when ``narrow_run`` holds for it, else None.
+def run_cells(run: str) -> tuple[str, ...] | None:
+    """The cells of ``run`` (printable, no controls) when each of its characters is shown as
+    itself in one cell (ASCII, or ``narrow_run``), else None.
 
-    Memoised (bounded): writing the tuple into a line shares its one-character strings, where
-    a str would make a new object for every character outside Latin-1.
+    Memoised (bounded): slice-assigning a tuple into a line costs half what a str does (no
+    list is built from it), and shares the one-character strings outside Latin-1.
     """
-    cells = narrow_seen.get(run)
-    if cells is None and _narrow_pattern().fullmatch(run) is not None:
+    cells = cells_seen.get(run)
+    if cells is None and (run.isascii() or _narrow_pattern().fullmatch(run) is not None):
         cells = tuple(run)
-        if len(run) <= NARROW_KEY:
-            if len(narrow_seen) >= NARROW_SEEN:
-                narrow_seen.clear()
-            narrow_seen[run] = cells
+        if len(run) <= CELLS_KEY:
+            if len(cells_seen) >= CELLS_SEEN:
+                cells_seen.clear()
+            cells_seen[run] = cells
     return cells
 
 

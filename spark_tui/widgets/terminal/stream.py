@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from itertools import islice
 
-from .cells import narrow_cells, narrow_seen
+from .cells import cells_seen, run_cells
 from .control import _ints
 
 # Every sequence or control character, as the one group of a split: the parts alternate text,
@@ -123,7 +123,7 @@ class StreamMixin:
             return
         sgr_memo = _sgr_memo
         cup_memo = self._cup_memo
-        narrow_get = narrow_seen.get
+        cells_get = cells_seen.get
         # The state the loop changes, in locals (written back around every other handler).
         cols, rows, top, bottom = self.cols, self.rows, self.top, self.bottom
         x, y, attr, pending, last = self.x, self.y, self.attr, self.wrap_pending, self.last_char
@@ -190,8 +190,8 @@ class StreamMixin:
                 autowrap = self.autowrap
             if run:
                 end = x + len(run)
-                if end <= cols and not pending and plain and ((cells := run).isascii() or (cells := narrow_get(run) or narrow_cells(run))):
-                    # The text fits on the line: one slice assignment (of the run, or its cells).
+                if end <= cols and not pending and plain and (cells := cells_get(run) or run_cells(run)) is not None:
+                    # The text fits on the line: one slice assignment (of the run's cells).
                     if not dead:
                         line = lines[y]
                         chars = line.chars
