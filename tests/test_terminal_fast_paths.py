@@ -219,3 +219,17 @@ def test_the_parsers_memos_stay_bounded_whatever_the_stream():
     assert len(term._cup_memo) <= stream.CUP_MEMO_SIZE
     assert len(cells.cells_seen) <= cells.CELLS_SEEN
     assert all(len(run) <= cells.CELLS_KEY for run in cells.cells_seen)
+
+
+def test_memoised_row_and_column_moves_keep_the_other_coordinate():
+    term = Terminal(80, 24)
+    for _ in range(2):  # the second time from the memo
+        term.feed(b"\x1b[5;9H\x1b[12d")
+        assert (term.y, term.x) == (11, 8)
+        term.feed(b"\x1b[30G")
+        assert (term.y, term.x) == (11, 29)
+        term.feed(b"\x1b[3;10r\x1b[?6h\x1b[5d")
+        assert term.y == 6  # origin mode: row 5 of the region
+        term.feed(b"\x1b[?6l\x1b[r")
+    data = b"ab\x1b[12dcd\x1b[70Gef\x08\x08gh\x1b[?45h\r\x08ij" * 3
+    _same_whole_and_piecewise(data)

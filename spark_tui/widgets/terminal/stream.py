@@ -62,6 +62,9 @@ _ERASES = frozenset(
 # erases, cursor show/hide. Found at the first other ESC or control character.
 _NOT_PAGE_ESC = re.compile(r"\x1b(?!\[[0-9;:]*[mHJKABCDGd]|\[\?25[hl])")
 _NOT_PAGE_CONTROL = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
+_csi_seen: dict[str, tuple[str, str, str]] = {}
+"""CSI sequence -> (parameters, intermediates, final), for the ones the loop leaves to _csi."""
+CSI_SEEN = 2048
 CUP_MEMO_SIZE = 16384
 """Cursor positions memoised per terminal (a 200x80 screen has 16,000 cells)."""
 
@@ -147,8 +150,12 @@ class StreamMixin:
                 last = ""
             elif seq == "\x1b(B" and charsets[0] == "B":
                 last = ""  # ASCII again, as it was (ncurses sends it before every colour change)
-            elif final == "H" and not origin and (at := cup_memo.get(seq)) is not None:
-                y, x = at
+            elif final in "HdG" and not origin and (at := cup_memo.get(seq)) is not None:
+                # CUP, VPA, CHA: a row and column, or one of them (-1 keeps the other).
+                if at[0] >= 0:
+                    y = at[0]
+                if at[1] >= 0:
+                    x = at[1]
                 pending = False
                 last = ""
             elif seq == "\r\n":
@@ -171,6 +178,10 @@ class StreamMixin:
                     screen.scroll_up(top, bottom, 1, attr)
                 elif y < rows - 1:
                     y += 1
+            elif seq == "\x08" and x:  # backspace (at column 0 it may wrap back: the usual way)
+                x -= 1
+                pending = False
+                last = ""
             elif dead and seq in _ERASES:
                 last = ""  # erasing what a full clear erases again: nothing to do
             elif seq == "\x1b[K":  # erase to the end of the line
@@ -241,14 +252,20 @@ class StreamMixin:
             return
         kind = seq[1]
         if kind == "[":
-            match = _CSI_PARTS.fullmatch(seq)
-            if match is not None:
-                params, inter, final = match.groups()
+            parsed = _csi_seen.get(seq)
+            if parsed is None and (match := _CSI_PARTS.fullmatch(seq)) is not None:
+                parsed = match.groups()
+                if len(seq) <= MEMO_KEY:
+                    if len(_csi_seen) >= CSI_SEEN:
+                        _csi_seen.clear()
+                    _csi_seen[seq] = parsed
+            if parsed is not None:
+                params, inter, final = parsed
                 if final != "b":
                     self.last_char = ""  # any sequence ends what REP may repeat (as tmux)
                 before = self.attr
                 self._csi(params, inter, final)
-                if (final == "m" or final == "H") and not inter and len(seq) <= MEMO_KEY:
+                if final in "mHdG" and not inter and len(seq) <= MEMO_KEY:
                     self._remember(seq, params, final, before)
             elif seq[-1] in "\x18\x1a":
                 return  # cancelled
@@ -275,7 +292,7 @@ class StreamMixin:
                 self._esc(*match.groups())
 
     def _remember(self, seq: str, params: str, final: str, before: int) -> None:
-        """Memoise what a plain SGR or cursor position did, for the loop's fast path."""
+        """Memoise what a plain SGR or cursor position (CUP, VPA, CHA) did, for the loop."""
         if params and params[0] in "<=>?":
             return
         if final == "m":
@@ -288,7 +305,7 @@ class StreamMixin:
             memo = self._cup_memo
             if len(memo) >= CUP_MEMO_SIZE:
                 memo.clear()
-            memo[seq] = (self.y, self.x)
+            memo[seq] = (self.y, self.x) if final == "H" else (self.y, -1) if final == "d" else (-1, self.x)
 
     def _csi_with_controls(self, sequence: str) -> None:
         """A CSI with C0 controls inside: the controls act first (as in xterm), then the CSI."""
