@@ -233,3 +233,31 @@ def test_memoised_row_and_column_moves_keep_the_other_coordinate():
         term.feed(b"\x1b[?6l\x1b[r")
     data = b"ab\x1b[12dcd\x1b[70Gef\x08\x08gh\x1b[?45h\r\x08ij" * 3
     _same_whole_and_piecewise(data)
+
+
+def test_a_row_a_flood_left_on_screen_reads_draws_and_stores_like_any_line():
+    from spark_tui.widgets.terminal.cells import Line, PendingLine, store_line
+    from spark_tui.widgets.terminal.render import _build, line_strip
+
+    term = Terminal(60, 10, scrollback=100)
+    term.feed(_coloured_flood(12))  # down to the bottom row first
+    term.feed(_coloured_flood(30, width=40) + b"\x1b[44m" + b"plain\r\n" * 12)
+    pending = [line for line in term.lines if type(line) is PendingLine]
+    assert pending  # the flood's rows stay in their stored form until read
+    line = pending[0]
+    stored = store_line(line)
+    strip = line_strip(line)
+    assert type(line) is PendingLine  # neither storing nor drawing needs the cells
+    chars, attrs = list(line.chars), list(line.attrs)
+    assert type(line) is Line and len(chars) == len(attrs) == 60
+    assert store_line(line) == stored
+    assert list(strip) == list(_build(chars, attrs))
+    line.chars[0] = "Z"  # an ordinary line now: written as any other
+    assert line.text.startswith("Z")
+
+
+def test_plain_and_coloured_floods_in_small_slices_match_byte_at_a_time():
+    data = b"".join(b"log line %d %s\r\n" % (n, b"y" * (n * 13 % 150)) for n in range(300))
+    data += _coloured_flood(200, width=120) + b"\x1b[2;5Hedit\x1b[10;1H" + _coloured_flood(30)
+    whole = _fed(data, len(data))
+    assert whole == _fed(data, 4096) == _fed(data, 1)

@@ -176,9 +176,7 @@ class Line:
         chars: One string per cell (``""`` marks the right half of a wide character).
         attrs: One packed attribute per cell.
         wrapped: True when the text continues on the next line (soft wrap).
-        cache: Free slot for a renderer to keep what it drew; cleared on every change. A line
-            the flood path built holds its stored form here (a tuple, see ``store_line``) until
-            it changes or is drawn.
+        cache: Free slot for a renderer to keep what it drew; cleared on every change.
     """
 
     __slots__ = ("chars", "attrs", "wrapped", "cache")
@@ -213,6 +211,52 @@ class Line:
         self.cache = None
 
 
+_CHARS = Line.__dict__["chars"]
+_ATTRS = Line.__dict__["attrs"]
+
+
+class PendingLine(Line):
+    """A row a flood of lines wrote, kept in its stored form until something reads its cells.
+
+    In a flood fed in small slices most rows scroll off before anything looks at them: such a
+    row costs a string and its runs, not two lists of ``cols`` items. Reading ``chars`` or
+    ``attrs`` builds the lists and turns the object into a plain :class:`Line` (same layout);
+    ``store_line`` and the renderer use the stored form as it is.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, text: str, runs: tuple[tuple[int, int], ...], wrapped: bool = False) -> None:
+        _CHARS.__set__(self, text)  # the padded text, until the cells are built
+        _ATTRS.__set__(self, runs)  # the (attr, length) runs, until the cells are built
+        self.wrapped = wrapped
+        self.cache = None
+
+    @property
+    def stored(self) -> tuple[str, tuple[tuple[int, int], ...]]:
+        """The padded text and the runs."""
+        return _CHARS.__get__(self, Line), _ATTRS.__get__(self, Line)
+
+    def _cells(self) -> None:
+        text, runs = self.stored
+        attrs: list[int] = []
+        for attr, length in runs:
+            attrs.extend([attr] * length)
+        _CHARS.__set__(self, list(text))
+        _ATTRS.__set__(self, attrs)
+        self.__class__ = Line  # type: ignore[assignment]  # from now on an ordinary line
+
+    @property  # type: ignore[override]
+    def chars(self) -> list[str]:
+        self._cells()
+        return _CHARS.__get__(self, Line)
+
+    @property  # type: ignore[override]
+    def attrs(self) -> list[int]:
+        self._cells()
+        return _ATTRS.__get__(self, Line)
+
+
 # A scrolled-off line, stored compactly: (cells, runs, wrapped) where ``cells`` is the joined
 # text when every cell holds exactly one character, else a tuple of the cells, and ``runs`` is
 # a tuple of (attr, length) pairs.
@@ -225,9 +269,9 @@ _runs_seen: dict[tuple[int, ...], tuple[tuple[int, int], ...]] = {}
 
 def store_line(line: Line) -> StoredLine:
     """Compact ``line`` for the scrollback (a joined string and run-length attributes)."""
-    known = line.cache
-    if known.__class__ is tuple:  # built in that form by the flood path, unchanged since
-        return (known[0], known[1], line.wrapped)
+    if line.__class__ is PendingLine:  # still in that form
+        text, runs = line.stored
+        return (text, runs, line.wrapped)
     chars = line.chars
     text = "".join(chars)
     cells: str | tuple[str, ...] = text if len(text) == len(chars) else tuple(chars)

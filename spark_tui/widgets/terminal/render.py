@@ -24,6 +24,7 @@ from .cells import (
     TRUECOLOR,
     UNDERLINE,
     Line,
+    PendingLine,
     StoredLine,
     bg_of,
     load_line,
@@ -66,9 +67,22 @@ def style_for(attr: int) -> Style:
 def line_strip(line: Line) -> Strip:
     """The Strip for ``line`` (cached on the line until the emulator changes it)."""
     strip = line.cache
-    if strip is None or strip.__class__ is tuple:  # (a tuple: the flood path's stored form)
-        strip = line.cache = _build(line.chars, line.attrs)
+    if strip is None:
+        if line.__class__ is PendingLine:  # drawn from its stored form, which it keeps
+            strip = line.cache = _build_stored(*line.stored)
+        else:
+            strip = line.cache = _build(line.chars, line.attrs)
     return strip
+
+
+def _build_stored(text: str, runs: tuple[tuple[int, int], ...]) -> Strip:
+    """A Strip from a padded text (one character a cell) and its (attr, length) runs."""
+    segments = []
+    start = 0
+    for attr, length in runs:
+        segments.append(Segment(text[start : start + length], style_for(attr)))
+        start += length
+    return Strip(segments, len(text))
 
 
 def _build(chars: list[str], attrs: list[int]) -> Strip:
