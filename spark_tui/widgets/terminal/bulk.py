@@ -242,6 +242,17 @@ def _wrapped_rows(
     last is full and marked wrapped; the last row's empty cells have the background of the
     colour its first character was printed with (the colour in force when the line wrapped),
     or ``blank`` when there is only the first row."""
+    if len(runs) == 1:  # one colour for the whole line (a log line): no runs to cut
+        attr = runs[0][0]
+        size = len(text)
+        full = ((attr, cols),)
+        result = [(text[start : start + cols], full, True) for start in range(0, size - cols, cols)]
+        start = len(result) * cols
+        rest = size - start
+        fill = attr & BG_MASK
+        last_runs = full if rest == cols or fill == attr else ((attr, rest), (fill, cols - rest))
+        result.append((text[start:], last_runs, False))
+        return result
     cut: list[list[tuple[int, int]]] = [[]]
     room = cols
     for attr, length in runs:

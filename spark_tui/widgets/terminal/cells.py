@@ -270,8 +270,7 @@ _runs_seen: dict[tuple[int, ...], tuple[tuple[int, int], ...]] = {}
 def store_line(line: Line) -> StoredLine:
     """Compact ``line`` for the scrollback (a joined string and run-length attributes)."""
     if line.__class__ is PendingLine:  # still in that form
-        text, runs = line.stored
-        return (text, runs, line.wrapped)
+        return (_CHARS.__get__(line, Line), _ATTRS.__get__(line, Line), line.wrapped)
     chars = line.chars
     text = "".join(chars)
     cells: str | tuple[str, ...] = text if len(text) == len(chars) else tuple(chars)
