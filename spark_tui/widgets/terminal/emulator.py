@@ -1,8 +1,9 @@
 """The emulator: bytes from the remote in, a grid of styled cells out (xterm-256color).
 
-Speed comes from treating text as runs: one regular expression finds control characters and
-escape sequences; everything between them is written into the line with a slice assignment,
-not character by character. Only non-ASCII runs go through the per-character width path.
+Speed comes from treating text as runs: one regular expression splits a chunk into sequences
+and the text between them, which is written into the line with a slice assignment, not
+character by character (``stream.py``); floods of whole lines skip even that (``bulk.py``).
+Only runs with wide or combining characters go through the per-character width path.
 
 Nothing from the stream is ever passed on: titles are sanitised and handed to a callback,
 clipboard writes (OSC 52) are refused and counted, hyperlinks (OSC 8) are reduced to their
