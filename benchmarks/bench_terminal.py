@@ -153,9 +153,20 @@ def pyte_rate(data: bytes, history: bool) -> str:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds a process has used so far.
+
+    From the scheduler's nanosecond count of time on a CPU (``/proc/PID/task/*/schedstat``),
+    where the kernel has it: ``/proc/PID/stat`` counts in clock ticks (10 ms), and tmux
+    parses the smaller streams (htop, mc) in one or two ticks, which made its rate jump by
+    a factor of two between runs.
+    """
+    try:
+        return sum(
+            int((task / "schedstat").read_text().split()[0]) for task in Path(f"/proc/{pid}/task").iterdir()
+        ) / 1e9
+    except (OSError, ValueError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def tmux_seconds(path: Path) -> tuple[float, float]:

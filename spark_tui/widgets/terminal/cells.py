@@ -13,8 +13,9 @@ Attribute layout (bits)::
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import groupby
 
 from wcwidth import wcwidth
@@ -103,6 +104,60 @@ def shown_as(char: str) -> tuple[str, int]:
     return (char, width)
 
 
+# Blocks whose characters programs draw with most (accented letters, Greek and Cyrillic,
+# punctuation, arrows and technical signs, box drawing, blocks, shapes, braille graphs).
+_NARROW_BLOCKS = (
+    (0xA0, 0x24F), (0x370, 0x52F), (0x2010, 0x205E), (0x2190, 0x23FF), (0x2500, 0x25FF), (0x2800, 0x28FF),
+)
+
+
+@cache
+def _narrow_pattern() -> re.Pattern[str]:
+    """A character class of the characters in ``_NARROW_BLOCKS`` that ``shown_as`` leaves as
+    they are at width 1 (so a run of them can be written like ASCII, one cell each)."""
+    ranges: list[list[int]] = []
+    for first, last in _NARROW_BLOCKS:
+        for code in range(first, last + 1):
+            char = chr(code)
+            if unicodedata.category(char) in _UNSAFE or wcwidth(char) != 1:
+                continue
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    body = "".join(f"{chr(a)}-{chr(b)}" if a != b else chr(a) for a, b in ranges)
+    return re.compile(f"[ -~{body}]+")  # all of them above U+00A0: nothing to escape
+
+
+def narrow_run(run: str) -> bool:
+    """True when every character of ``run`` (printable, no controls) is shown as itself in one
+    cell, so the run can be written with one slice assignment."""
+    return _narrow_pattern().fullmatch(run) is not None
+
+
+cells_seen: dict[str, tuple[str, ...]] = {}
+"""Runs already written -> their cells (field labels, box drawing and meters repeat a lot)."""
+CELLS_SEEN = 4096
+CELLS_KEY = 96
+
+
+def run_cells(run: str) -> tuple[str, ...] | None:
+    """The cells of ``run`` (printable, no controls) when each of its characters is shown as
+    itself in one cell (ASCII, or ``narrow_run``), else None.
+
+    Memoised (bounded): slice-assigning a tuple into a line costs half what a str does (no
+    list is built from it), and shares the one-character strings outside Latin-1.
+    """
+    cells = cells_seen.get(run)
+    if cells is None and (run.isascii() or _narrow_pattern().fullmatch(run) is not None):
+        cells = tuple(run)
+        if len(run) <= CELLS_KEY:
+            if len(cells_seen) >= CELLS_SEEN:
+                cells_seen.clear()
+            cells_seen[run] = cells
+    return cells
+
+
 # DEC Special Graphics (ESC ( 0): what ncurses draws boxes with when it does not trust UTF-8.
 DEC_GRAPHICS = str.maketrans(
     {
@@ -156,6 +211,52 @@ class Line:
         self.cache = None
 
 
+_CHARS = Line.__dict__["chars"]
+_ATTRS = Line.__dict__["attrs"]
+
+
+class PendingLine(Line):
+    """A row a flood of lines wrote, kept in its stored form until something reads its cells.
+
+    In a flood fed in small slices most rows scroll off before anything looks at them: such a
+    row costs a string and its runs, not two lists of ``cols`` items. Reading ``chars`` or
+    ``attrs`` builds the lists and turns the object into a plain :class:`Line` (same layout);
+    ``store_line`` and the renderer use the stored form as it is.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, text: str, runs: tuple[tuple[int, int], ...], wrapped: bool = False) -> None:
+        _CHARS.__set__(self, text)  # the padded text, until the cells are built
+        _ATTRS.__set__(self, runs)  # the (attr, length) runs, until the cells are built
+        self.wrapped = wrapped
+        self.cache = None
+
+    @property
+    def stored(self) -> tuple[str, tuple[tuple[int, int], ...]]:
+        """The padded text and the runs."""
+        return _CHARS.__get__(self, Line), _ATTRS.__get__(self, Line)
+
+    def _cells(self) -> None:
+        text, runs = self.stored
+        attrs: list[int] = []
+        for attr, length in runs:
+            attrs.extend([attr] * length)
+        _CHARS.__set__(self, list(text))
+        _ATTRS.__set__(self, attrs)
+        self.__class__ = Line  # type: ignore[assignment]  # from now on an ordinary line
+
+    @property  # type: ignore[override]
+    def chars(self) -> list[str]:
+        self._cells()
+        return _CHARS.__get__(self, Line)
+
+    @property  # type: ignore[override]
+    def attrs(self) -> list[int]:
+        self._cells()
+        return _ATTRS.__get__(self, Line)
+
+
 # A scrolled-off line, stored compactly: (cells, runs, wrapped) where ``cells`` is the joined
 # text when every cell holds exactly one character, else a tuple of the cells, and ``runs`` is
 # a tuple of (attr, length) pairs.
@@ -168,6 +269,8 @@ _runs_seen: dict[tuple[int, ...], tuple[tuple[int, int], ...]] = {}
 
 def store_line(line: Line) -> StoredLine:
     """Compact ``line`` for the scrollback (a joined string and run-length attributes)."""
+    if line.__class__ is PendingLine:  # still in that form
+        return (_CHARS.__get__(line, Line), _ATTRS.__get__(line, Line), line.wrapped)
     chars = line.chars
     text = "".join(chars)
     cells: str | tuple[str, ...] = text if len(text) == len(chars) else tuple(chars)

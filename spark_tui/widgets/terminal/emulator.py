@@ -1,8 +1,9 @@
 """The emulator: bytes from the remote in, a grid of styled cells out (xterm-256color).
 
-Speed comes from treating text as runs: one regular expression finds control characters and
-escape sequences; everything between them is written into the line with a slice assignment,
-not character by character. Only non-ASCII runs go through the per-character width path.
+Speed comes from treating text as runs: one regular expression splits a chunk into sequences
+and the text between them, which is written into the line with a slice assignment, not
+character by character (``stream.py``); floods of whole lines skip even that (``bulk.py``).
+Only runs with wide or combining characters go through the per-character width path.
 
 Nothing from the stream is ever passed on: titles are sanitised and handed to a callback,
 clipboard writes (OSC 52) are refused and counted, hyperlinks (OSC 8) are reduced to their
@@ -22,42 +23,19 @@ from .escapes import EscapeMixin, sanitize_title
 from .modes import ModeMixin
 from .screen import Screen
 from .sequences import HOLD_LIMIT, SequenceMixin
-from .sgr import _memo as _sgr_memo
-from .sgr import apply_sgr
+from .bulk import BulkMixin, only_crlf_pairs
+from .stream import StreamMixin
 from .text import TextMixin
-
-# One token: a run of text, a CSI, CR LF, an OSC, a string sequence to drop, an unfinished
-# sequence at the very end (held for the next chunk), an ESC sequence, or a control character.
-# ``findall`` hands all of a chunk's tokens over in one call; one group tells the kind of each
-# (SGR: its params with the leading "["; CSI: the final; OSC: its body with the leading "]").
-_TOKEN = re.compile(
-    r"([^\x00-\x1f\x7f-\x9f]+)"  # text
-    r"|\x1b(\[[0-9;:]*)m([^\x00-\x1f\x7f-\x9f]*)"  # SGR ("[" + params) and the text after it
-    r"|\x1b\[([0-?]*)([ -/]*)([@-~])"  # CSI: params, intermediates, final
-    r"|(\x1b\[[0-?\x00-\x17\x19\x1c-\x1f]*(?:[ -/][ -/\x00-\x17\x19\x1c-\x1f]*)?[@-~])"  # CSI with C0 controls inside
-    r"|(\r\n)"  # the commonest pair, handled at once
-    r"|\x1b(\][^\x07\x1b]*)(?:\x07|\x1b\\|(?=\x1b))"  # OSC
-    r"|(\x1b[P_^X][^\x07\x1b]*(?:\x07|\x1b\\|(?=\x1b))|\x1b\[[0-?]*[ -/]*[\x18\x1a])"  # DCS/APC/PM/SOS, or a CSI cancelled by CAN/SUB: dropped
-    r"|(\x1b(?:\[[0-?\x00-\x17\x19\x1c-\x1f]*(?:[ -/][ -/\x00-\x17\x19\x1c-\x1f]*)?|[\]P_^X][^\x07\x1b]*\x1b?|[ -/]*)\Z)"  # unfinished
-    r"|\x1b([ -/]*)([0-~])"  # ESC: intermediates, final
-    r"|([\x00-\x1f\x7f-\x9f])"  # a control character (or a stray ESC)
-)
 
 # Control characters other than CR and LF: where the bulk line path must stop. (A plain
 # character class: the regex engine scans for it at C speed.)
 _CONTROL = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def _only_crlf_pairs(text: str) -> bool:
-    """True when every CR in ``text`` is followed by LF and every LF preceded by CR."""
-    pairs = text.count("\r\n")
-    return pairs == text.count("\r") == text.count("\n")
-
-
 __all__ = ["HOLD_LIMIT", "Terminal", "sanitize_title"]
 
 
-class Terminal(TextMixin, ControlMixin, ModeMixin, EscapeMixin, SequenceMixin):
+class Terminal(StreamMixin, BulkMixin, TextMixin, ControlMixin, ModeMixin, EscapeMixin, SequenceMixin):
     """An xterm-256color screen fed with the remote's bytes.
 
     Args:
@@ -119,6 +97,7 @@ class Terminal(TextMixin, ControlMixin, ModeMixin, EscapeMixin, SequenceMixin):
         self.bytes_fed = 0
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._hold = ""
+        self._cup_memo: dict[str, tuple[int, int]] = {}  # CUP sequence -> (row, column), see stream.py
         self._init_sequences()
         self._reset_modes()
 
@@ -192,7 +171,7 @@ class Terminal(TextMixin, ControlMixin, ModeMixin, EscapeMixin, SequenceMixin):
             text = _IDEMPOTENT_RUN.sub(r"\1", text)
         control = _CONTROL.search(text)
         if control is None:
-            if text.isascii() and _only_crlf_pairs(text):
+            if text.isascii() and only_crlf_pairs(text):
                 self._feed_lines(text.split("\r\n"))
                 return
         elif text[control.start()] == "\x1b" and text.count("\r\n") > 8 and self._coloured_lines(text):
@@ -200,135 +179,10 @@ class Terminal(TextMixin, ControlMixin, ModeMixin, EscapeMixin, SequenceMixin):
         elif control.start() > 256:
             cut = text.rfind("\r\n", 0, control.start()) + 2
             head = text[:cut]
-            if cut > 2 and head.isascii() and _only_crlf_pairs(head):
+            if cut > 2 and head.isascii() and only_crlf_pairs(head):
                 self._feed_lines(head.split("\r\n"))
                 text = text[cut:]
         self._feed_tokens(text)
-
-    def _feed_tokens(self, text: str) -> None:
-        """The general path: every token of ``text`` in turn."""
-        cols = self.cols
-        sgr_memo = _sgr_memo
-        for run, sgr, sgr_run, params, inter, final, csi_c0, crlf, osc, _dcs, partial, esc_inter, esc_final, char in _TOKEN.findall(
-            text
-        ):
-            if sgr:  # colour then text: the commonest pair in coloured output, one token
-                attr = sgr_memo.get((self.attr, sgr[1:]))
-                self.attr = attr if attr is not None else apply_sgr(self.attr, sgr[1:])
-                if not sgr_run:
-                    self.last_char = ""  # any sequence ends what REP may repeat (as tmux)
-                    continue
-                run = sgr_run
-            if run:
-                x = self.x
-                end = x + len(run)
-                if end < cols and not self.wrap_pending and not self.insert_mode and run.isascii() and self.charsets[self.shift_out] == "B":
-                    # The text fits on the line: one slice assignment (inlined _print).
-                    line = self.screen.lines[self.y]
-                    chars = line.chars
-                    if chars[x] == "" and x:
-                        chars[x - 1] = " "
-                    if chars[end] == "":
-                        chars[end] = " "
-                    chars[x:end] = run
-                    line.attrs[x:end] = [self.attr] * len(run)
-                    line.cache = None
-                    self.x = end
-                    self.last_char = run[-1]
-                else:
-                    self._print(run)
-            elif final:
-                if final != "b":
-                    self.last_char = ""
-                if inter or (params and params[0] in "<=>?"):
-                    self._csi(params, inter, final)
-                elif final == "m":
-                    attr = sgr_memo.get((self.attr, params))
-                    self.attr = attr if attr is not None else apply_sgr(self.attr, params)
-                elif final == "H" and not self.origin:  # cursor position, the TUI staple
-                    row, _, col = params.partition(";")
-                    # Slice before int(): a remote may send thousands of digits (clamped anyway).
-                    # (Leading zeros do not make a number long: "0000000031" is 31.)
-                    if row.isdigit():
-                        self.y = min(max(int(row if len(row) < 6 else row.lstrip("0")[:6] or 0), 1), self.rows) - 1
-                    else:
-                        self.y = 0
-                    if col.isdigit():
-                        self.x = min(max(int(col if len(col) < 6 else col.lstrip("0")[:6] or 0), 1), cols) - 1
-                    else:
-                        self.x = 0
-                    self.wrap_pending = False
-                else:
-                    self._csi(params, inter, final)
-            elif csi_c0:
-                self.last_char = ""
-                self._csi_with_controls(csi_c0)
-            elif crlf:
-                self.last_char = ""
-                self.x = 0
-                self.wrap_pending = False
-                if self.y == self.bottom:
-                    self.screen.scroll_up(self.top, self.bottom, 1, self.attr)
-                elif self.y < self.rows - 1:
-                    self.y += 1
-            elif char:
-                self.last_char = ""
-                if char == "\n" or char == "\x0b" or char == "\x0c":
-                    self._linefeed()
-                elif char == "\r":
-                    self.x = 0
-                    self.wrap_pending = False
-                else:
-                    self._control(char)
-            elif esc_final:
-                self.last_char = ""
-                self._esc(esc_inter, esc_final)
-            elif osc:
-                self.last_char = ""
-                self._osc(osc[1:])
-            elif partial:
-                self._start_long(partial)
-            # else: a DCS/APC/PM/SOS string: dropped
-
-    def _coloured_lines(self, text: str) -> bool:
-        """A flood of lines with colours (``ESC[32m...ESC[0m`` CR LF): whole lines in bulk.
-
-        Taken only when SGRs, printable ASCII and CR LF pairs are all there is; the first line
-        (which continues the cursor's line) and the unfinished last one go the usual way.
-        Returns False (nothing consumed) when the text does not have that shape.
-        """
-        last = text.rfind("\r\n")
-        stripped = _SGR.sub("", text[:last])  # the tail may hold half a sequence: not checked
-        if not stripped.isascii() or _CONTROL.search(stripped) is not None or not _only_crlf_pairs(stripped):
-            return False
-        first = text.find("\r\n")
-        self._feed_tokens(text[:first])
-        parts = text[first + 2 : last].split("\r\n")
-        while parts:
-            done = self._bulk_sgr_lines(parts)
-            if done == len(parts):
-                break
-            if not done:  # lines that wrap, or a state the bulk path does not handle: the usual way
-                self._feed_tokens("\r\n" + "\r\n".join(parts))
-                break
-            self._feed_tokens("\r\n" + parts[done])  # one line that wraps, then bulk again
-            parts = parts[done + 1 :]
-        self._feed_tokens(text[last:])
-        return True
-
-    def _csi_with_controls(self, sequence: str) -> None:
-        """A CSI with C0 controls inside: the controls act first (as in xterm), then the CSI."""
-        for char in sequence[2:]:
-            if char < " ":
-                if char == "\n" or char == "\x0b" or char == "\x0c":
-                    self._linefeed()
-                elif char == "\r":
-                    self.x = 0
-                    self.wrap_pending = False
-                else:
-                    self._control(char)
-        params, inter, final = _CSI_PARTS.match("\x1b[" + _C0.sub("", sequence[2:])).groups()
-        self._csi(params, inter, final)
 
     # -- whole-terminal operations ---------------------------------------------------------
 
@@ -354,6 +208,7 @@ class Terminal(TextMixin, ControlMixin, ModeMixin, EscapeMixin, SequenceMixin):
             if screen is self.screen:
                 self.y = moved
         self.cols, self.rows = cols, rows
+        self._cup_memo.clear()
         self.top, self.bottom = 0, rows - 1
         self.x = min(self.x, cols - 1)
         self.wrap_pending = False
@@ -375,7 +230,4 @@ def _default_tabs(cols: int) -> bytearray:
     return stops
 
 
-_SGR = re.compile(r"\x1b\[[0-9;]*m")
 _IDEMPOTENT_RUN = re.compile(r"(\x1bc|\x1b\[2J|\x1b#8)\1+")
-_C0 = re.compile(r"[\x00-\x1f]")
-_CSI_PARTS = re.compile(r"\x1b\[([0-?]*)([ -/]*)([@-~])")

@@ -24,6 +24,7 @@ from .cells import (
     TRUECOLOR,
     UNDERLINE,
     Line,
+    PendingLine,
     StoredLine,
     bg_of,
     load_line,
@@ -67,8 +68,21 @@ def line_strip(line: Line) -> Strip:
     """The Strip for ``line`` (cached on the line until the emulator changes it)."""
     strip = line.cache
     if strip is None:
-        strip = line.cache = _build(line.chars, line.attrs)
+        if line.__class__ is PendingLine:  # drawn from its stored form, which it keeps
+            strip = line.cache = _build_stored(*line.stored)
+        else:
+            strip = line.cache = _build(line.chars, line.attrs)
     return strip
+
+
+def _build_stored(text: str, runs: tuple[tuple[int, int], ...]) -> Strip:
+    """A Strip from a padded text (one character a cell) and its (attr, length) runs."""
+    segments = []
+    start = 0
+    for attr, length in runs:
+        segments.append(Segment(text[start : start + length], style_for(attr)))
+        start += length
+    return Strip(segments, len(text))
 
 
 def _build(chars: list[str], attrs: list[int]) -> Strip:

@@ -90,7 +90,11 @@ class Screen:
         line.cache = None
 
     def erase_rows(self, first: int, last: int, attr: int) -> None:
-        """Blank whole rows ``first..last-1``."""
+        """Blank whole rows ``first..last-1``.
+
+        The rows' cells are overwritten in place (no new lists): a full-screen program clears
+        the screen for every page it draws.
+        """
         cols = self.cols
         blank = attr & BG_MASK
         chars = [" "] * cols
@@ -100,7 +104,10 @@ class Screen:
             line = lines[row]
             # A row that is blank already stays (a flood of ED or RIS costs a comparison a row).
             if line.wrapped or line.attrs != attrs or line.chars != chars:
-                lines[row] = Line(chars[:], attrs[:])
+                line.chars[:] = chars
+                line.attrs[:] = attrs
+                line.wrapped = False
+                line.cache = None
 
     def insert_cells(self, row: int, col: int, count: int, attr: int) -> None:
         """Insert ``count`` blanks at ``col``, pushing the rest right (cut at the edge)."""

@@ -1,21 +1,12 @@
-"""Writing text into the grid: the hot path of the emulator.
+"""Writing text into the grid: printing runs, wide characters, line feeds and scrolling.
 
 A mixin of :class:`emulator.Terminal`. Printable runs are written with one slice assignment
-per line; runs of whole lines separated by CR LF (a log flood) take a bulk path that stores
-lines scrolling straight into the history without building a :class:`Line` for them.
+per line (floods of whole lines have their own path, see ``bulk.py``).
 """
 
 from __future__ import annotations
 
-from itertools import repeat
-
-import re
-
-from .cells import BG_MASK, DEC_GRAPHICS, Line, shown_as, store_line
-from .sgr import apply_sgr
-
-# An SGR's parameters, as ``re.split`` separators: text, params, text, params, ..., text.
-_SGR_SPLIT = re.compile(r"\x1b\[([0-9;]*)m")
+from .cells import DEC_GRAPHICS, narrow_run, shown_as
 
 MAX_CELL_CHARS = 8
 """Characters one cell may hold: its base character and a few combining marks."""
@@ -24,190 +15,13 @@ MAX_CELL_CHARS = 8
 class TextMixin:
     """Printing, line feeds and scrolling for :class:`Terminal` (see there for the state)."""
 
-    def _feed_lines(self, parts: list[str]) -> None:
-        """Write printable ASCII lines separated by CR LF (``parts`` as from ``split``).
-
-        The common case of a flood (cursor on the bottom row of a full-screen scroll region)
-        is done in bulk: lines that scroll straight off are stored without ever becoming
-        :class:`Line` objects.
-        """
-        last = len(parts) - 1
-        index = 0
-        if parts[0]:
-            self._print(parts[0])
-        while index < last:
-            if (
-                self.y == self.bottom == self.rows - 1
-                and self.top == 0
-                and self.autowrap
-                and not self.insert_mode
-                and self.charsets[self.shift_out] == "B"
-            ):
-                self._bulk_lines(parts[index + 1 :])
-                return
-            index += 1
-            self.x = 0
-            self._linefeed()
-            if parts[index]:
-                self._print(parts[index])
-        if last and not parts[last]:
-            self.last_char = ""
-
-    def _bulk_lines(self, parts: list[str]) -> None:
-        """Each part: CR LF (scrolling) then the part's text at column 0, wrapping long ones."""
-        cols = self.cols
-        rows = self.rows
-        attr = self.attr
-        blank = attr & BG_MASK
-        screen = self.screen
-        history = screen.history
-        if history is not None and attr == blank and len(parts) > rows and max(map(len, parts)) <= cols:
-            # The flood's steady state: no line wraps and one attribute fills every cell, so the
-            # lines that scroll straight into the history are stored with C-level iteration.
-            straight = len(parts) - rows
-            for line in screen.lines:
-                history.append(store_line(line))
-            history.extend(zip(map(str.ljust, parts[:straight], repeat(cols)), repeat(((attr, cols),)), repeat(False)))
-            screen.pushed += len(parts)
-            parts = parts[straight:]
-            screen.lines[:] = [Line(list(text.ljust(cols)), [attr] * cols) for text in parts]
-            self._finish_bulk([(text, False) for text in parts])
-            return
-        # Split each part into rows; a row is (text, wrapped).
-        new_rows: list[tuple[str, bool]] = []
-        for part in parts:
-            if len(part) <= cols:
-                new_rows.append((part, False))
-            else:
-                for start in range(0, len(part), cols):
-                    new_rows.append((part[start : start + cols], start + cols < len(part)))
-        count = len(new_rows)
-        lines = screen.lines
-        if history is not None:
-            for line in lines[: min(count, rows)]:
-                history.append(store_line(line))
-            screen.pushed += count
-        if count > rows:
-            if history is not None:
-                same = attr == blank
-                for text, wrapped in new_rows[: count - rows]:
-                    size = len(text)
-                    if same or size == cols:
-                        runs = ((attr, cols),)
-                    elif size == 0:
-                        runs = ((blank, cols),)
-                    else:
-                        runs = ((attr, size), (blank, cols - size))
-                    history.append((text + " " * (cols - size), runs, wrapped))
-            new_rows = new_rows[count - rows :]
-            del lines[:]
-        else:
-            del lines[:count]
-        for text, wrapped in new_rows:
-            size = len(text)
-            line = Line(list(text) + [" "] * (cols - size), [attr] * size + [blank] * (cols - size), wrapped)
-            lines.append(line)
-        self._finish_bulk(new_rows)
-
-    def _bulk_sgr_lines(self, parts: list[str]) -> int:
-        """Each part: CR LF (scrolling) then the part's printable ASCII and SGRs, at the bottom
-        of a full-screen scroll region (a coloured log flood).
-
-        Returns how many parts were done: 0 when the state does not allow it, fewer than all
-        when a line would wrap (that line and the rest are the caller's)."""
-        cols = self.cols
-        rows = self.rows
-        if not (
-            self.y == self.bottom == rows - 1
-            and self.top == 0
-            and self.autowrap
-            and not self.insert_mode
-            and self.charsets[self.shift_out] == "B"
-        ):
-            return 0
-        attr = self.attr
-        built: list[tuple[str, tuple[tuple[int, int], ...]]] = []
-        for part in parts:
-            blank = attr & BG_MASK  # the row was blanked with the colour in force at its CR LF
-            if "\x1b" not in part:
-                size = len(part)
-                if size > cols:
-                    break
-                if size == cols or attr == blank:
-                    runs = ((attr, cols),)
-                elif size == 0:
-                    runs = ((blank, cols),)
-                else:
-                    runs = ((attr, size), (blank, cols - size))
-                built.append((part, runs))
-                continue
-            pieces = _SGR_SPLIT.split(part)
-            line_attr = attr
-            runs_list = []
-            size = 0
-            text = pieces[0]
-            if text:
-                runs_list.append((attr, len(text)))
-                size = len(text)
-            for index in range(1, len(pieces), 2):
-                attr = apply_sgr(attr, pieces[index])
-                piece = pieces[index + 1]
-                if piece:
-                    if runs_list and runs_list[-1][0] == attr:
-                        runs_list[-1] = (attr, runs_list[-1][1] + len(piece))
-                    else:
-                        runs_list.append((attr, len(piece)))
-                    size += len(piece)
-                    text += piece
-            if size > cols:
-                attr = line_attr
-                break
-            if size < cols:
-                if runs_list and runs_list[-1][0] == blank:
-                    runs_list[-1] = (blank, runs_list[-1][1] + cols - size)
-                else:
-                    runs_list.append((blank, cols - size))
-            built.append((text, tuple(runs_list)))
-        if not built:
-            return 0
-        self.attr = attr
-        screen = self.screen
-        history = screen.history
-        lines = screen.lines
-        keep = built[-rows:]
-        if history is not None:
-            scrolled = lines[: min(len(built), rows)]
-            for line in scrolled:
-                history.append(store_line(line))
-            for text, runs in built[: len(built) - len(keep)]:
-                history.append((text.ljust(cols), runs, False))
-            screen.pushed += len(built)
-        del lines[: len(keep)]
-        for text, runs in keep:
-            cells: list[int] = []
-            for run_attr, length in runs:
-                cells.extend([run_attr] * length)
-            lines.append(Line(list(text.ljust(cols)), cells))
-        self.x = 0
-        self.wrap_pending = False
-        self.last_char = ""
-        return len(built)
-
-    def _finish_bulk(self, new_rows: list[tuple[str, bool]]) -> None:
-        """Cursor after the last written row; remember the last printed character."""
-        cols = self.cols
-        size = len(new_rows[-1][0])
-        self.wrap_pending = size == cols
-        self.x = cols - 1 if size == cols else size
-        self.last_char = new_rows[-1][0][-1:]
-
     # -- text ----------------------------------------------------------------------------
 
     def _print(self, run: str) -> None:
         if self.charsets[self.shift_out] == "0":
             run = run.translate(DEC_GRAPHICS)
         self.last_char = run[-1]
-        if run.isascii():
+        if run.isascii() or narrow_run(run):  # one cell per character
             x = self.x
             end = x + len(run)
             if end < self.cols and not self.wrap_pending and not self.insert_mode:
@@ -228,6 +42,7 @@ class TextMixin:
             self._print_wide(run)
 
     def _print_ascii(self, run: str) -> None:
+        """Write ``run``, one character a cell (ASCII or ``narrow_run``), wrapping as set."""
         cols = self.cols
         lines = self.screen.lines
         attr = self.attr
