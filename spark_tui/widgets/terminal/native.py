@@ -17,46 +17,23 @@ feed updates the render state and rebuilds just the rows it marks dirty.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .cells import Line, StoredLine, store_line
-from .escapes import LINK_LIMIT, NOTIFY_LIMIT, sanitize_title
-from .modes import XTVERSION
-from .native_guard import MANY_SPLITS, SPLIT, SPLIT_BS, StreamGuard, collapse_runs, prints_last
+from .escapes import LINK_LIMIT
+from .native_callbacks import XTVERSION_NAME, NativeCallbacks
+from .native_feed import NativeFeed
+from .native_guard import StreamGuard
+from .native_lib import LOAD_ERROR, ffi, lib
 from .native_rows import RowReader, check_cell_layout
-from .sequences import REPLY_BURST, REPLY_RATE
-
-_LOAD_ERROR = ""
-try:  # only where its wheel installs (pyproject pins it with a platform marker)
-    from pyghostty import ffi, lib
-except ImportError:  # not installed (no wheel for this platform)
-    ffi = lib = None
-    _LOAD_ERROR = "pyghostty (libghostty-vt) is not installed on this platform"
-except OSError as error:  # installed, but its library does not load
-    ffi = lib = None
-    _LOAD_ERROR = f"libghostty-vt does not load: {error}"
-
-_LINK = re.compile(r"(?:https?://|mailto:)[!-~]+")
-
-_SAFE_REPLY = re.compile(
-    rb"\x1b\[(?:\??[0-9]{1,5};[0-9]{1,5}R|0n|\?[0-9;]{1,40}c|>[0-9;]{1,40}c|\??[0-9]{1,5};[0-4]\$y)"
-    rb"|\x1bP>\|spark-tui\([0-9a-z.+]+\)\x1b\\"
-)
-"""Replies the library may send the remote: cursor position, status, device attributes, mode
-reports and XTVERSION. Nothing that could carry text the remote chose (no DECRQSS, no title)."""
-
-_MARGINS = re.compile(rb"\x1bP1\$r([0-9]{1,5});([0-9]{1,5})r\x1b\\")
-
-_XTVERSION_NAME = XTVERSION[len("\x1bP>|") : -len("\x1b\\")].encode()
-
+from .sequences import REPLY_BURST
 
 def available() -> str | None:
     """None when the native core can run here, else why not (for the error and the docs)."""
     if lib is None:
-        return _LOAD_ERROR
+        return LOAD_ERROR
     try:
         probe = NativeTerminal(8, 2)
         probe.feed("a\x1b[1;31mb\x1b[44m\x1b[K中e\u0301".encode())
@@ -122,7 +99,7 @@ class _History(Sequence):
         self._cache.clear()
 
 
-class NativeTerminal:
+class NativeTerminal(NativeCallbacks, NativeFeed):
     """An xterm-compatible screen on libghostty-vt, with the Python core's interface.
 
     Same arguments and attributes as :class:`~.emulator.Terminal`.
@@ -190,23 +167,8 @@ class NativeTerminal:
         self._bool = ffi.new("bool*")
         self._size = ffi.new("size_t*")
         self._string = ffi.new("GhosttyString*")
-        self._xtversion = ffi.new("char[]", _XTVERSION_NAME)
-        self._callbacks = [
-            (lib.GHOSTTY_TERMINAL_OPT_WRITE_PTY, ffi.callback("GhosttyTerminalWritePtyFn", self._on_pty)),
-            (lib.GHOSTTY_TERMINAL_OPT_BELL, ffi.callback("GhosttyTerminalBellFn", self._on_bell)),
-            (lib.GHOSTTY_TERMINAL_OPT_TITLE_CHANGED, ffi.callback("GhosttyTerminalTitleChangedFn", self._on_title)),
-            (lib.GHOSTTY_TERMINAL_OPT_RENDER_HOLD, ffi.callback("GhosttyTerminalRenderHoldFn", self._on_hold)),
-            (
-                lib.GHOSTTY_TERMINAL_OPT_DESKTOP_NOTIFICATION,
-                ffi.callback("GhosttyTerminalDesktopNotificationFn", self._on_notification),
-            ),
-            (lib.GHOSTTY_TERMINAL_OPT_CLIPBOARD_WRITE, ffi.callback("GhosttyTerminalClipboardWriteFn", self._on_clipboard)),
-            (lib.GHOSTTY_TERMINAL_OPT_XTVERSION, ffi.callback("GhosttyTerminalXtversionFn", self._on_xtversion)),
-            (
-                lib.GHOSTTY_TERMINAL_OPT_DEVICE_ATTRIBUTES,
-                ffi.callback("GhosttyTerminalDeviceAttributesFn", self._on_device_attributes),
-            ),
-        ]
+        self._xtversion = ffi.new("char[]", XTVERSION_NAME)
+        self._callbacks = self._callbacks_for_library()
         for option, callback in self._callbacks:
             self._set(option, callback)
 
@@ -240,212 +202,6 @@ class NativeTerminal:
             self.close()
         except Exception:  # interpreter shutdown: the library may be gone already
             pass
-
-    # -- callbacks from the library (run inside feed) ------------------------------------------
-
-    def _on_pty(self, _term: Any, _user: Any, data: Any, length: int) -> None:
-        if self._captured is not None:  # our own question (see _margins), never the remote's
-            self._captured.append(ffi.buffer(data, length)[:])
-            return
-        if self.on_reply is None:
-            return
-        reply = ffi.buffer(data, length)[:]
-        if not _SAFE_REPLY.fullmatch(reply):
-            self.dropped_replies += 1  # a report we do not give (it could echo remote text)
-            return
-        now = time.monotonic()
-        self._reply_tokens = min(REPLY_BURST, self._reply_tokens + (now - self._reply_clock) * REPLY_RATE)
-        self._reply_clock = now
-        if self._reply_tokens < 1:
-            self.dropped_replies += 1
-            return
-        self._reply_tokens -= 1
-        self.on_reply(reply)
-
-    def _on_bell(self, _term: Any, _user: Any) -> None:
-        self.bells += 1
-        if self.on_bell is not None:
-            self.on_bell()
-
-    def _on_title(self, _term: Any, _user: Any) -> None:
-        if lib.ghostty_terminal_get(self._term, lib.GHOSTTY_TERMINAL_DATA_TITLE, self._string) != 0:
-            return
-        raw = ffi.buffer(self._string.ptr, min(self._string.len, 4096))[:] if self._string.len else b""
-        self.title = sanitize_title(raw.decode("utf-8", "replace"))
-        if self.on_title is not None:
-            self.on_title(self.title)
-
-    def _on_hold(self, _term: Any, _user: Any, held: bool) -> None:
-        self.synchronized = bool(held)
-        if self.on_sync is not None:
-            self.on_sync(self.synchronized)
-
-    def _on_notification(self, _term: Any, _user: Any, note: Any) -> None:
-        if self.on_notify is None:
-            return
-
-        def text(string: Any) -> str:
-            raw = ffi.buffer(string.ptr, min(string.len, NOTIFY_LIMIT * 16))[:] if string.len else b""
-            return raw.decode("utf-8", "replace")
-
-        # As the Python core: a plain, single-line, bounded title and body (the app escapes them).
-        body = " ".join(text(note.body)[: NOTIFY_LIMIT * 4].split())[:NOTIFY_LIMIT]
-        self.on_notify(sanitize_title(text(note.title)), body)
-
-    def _on_clipboard(self, _term: Any, _user: Any, _write: Any) -> None:
-        self.refused_clipboard_writes += 1  # never to the local clipboard, and no reply
-
-    def _on_xtversion(self, _term: Any, _user: Any) -> Any:
-        result = ffi.new("GhosttyString*")
-        result.ptr = ffi.cast("uint8_t*", self._xtversion)
-        result.len = len(_XTVERSION_NAME)
-        return result[0]
-
-    def _on_device_attributes(self, _term: Any, _user: Any, out: Any) -> bool:
-        # The same answers as the Python core: a VT220 with ANSI colour (DA1 ?62;22), and
-        # xterm-style DA2 >1;10;0 - so programs see one terminal whichever core runs.
-        out.primary.conformance_level = 62
-        out.primary.features[0] = 22
-        out.primary.num_features = 1
-        out.secondary.device_type = 1
-        out.secondary.firmware_version = 10
-        out.secondary.rom_cartridge = 0
-        return True
-
-    def _link_id(self, uri: str) -> int:
-        """The id our attributes carry for a link's address (0: not one we would ever open)."""
-        if len(uri) > LINK_LIMIT or not _LINK.fullmatch(uri):
-            return 0
-        link = self._link_ids.get(uri)
-        if link is None:
-            if len(self._link_ids) >= 4000:
-                self._link_ids.clear()
-                self.links.clear()
-            link = self._link_ids[uri] = len(self._link_ids) + 1
-            self.links[link] = uri
-        return link
-
-    # -- input -------------------------------------------------------------------------------
-
-    def feed(self, data: bytes) -> None:
-        """Consume bytes from the remote (any chunking; UTF-8 and sequences may be split)."""
-        if not data:
-            return
-        self.bytes_fed += len(data)
-        self._fed = True
-        data = self._guard.take(data)
-        if not self._reverse_wrap_asked and b"45h" in data:
-            self._reverse_wrap_asked = True
-        split = SPLIT_BS if self._reverse_wrap_asked else SPLIT
-        if split.search(data) is not None:
-            self._feed_split(data, split)
-        elif data:
-            lib.ghostty_terminal_vt_write(self._term, data, len(data))
-            self._last_piece = data[-32:]
-        self._fed = True  # (a callback during the write may have read the rows already)
-        self._count_pushed()
-
-    def feed_text(self, text: str) -> None:
-        """Consume already-decoded text."""
-        self.feed(text.encode("utf-8", "replace"))
-
-    def _write(self, data: bytes) -> None:
-        lib.ghostty_terminal_vt_write(self._term, data, len(data))
-
-    def _feed_split(self, data: bytes, split: re.Pattern[bytes]) -> None:
-        """Feed ``data`` in pieces around the ``SPLIT`` sequences, which act as tmux's do.
-
-        tmux keeps a cursor that wrote the last column *past* it: EL, ED and ECH from there
-        leave that column alone, REP has no room left, and a step back lands on the last
-        column, not the one before it. REP repeats only a character printed
-        right before it (never after another sequence) and at most to the end of the line.
-        """
-        matches = list(split.finditer(data))
-        if len(matches) > MANY_SPLITS:
-            data = collapse_runs(data)
-            matches = list(split.finditer(data))
-        start = 0
-        for match in matches:
-            head = data[start : match.start()]
-            if head:
-                self._write(head)
-                self._last_piece = head[-32:]
-            sequence = match.group()
-            final, params = sequence[-1:], sequence[2:-1]
-            if sequence == b"\x08":
-                self._last_piece = b""
-                self._backspace()
-            elif final in b"hl":
-                if params != b"?1049" or self.alternate != (final == b"h"):
-                    start = match.start()  # any other mode: it goes with the next piece
-                    continue
-                # (1049 set on the alternate screen, or reset on the main one: nothing to do)
-            elif final in b"LM":
-                self._insert_or_delete_lines(sequence)
-                self._last_piece = b""
-            elif final == b"b":
-                if prints_last(self._last_piece) and not self.wrap_pending:
-                    count = int(params[:6] or 1) or 1
-                    self._write(b"\x1b[%db" % min(count, self.cols - self.x))
-                self._last_piece = b""
-            elif final in b"JK" and params not in (b"", b"0") or not self.wrap_pending:
-                start = match.start()  # acts as the library does: it goes with the next piece
-                continue
-            elif final == b"D":  # from past the last column: one step fewer (CHA clears the wrap)
-                self._write(b"\x1b[%dG" % (self.cols - (int(params[:5] or 1) or 1) + 1))
-            elif final == b"J" and self.y < self.rows - 1:
-                self._write(b"\x1b7\x1b[1E\x1b[J\x1b8")  # the lines below only
-            # (EL and ECH from past the last column erase nothing)
-            start = match.end()
-        tail = data[start:]
-        if tail:
-            self._write(tail)
-            self._last_piece = tail[-32:]
-
-    def _insert_or_delete_lines(self, sequence: bytes) -> None:
-        """IL / DL as tmux: the column stays, and from a row outside the scroll region they act
-        on the rows from the cursor to the bottom of the screen (xterm and Ghostty: nothing)."""
-        x, y = self.x, self.y
-        top, bottom = self._margins()
-        if top <= y <= bottom:
-            self._write(sequence)
-        else:  # (origin mode is off: the cursor could not be outside the region otherwise)
-            self._write(b"\x1b[r\x1b[%d;%dH" % (y + 1, x + 1) + sequence)
-            self._write(b"\x1b[%d;%dr\x1b[%d;%dH" % (top + 1, bottom + 1, y + 1, x + 1))
-        if x:
-            self._write(b"\x1b[%dG" % (x + 1))
-
-    def _margins(self) -> tuple[int, int]:
-        """The scroll region (top, bottom rows, 0-based), asked of the library with DECRQSS."""
-        self._captured = []
-        try:
-            self._write(b"\x1bP$qr\x1b\\")
-        finally:
-            captured, self._captured = self._captured, None
-        found = _MARGINS.fullmatch(captured[0]) if captured else None
-        if found is None:
-            return 0, self.rows - 1
-        return int(found.group(1)) - 1, int(found.group(2)) - 1
-
-    def _backspace(self) -> None:
-        """BS; at the left edge with reverse-wraparound (mode 45) and autowrap, to the end of
-        the row above (the library wraps back only over a soft-wrapped line)."""
-        if self.x or not self.mode(45) or not self.mode(7):
-            self._write(b"\x08")
-            return
-        y = self.y
-        self._write(b"\x1b[A")  # stops at the top margin: then the cursor stays where it was
-        if self.y != y:
-            self._write(b"\x1b[%dG" % self.cols)
-
-    def _count_pushed(self) -> None:
-        """Count lines that scrolled off the main screen (the scrollback numbers rows by it)."""
-        rows = self._scrollback_rows()
-        if rows > self._seen_rows:
-            self._history.pushed += rows - self._seen_rows
-        # (At the library's cap old lines leave as new ones come and the count stands still:
-        # a view scrolled far back then drifts with the output instead of holding its text.)
-        self._seen_rows = rows
 
     # -- reading the state -----------------------------------------------------------------------
 

@@ -32,7 +32,8 @@ _BG_BITS = 0x3FFFFFF << BG_SHIFT
 
 def history_line(term: NativeTerminal, index: int) -> Line:
     """Scrollback row ``index`` (0 = the oldest kept) of ``term`` as a :class:`Line`."""
-    from .native import _read_uri, ffi, lib
+    from .native import _read_uri
+    from .native_lib import ffi, lib
 
     cols = term.cols
     ref = term._ref(0, index, lib.GHOSTTY_POINT_TAG_HISTORY)
