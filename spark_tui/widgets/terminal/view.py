@@ -171,6 +171,8 @@ class TerminalView(CopyModeKeys, MouseMixin, Widget, can_focus=True):
         self._history_strips = HistoryStrips()
         self._selecting = False
         self._painted = 0.0  # when output last asked for a frame
+        self._base_style: Style | None = None  # rich_style, during a frame
+        self._rows_drawn: dict[int, tuple[Strip, int, Style, Strip]] = {}  # y -> (row strip, width, base, drawn)
         self._paint_timer = None
         self.copy_mode = CopyMode(self.scrollback, on_change=self.refresh_bindings)
 
@@ -305,11 +307,19 @@ class TerminalView(CopyModeKeys, MouseMixin, Widget, can_focus=True):
 
     # -- drawing -----------------------------------------------------------------------------
 
+    def render_lines(self, crop):  # noqa: ANN001, ANN201 - Textual's signature
+        # The widget's own style, worked out once a frame rather than once a row.
+        self._base_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._base_style = None
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         term = self.terminal
         back = self.scrollback
-        base = self.rich_style
+        base = self._base_style or self.rich_style
         if back.searching and y == self.size.height - 1:
             prompt = f"search: {back.query}█  (enter: older match, escape: close)"
             return Strip([Segment(prompt[:width], base + Style(reverse=True))]).extend_cell_length(width, base)
@@ -338,7 +348,14 @@ class TerminalView(CopyModeKeys, MouseMixin, Widget, can_focus=True):
         if span is not None:
             strip = highlight(strip, span[0], span[1], _SELECTION)
         strip = self.copy_mode.decorate(y, strip)
-        return strip.crop_extend(0, width, base).apply_style(base)
+        kept = self._rows_drawn.get(y)
+        if kept is not None and kept[0] is strip and kept[1] == width and kept[2] == base:
+            return kept[3]  # the row did not change since the last frame (its Strip is cached on it)
+        drawn = strip.crop_extend(0, width, base).apply_style(base)
+        if len(self._rows_drawn) > 512:
+            self._rows_drawn.clear()
+        self._rows_drawn[y] = (strip, width, base, drawn)
+        return drawn
 
     def on_focus(self) -> None:
         if self.terminal.focus_events:
