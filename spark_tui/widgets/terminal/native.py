@@ -17,7 +17,6 @@ feed updates the render state and rebuilds just the rows it marks dirty.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,7 +27,7 @@ from .native_feed import NativeFeed
 from .native_guard import StreamGuard
 from .native_lib import LOAD_ERROR, ffi, lib
 from .native_rows import RowReader, check_cell_layout
-from .sequences import REPLY_BURST
+from .sequences import ReplyBudget
 
 def available() -> str | None:
     """None when the native core can run here, else why not (for the error and the docs)."""
@@ -132,8 +131,7 @@ class NativeTerminal(NativeCallbacks, NativeFeed):
         self.synchronized = False
         self.links: dict[int, str] = {}
         self._link_ids: dict[str, int] = {}
-        self._reply_tokens = float(REPLY_BURST)
-        self._reply_clock = time.monotonic()
+        self._reply_budget = ReplyBudget()
         self._fed = True  # rows must be read again
         self._guard = StreamGuard()
         self._last_piece = b""  # the end of what was fed last: did it print (REP repeats that)?

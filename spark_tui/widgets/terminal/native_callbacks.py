@@ -9,13 +9,11 @@ hyperlinks keep only web and mail addresses.
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from .escapes import LINK_LIMIT, NOTIFY_LIMIT, sanitize_title
 from .modes import XTVERSION
 from .native_lib import ffi, lib
-from .sequences import REPLY_BURST, REPLY_RATE
 
 _LINK = re.compile(r"(?:https?://|mailto:)[!-~]+")
 
@@ -61,13 +59,9 @@ class NativeCallbacks:
         if not _SAFE_REPLY.fullmatch(reply):
             self.dropped_replies += 1  # a report we do not give (it could echo remote text)
             return
-        now = time.monotonic()
-        self._reply_tokens = min(REPLY_BURST, self._reply_tokens + (now - self._reply_clock) * REPLY_RATE)
-        self._reply_clock = now
-        if self._reply_tokens < 1:
+        if not self._reply_budget.take():
             self.dropped_replies += 1
             return
-        self._reply_tokens -= 1
         self.on_reply(reply)
 
     def _on_bell(self, _term: Any, _user: Any) -> None:

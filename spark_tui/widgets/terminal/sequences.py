@@ -38,6 +38,25 @@ _STRING_END = re.compile(r"[\x07\x18\x1a\x1b]")
 _CSI_BODY = re.compile(r"[0-?\x00-\x17\x19\x1c-\x1f]*(?:[ -/][ -/\x00-\x17\x19\x1c-\x1f]*)?")
 
 
+class ReplyBudget:
+    """The rate limit on replies to the remote's queries, shared by both terminal cores:
+    REPLY_BURST at once, then REPLY_RATE a second (a flood of queries gets few answers)."""
+
+    def __init__(self) -> None:
+        self._tokens = float(REPLY_BURST)
+        self._clock = time.monotonic()
+
+    def take(self) -> bool:
+        """True when one more reply may go now (and counts it)."""
+        now = time.monotonic()
+        self._tokens = min(REPLY_BURST, self._tokens + (now - self._clock) * REPLY_RATE)
+        self._clock = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
 class SequenceMixin:
     """Long-sequence state and reply limiting for :class:`Terminal`."""
 
@@ -49,8 +68,7 @@ class SequenceMixin:
         self._long = None
         self._long_parts = []
         self._long_size = 0
-        self._reply_tokens = float(REPLY_BURST)
-        self._reply_clock = time.monotonic()
+        self._reply_budget = ReplyBudget()
         self.dropped_replies = 0
 
     def _start_long(self, partial: str) -> None:
@@ -144,11 +162,7 @@ class SequenceMixin:
         """Send ``text`` to the remote through ``on_reply``, within the reply rate limit."""
         if self.on_reply is None:
             return
-        now = time.monotonic()
-        self._reply_tokens = min(REPLY_BURST, self._reply_tokens + (now - self._reply_clock) * REPLY_RATE)
-        self._reply_clock = now
-        if self._reply_tokens < 1:
+        if not self._reply_budget.take():
             self.dropped_replies += 1
             return
-        self._reply_tokens -= 1
         self.on_reply(text.encode())
