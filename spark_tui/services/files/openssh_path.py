@@ -83,7 +83,7 @@ class OpenSSHBytes:
         self._lock = asyncio.Lock()
         self._gate = asyncio.Semaphore(AT_ONCE)
         self.usable = bool(shutil.which("sftp"))
-        self.completed = 0  # files whose bytes sftp finished (tests and the benchmark read it)
+        self.completed = 0  # files (or folder streams) OpenSSH finished (tests and the benchmark read it)
 
     async def _ready(self, conn):
         async with self._lock:
@@ -187,6 +187,43 @@ class OpenSSHBytes:
             if seen == size:
                 self.completed += 1
             return seen == size
+
+    async def run(self, conn, command: str, stdin: int) -> tuple[int, bytes] | None:
+        """Run ``command`` on the device through the master, its input read from the fd ``stdin``.
+
+        Returns:
+            Its exit status (255: ssh's own failure) and what it wrote to stderr; ``None`` when
+            there is no master to run it (the caller uses asyncssh).
+
+        Raises:
+            LinkDropped: the master died under it (the connection dropped).
+        """
+        if not self.usable:
+            return None
+        master = await self._ready(conn)
+        if master is None:
+            return None
+        argv = [
+            "ssh", "-F", "/dev/null", "-T", "-S", master.control_path, "-o", "ControlMaster=no",
+            "-o", "ProxyCommand=false", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR", "spark-tui-master", command,
+        ]
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdin=stdin, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            preexec_fn=_die_with_parent if not self._nice else lambda: (_die_with_parent(), os.nice(self._nice)),
+        )
+        try:
+            said = await process.stderr.read()
+            status = await process.wait()
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            raise
+        if status == 255 and not master.alive:
+            raise LinkDropped("the OpenSSH master ended")
+        if status == 0:
+            self.completed += 1
+        return status, said
 
     @staticmethod
     async def _count(part_size, seen: int, moved) -> int:

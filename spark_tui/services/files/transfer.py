@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import errno
 import itertools
+import os
 import posixpath
+import stat
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -18,6 +21,8 @@ from dataclasses import replace
 from spark_tui.core.errors import SparkError
 from spark_tui.core.files import EntryKind, Place, TransferProgress, TransferState
 from spark_tui.core.untrusted import display_safe
+from spark_tui.services.files import bundle
+from spark_tui.services.files.bundle import Bundle
 from spark_tui.services.files.copier import CopyOptions, Meter, copy_file
 from spark_tui.services.files.errors import CopyError, LinkDropped, failure, first_of, shown
 from spark_tui.services.files.local_side import LocalSide
@@ -91,6 +96,7 @@ class Transfer:
         self._window: collections.deque[tuple[float, int]] = collections.deque()
         self._file_bytes: dict[str, int] = {}
         self._retrying = False
+        self._warming: asyncio.Future | None = None
 
     @property
     def files_by_openssh(self) -> int:
@@ -145,6 +151,8 @@ class Transfer:
                     on_restored=self._restored, on_crash=lambda error: None,
                 )
                 conn = await self._link.ensure()
+                if self._uploads_much():
+                    self._warm(conn)  # its login overlaps SFTP's start and the walk
             else:
                 self._report(True, state=TransferState.RECONNECTING)
                 conn = await self._link.wait_up(self._timeout)
@@ -154,6 +162,26 @@ class Transfer:
             self._remote = await RemoteSide.open(conn, self.device)
             self._report(True, state=TransferState.RUNNING)
             return self._remote
+
+    def _uploads_much(self) -> bool:
+        """Whether this is an upload of a folder or a big file (known before the device is asked)."""
+        if not self.dest.device or self._openssh is None:
+            return False
+        for source in self.sources:
+            try:
+                found = os.lstat(os.path.expanduser(source.path))
+            except OSError:
+                continue
+            if (self.recursive and stat.S_ISDIR(found.st_mode)) or found.st_size >= BIG_FILE:
+                return True
+        return False
+
+    def _warm(self, conn) -> None:
+        """Start the OpenSSH master in the background (once) for the bytes to come."""
+        if self._openssh is None or self._warming is not None:
+            return
+        self._warming = asyncio.ensure_future(self._openssh.prepare(conn))
+        self._warming.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     async def _restored(self, conn) -> None:
         self._report(True, notes=("reconnected",))
@@ -188,11 +216,17 @@ class Transfer:
         try:
             plan = await self._on_remote(self._plan)
             self._report(True, total=sum(i.entry.size for i in plan), files_total=sum(i.entry.kind is EntryKind.FILE for i in plan))
-            if self._openssh is not None and any(i.entry.size >= BIG_FILE for i in plan):
-                warm = asyncio.ensure_future(self._openssh.prepare(self._remote.conn))
-                warm.add_done_callback(lambda f: f.cancelled() or f.exception())
-            await self._make_folders(plan)
-            await self._copy_entries(plan)
+            bundles = await self._on_remote(lambda src, dst: self._bundles(src, dst, plan))
+            if bundles or any(i.entry.size >= BIG_FILE for i in plan):
+                self._warm(self._remote.conn)
+            streamed = {id(i) for b in bundles for i in (b.top, *b.items)}
+            rest = [i for i in plan if id(i) not in streamed]
+            await self._make_folders(rest)
+            for bundle in bundles:
+                await self._on_remote(lambda src, dst, bundle=bundle: self._send_bundle(dst, bundle))
+            await self._copy_entries(rest + [i for b in bundles for i in b.big()])
+            for bundle in bundles:
+                await self._on_remote(lambda src, dst, bundle=bundle: self._place_bundle(dst, bundle))
             await self._on_remote(lambda src, dst: self._finish_folders(dst, plan))
         except SparkError as error:  # CopyError, or ConnectError when the device cannot be reached
             self._report(True, state=TransferState.FAILED, error=str(error))
@@ -225,6 +259,41 @@ class Transfer:
             target = posixpath.join(dest, posixpath.basename(path.rstrip("/")) or "root") if into else dest
             plan.extend(await walk(src, path, target, self.recursive))
         return plan
+
+    async def _bundles(self, src, dst, plan: list[Item]) -> list[Bundle]:
+        """The source folders that go up as one tar stream: those whose target does not exist yet
+        (an existing one is merged into file by file). Checksummed copies go file by file."""
+        if not (dst.remote and not src.remote and self.recursive and not self.options.checksum):
+            return []
+        found = []
+        for group in bundle.groups(plan):
+            top = group[0]
+            if top.entry.kind is EntryKind.FOLDER and len(group) > 1 and await dst.lstat(top.dest) is None:
+                found.append(Bundle(top, group[1:]))
+        return found
+
+    async def _send_bundle(self, dst, item: Bundle) -> None:
+        def sent(entry: Item, moved: bool) -> None:
+            size = entry.entry.size
+            self._bytes(entry.src, size, size, size if moved else 0)
+            self._report(files_done=self._fields["files_done"] + 1)
+
+        try:
+            await bundle.send(dst, item, self.options.resume or self._retrying, sent, self._openssh)
+        except LinkDropped:
+            self._retrying = True  # the staging folder left by the drop is continued
+            raise
+
+    async def _place_bundle(self, dst, item: Bundle) -> None:
+        """Give a complete staging folder its name."""
+        try:
+            await dst.rename(item.staging, item.top.dest)
+        except OSError as error:
+            there = await dst.lstat(item.top.dest)
+            if error.errno == errno.ENOENT and await dst.lstat(item.staging) is None \
+                    and there is not None and there.kind is EntryKind.FOLDER:
+                return  # renamed by the try whose answer a link drop took
+            raise failure("create", dst.where(item.top.dest), error) from None
 
     async def _make_folders(self, plan: list[Item]) -> None:
         folders = [i for i in plan if i.entry.kind is EntryKind.FOLDER]
