@@ -53,7 +53,7 @@ class Transfer:
             every change of state.
         reconnect_timeout: Seconds to wait for a dropped link.
         make_master: The tunnels' OpenSSH master factory for this device (``master_factory``):
-            with it big files' bytes go through OpenSSH's sftp (see ``openssh_path``).
+            with it big files' bytes go through OpenSSH's ssh through the master (see ``openssh_path``).
         transfer_id: Keep this id (a retry of an earlier transfer).
         background: Run OpenSSH's processes at a lower priority (the dashboard's transfers:
             keystrokes come first).
@@ -100,7 +100,7 @@ class Transfer:
 
     @property
     def files_by_openssh(self) -> int:
-        """Files whose bytes OpenSSH's sftp moved (the rest went over asyncssh)."""
+        """Files whose bytes OpenSSH moved (a folder's stream counts once) (the rest went over asyncssh)."""
         return self._openssh.completed if self._openssh is not None else 0
 
     # ------------------------------------------------------------------ progress
