@@ -90,7 +90,8 @@ class Transfer:
         self._link = None
         self._remote: RemoteSide | None = None
         self._remote_lock = asyncio.Lock()
-        self._openssh = OpenSSHBytes(make_master, nice=10 if background else 0) if make_master is not None and self.device else None
+        self._nice = 10 if background else 0
+        self._openssh = OpenSSHBytes(make_master, nice=self._nice) if make_master is not None and self.device else None
         self._gate = asyncio.Semaphore(REQUESTS_AT_ONCE)
         self._reported = 0.0
         self._window: collections.deque[tuple[float, int]] = collections.deque()
@@ -279,7 +280,7 @@ class Transfer:
             self._report(files_done=self._fields["files_done"] + 1)
 
         try:
-            await bundle.send(dst, item, self.options.resume or self._retrying, sent, self._openssh)
+            await bundle.send(dst, item, self.options.resume or self._retrying, sent, self._openssh, self._nice)
         except LinkDropped:
             self._retrying = True  # the staging folder left by the drop is continued
             raise
