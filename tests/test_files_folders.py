@@ -108,3 +108,34 @@ def test_a_folder_sent_where_the_device_user_may_not_write_says_permission_denie
     assert code == 1
     assert f"{remote.name}/locked/model: permission denied" in err and err.count("\n") == 1
     assert list(locked.iterdir()) == []
+
+
+@pytest.mark.parametrize("openssh", [False, True], ids=["asyncssh", "openssh-master"])
+async def test_a_folder_stream_goes_on_after_the_sshd_is_restarted_under_it(sshd_factory, tmp_path: Path, openssh: bool):
+    from spark_tui.core.files import TransferState
+
+    server = sshd_factory()
+    trust_and_save(server)
+    folder = RemoteFolder(server)
+    try:
+        src = tmp_path / "data"
+        many_files(src, 1_500, 48 << 10)
+        total = 1_500 * (48 << 10)
+        restarted = []
+
+        def restart_once(progress) -> None:
+            if not restarted and progress.done > 32 << 20:
+                restarted.append(progress.done)
+                server.restart()  # blocks the loop meanwhile: the kill lands mid-stream for sure
+
+        result, seen = await transfer("dev", [Place(None, str(src))], Place("dev", folder.name), recursive=True,
+                                      on_progress=restart_once, openssh=openssh)
+        assert restarted
+        assert any(p.state is TransferState.RECONNECTING for p in seen)
+        assert result.state is TransferState.DONE
+        assert tree_listing(folder.local / "data") == tree_listing(src)
+        assert not (folder.local / part_name("data")).exists()
+        assert result.done == total
+        assert result.sent < total + restarted[0] // 2  # continued from what the staging folder held, not started over
+    finally:
+        folder.remove()
