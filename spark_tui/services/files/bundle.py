@@ -109,61 +109,74 @@ def _grow(fd: int) -> None:
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, CHUNK)  # Linux: fewer wake-ups per megabyte
 
 
-class _Counted:
-    """A pipe as tarfile's archive file: written in order, its position counted (a pipe cannot
-    ``tell``). Stream mode (``w|``) would do without, but it grows one buffer by concatenation,
-    which cost more than a second per 5,000 files."""
+def _header(name: str, kind: bytes, mode: int, mtime: int, size: int = 0, link: str = "") -> bytes:
+    """One member's 512-byte POSIX ustar header (tarfile's GNU header when a name is too long)."""
+    raw, target = os.fsencode(name), os.fsencode(link)
+    if len(raw) > 100 or len(target) > 100 or not 0 <= mtime < 8 ** 11 or size >= 8 ** 11:
+        info = tarfile.TarInfo(name)
+        info.type, info.mode, info.mtime, info.size, info.linkname = kind, mode, mtime, size, link
+        return info.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
+    head = b"".join((
+        raw.ljust(100, b"\0"), b"%07o\0" % (mode & 0o7777), b"0000000\0", b"0000000\0",
+        b"%011o\0" % size, b"%011o\0" % mtime, b"        ", kind, target.ljust(100, b"\0"),
+        b"ustar\x0000", bytes(64), b"0000000\0", b"0000000\0", bytes(167),
+    ))
+    return b"%s%06o\0 %s" % (head[:148], sum(head), head[156:])
 
-    def __init__(self, out) -> None:
-        self.out, self.position = out, 0
 
-    def write(self, data) -> int:
-        self.out.write(data)
-        self.position += len(data)
-        return len(data)
+def _read_whole(item: Item) -> bytes:
+    """The file's bytes, exactly its planned size (never through a symlink swapped in).
 
-    def tell(self) -> int:
-        return self.position
+    Raises:
+        OSError: it cannot be read or changed size (``filename`` set to its path).
+    """
+    try:
+        source = os.open(item.src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as error:
+        error.filename = item.src
+        raise
+    try:
+        size = item.entry.size
+        if os.fstat(source).st_size != size:
+            raise OSError(errno.ESTALE, "it changed size while being copied", item.src)
+        parts, left = [], size
+        while left:
+            block = os.read(source, left)
+            if not block:
+                raise OSError(errno.ESTALE, "it got shorter while being copied", item.src)
+            parts.append(block)
+            left -= len(block)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+    except OSError as error:
+        error.filename = error.filename or item.src
+        raise
+    finally:
+        os.close(source)
 
 
 def _write_tar(fd: int, bundle: Bundle, members: list[Item], sent: Callable[[Item], None]) -> None:
     """Write ``members`` as a tar stream to the pipe ``fd`` (closed at the end). Runs in a thread.
 
+    The headers are made here rather than by ``tarfile``, whose per-member work was the larger
+    part of packing 5,000 small files (a third of a second of CPU next to the ciphers).
+
     Raises:
         OSError: a source could not be read (``filename`` set to its path), or the reader went away.
     """
-    with os.fdopen(fd, "wb", buffering=CHUNK) as out, \
-            tarfile.TarFile(fileobj=_Counted(out), mode="w", format=tarfile.GNU_FORMAT, copybufsize=CHUNK,
-                            encoding="utf-8", errors="surrogateescape") as tar:
+    with os.fdopen(fd, "wb", buffering=CHUNK) as out:
         for item in members:
-            entry = item.entry
-            info = tarfile.TarInfo(bundle.member(item))
-            info.mtime = int(entry.mtime)
-            info.mode = entry.mode
+            entry, name, mtime = item.entry, bundle.member(item), int(item.entry.mtime)
             if entry.kind is EntryKind.FOLDER:
-                info.type, info.mode = tarfile.DIRTYPE, entry.mode | 0o700  # its own mode is set last
-                tar.addfile(info)
-                continue
-            if entry.kind is EntryKind.LINK:
-                info.type, info.linkname = tarfile.SYMTYPE, entry.target
-                tar.addfile(info)
-                continue
-            try:
-                source = os.open(item.src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-            except OSError as error:
-                error.filename = item.src
-                raise
-            with os.fdopen(source, "rb", buffering=0) as handle:
-                if os.fstat(source).st_size != entry.size:
-                    raise OSError(errno.ESTALE, "it changed size while being copied", item.src)
-                info.size = entry.size
-                try:
-                    tar.addfile(info, handle)
-                except OSError as error:
-                    if isinstance(error, BrokenPipeError):
-                        raise
-                    raise OSError(error.errno or errno.EIO, error.strerror or "it changed while being copied", item.src) from None
-            sent(item)
+                out.write(_header(name, tarfile.DIRTYPE, entry.mode | 0o700, mtime))  # its own mode is set last
+            elif entry.kind is EntryKind.LINK:
+                out.write(_header(name, tarfile.SYMTYPE, 0o777, mtime, link=entry.target))
+            else:
+                data = _read_whole(item)
+                out.write(_header(name, tarfile.REGTYPE, entry.mode, mtime, len(data)))
+                out.write(data)
+                out.write(bytes(-len(data) % 512))
+                sent(item)
+        out.write(bytes(1024))  # the end: two empty blocks
 
 
 def _device_error(said: str, bundle: Bundle, where: Callable[[str], str]) -> CopyError:
