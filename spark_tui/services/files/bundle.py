@@ -28,10 +28,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from spark_tui.core.files import EntryKind, part_name
-from spark_tui.services.files.errors import CopyError, LinkDropped, failure, shown
+from spark_tui.services.files.errors import CopyError, LinkDropped, failure, first_of, shown
 from spark_tui.services.files.openssh_path import BIG_FILE
 from spark_tui.services.files.tree import Item, walk
 
+STREAMS = 2
+"""Tar streams per folder, unpacked side by side on the device: creating files is the device's
+slowest part (its kernel's CPU, not the disk, measured), and two tars create them about 1.5x
+as fast as one."""
 CHUNK = 1 << 20
 """Bytes per write into the stream (tar's block buffer and the pipe's size)."""
 TAR = "exec env LC_ALL=C tar -x -p --no-same-owner -f -"
@@ -296,6 +300,32 @@ async def send(dst, bundle: Bundle, resume: bool, sent: Callable[[Item, bool], N
             members.append(item)
     if not members:
         return
+    try:
+        async with asyncio.TaskGroup() as group:
+            for share in _shares(members, STREAMS):
+                group.create_task(_stream(dst, bundle, share, sent, openssh, nice))
+    except BaseExceptionGroup as failed:
+        raise first_of(failed) from None
+
+
+def _shares(members: list[Item], count: int) -> list[list[Item]]:
+    """``members`` cut into ``count`` streams: every folder in each (parents come first in every
+    stream), the files of one folder all in the same stream (two tars creating files in one
+    folder would wait for each other), folders given to the stream with the fewest files."""
+    folders = [i for i in members if i.entry.kind is EntryKind.FOLDER]
+    by_folder: dict[str, list[Item]] = {}
+    for item in members:
+        if item.entry.kind is not EntryKind.FOLDER:
+            by_folder.setdefault(posixpath.dirname(item.src), []).append(item)
+    shares: list[list[Item]] = [[] for _ in range(count)]
+    for files in by_folder.values():
+        min(shares, key=len).extend(files)
+    return [folders + files for files in shares if files] or [folders]
+
+
+async def _stream(dst, bundle: Bundle, members: list[Item], sent: Callable[[Item, bool], None], openssh, nice: int) -> None:
+    """One tar stream of ``members`` into the staging folder (see :func:`send`)."""
+    where, staging = dst.where, bundle.staging
     loop = asyncio.get_running_loop()
     command = f"cd -- {shlex.quote(staging)} && {TAR}"
     read_fd, write_fd = os.pipe()
