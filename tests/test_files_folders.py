@@ -139,3 +139,17 @@ async def test_a_folder_stream_goes_on_after_the_sshd_is_restarted_under_it(sshd
         assert result.sent < total + restarted[0] // 2  # continued from what the staging folder held, not started over
     finally:
         folder.remove()
+
+
+@pytest.mark.parametrize("openssh", [False, True], ids=["asyncssh", "openssh-master"])
+async def test_a_big_file_inside_a_streamed_folder_goes_by_itself_into_the_staging_folder(remote, tmp_path: Path, openssh: bool):
+    src = tmp_path / "model"
+    make_tree(src)
+    weights = src / "snapshots" / "abc123" / "deep" / "weights.safetensors"
+    weights.write_bytes(os.urandom(9 << 20))
+    weights.chmod(0o600)
+    os.utime(weights, (1_700_000_000, 1_700_000_000))
+    result, _ = await transfer("dev", [Place(None, str(src))], Place("dev", remote.name), recursive=True, openssh=openssh)
+    assert tree_listing(remote.local / "model") == tree_listing(src)
+    assert not (remote.local / part_name("model")).exists()
+    assert result.files_done == result.files_total

@@ -367,5 +367,5 @@ async def _stream(dst, bundle: Bundle, members: list[Item], sent: Callable[[Item
             raise _device_error(text, bundle, where)
     finally:
         if not producer.done():
-            with contextlib.suppress(BaseException):
+            with contextlib.suppress(Exception):  # its failure, if any, was not the first
                 await asyncio.shield(producer)
