@@ -98,6 +98,7 @@ class Transfer:
         self._file_bytes: dict[str, int] = {}
         self._retrying = False
         self._warming: asyncio.Future | None = None
+        self._streamed: set[str] = set()
 
     @property
     def files_by_openssh(self) -> int:
@@ -223,11 +224,11 @@ class Transfer:
             streamed = {id(i) for b in bundles for i in (b.top, *b.items)}
             rest = [i for i in plan if id(i) not in streamed]
             await self._make_folders(rest)
-            for bundle in bundles:
-                await self._on_remote(lambda src, dst, bundle=bundle: self._send_bundle(dst, bundle))
+            for each in bundles:
+                await self._on_remote(lambda src, dst, each=each: self._send_bundle(dst, each))
             await self._copy_entries(rest + [i for b in bundles for i in b.big()])
-            for bundle in bundles:
-                await self._on_remote(lambda src, dst, bundle=bundle: self._place_bundle(dst, bundle))
+            for each in bundles:
+                await self._on_remote(lambda src, dst, each=each: self._place_bundle(dst, each))
             await self._on_remote(lambda src, dst: self._finish_folders(dst, plan))
         except SparkError as error:  # CopyError, or ConnectError when the device cannot be reached
             self._report(True, state=TransferState.FAILED, error=str(error))
@@ -277,7 +278,9 @@ class Transfer:
         def sent(entry: Item, moved: bool) -> None:
             size = entry.entry.size
             self._bytes(entry.src, size, size, size if moved else 0)
-            self._report(files_done=self._fields["files_done"] + 1)
+            if entry.src not in self._streamed:  # sent again after a drop: counted once
+                self._streamed.add(entry.src)
+                self._report(files_done=self._fields["files_done"] + 1)
 
         try:
             await bundle.send(dst, item, self.options.resume or self._retrying, sent, self._openssh, self._nice)
