@@ -50,7 +50,8 @@ async def test_a_resumed_folder_stream_sends_only_the_files_its_staging_folder_l
     half.write_bytes(half.read_bytes()[:5_000])  # cut off mid-file: short, and tar had not set its time
     remote.own(staging)
 
-    result, _ = await transfer("dev", [Place(None, str(src))], Place("dev", remote.name), recursive=True, options=CopyOptions(resume=True), openssh=openssh)
+    result, _ = await transfer("dev", [Place(None, str(src))], Place("dev", remote.name), recursive=True,
+                               options=CopyOptions(resume=True), openssh=openssh)
     assert tree_listing(remote.local / "data") == tree_listing(src)
     assert not staging.exists()
     assert result.sent == 11 * 10_000  # the ten missing files and the cut one, nothing else
@@ -69,7 +70,8 @@ async def test_without_resume_a_staging_folder_left_behind_is_started_over(remot
     assert result.sent == 12 * 1_000
 
 
-def test_a_folder_copy_killed_mid_stream_leaves_nothing_under_its_name_and_resume_completes_it(remote, tmp_path: Path, monkeypatch, capsys):
+def test_a_folder_copy_killed_mid_stream_leaves_nothing_under_its_name_and_resume_completes_it(
+        remote, tmp_path: Path, monkeypatch, capsys):
     src = tmp_path / "data"
     many_files(src, 2_000, 48 << 10)
     staging = remote.local / part_name("data")

@@ -143,7 +143,8 @@ class OpenSSHBytes:
                 else:
                     fd = os.open(local, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if start else os.O_TRUNC)
                                  | getattr(os, "O_NOFOLLOW", 0), 0o600)
-                    command = f"exec tail -c +{start + 1} -- {shlex.quote(remote)}" if start else f"exec cat -- {shlex.quote(remote)}"
+                    quoted = shlex.quote(remote)
+                    command = f"exec tail -c +{start + 1} -- {quoted}" if start else f"exec cat -- {quoted}"
             except OSError as error:
                 log.info("no OpenSSH stream for %s: %s", local, error)
                 return False
