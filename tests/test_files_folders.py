@@ -155,3 +155,17 @@ async def test_a_big_file_inside_a_streamed_folder_goes_by_itself_into_the_stagi
     assert tree_listing(remote.local / "model") == tree_listing(src)
     assert not (remote.local / part_name("model")).exists()
     assert result.files_done == result.files_total
+
+
+@pytest.mark.parametrize("openssh", [False, True], ids=["asyncssh", "openssh-master"])
+async def test_a_device_without_tar_gets_the_folder_file_by_file(remote, tmp_path: Path, monkeypatch, openssh: bool):
+    from spark_tui.services.files import bundle
+
+    monkeypatch.setattr(bundle, "TAR", "exec spark-tui-no-such-tar -x -f -")
+    src = tmp_path / "model"
+    make_tree(src)
+    (src / "blobs" / "big").write_bytes(os.urandom(9 << 20))
+    result, _ = await transfer("dev", [Place(None, str(src))], Place("dev", remote.name), recursive=True, openssh=openssh)
+    assert tree_listing(remote.local / "model") == tree_listing(src)
+    assert not (remote.local / part_name("model")).exists()
+    assert result.files_done == result.files_total

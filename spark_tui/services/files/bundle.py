@@ -46,6 +46,10 @@ _ERRNO_BY_TEXT = {os.strerror(code).lower(): code for code in (
     errno.ENOENT, errno.EEXIST, errno.EROFS, errno.ENAMETOOLONG, errno.ELOOP)}
 
 
+class NoTar(Exception):
+    """The device has no ``tar`` to unpack a stream: the folder goes file by file instead."""
+
+
 @dataclass
 class Bundle:
     """One top folder sent as a tar stream.
@@ -277,6 +281,7 @@ async def send(dst, bundle: Bundle, resume: bool, sent: Callable[[Item, bool], N
     Raises:
         LinkDropped: the connection went away (calling again with ``resume`` continues).
         CopyError: a file could not be read here or written there (named, with the reason).
+        NoTar: the device has no ``tar`` (its staging folder is removed again).
     """
     where, staging = dst.where, bundle.staging
     done: set[str] = set()
@@ -305,7 +310,11 @@ async def send(dst, bundle: Bundle, resume: bool, sent: Callable[[Item, bool], N
             for share in _shares(members, STREAMS):
                 group.create_task(_stream(dst, bundle, share, sent, openssh, nice))
     except BaseExceptionGroup as failed:
-        raise first_of(failed) from None
+        problem = first_of(failed)
+        if isinstance(problem, NoTar) and not done:
+            with contextlib.suppress(OSError, LinkDropped):
+                await dst.remove(staging)  # nothing was unpacked into it
+        raise problem from None
 
 
 def _shares(members: list[Item], count: int) -> list[list[Item]]:
@@ -363,6 +372,8 @@ async def _stream(dst, bundle: Bundle, members: list[Item], sent: Callable[[Item
             if dst.conn.is_closed():
                 raise LinkDropped("the connection went away during the folder's stream")
             raise CopyError(f"cannot write {shown(where(bundle.top.dest))}: the device's tar was stopped")
+        if status in (126, 127) and not text.lstrip().startswith("tar:"):
+            raise NoTar(text.strip())  # the shell found no tar to run
         if status != 0:
             raise _device_error(text, bundle, where)
     finally:

@@ -11,6 +11,7 @@ import asyncio
 import collections
 import errno
 import itertools
+import logging
 import os
 import posixpath
 import stat
@@ -38,6 +39,7 @@ RECONNECT_TIMEOUT = 300.0
 """How long a transfer waits for a dropped link to come back before it fails."""
 
 _ids = itertools.count(1)
+log = logging.getLogger(__name__)
 
 
 class Transfer:
@@ -224,8 +226,14 @@ class Transfer:
             streamed = {id(i) for b in bundles for i in (b.top, *b.items)}
             rest = [i for i in plan if id(i) not in streamed]
             await self._make_folders(rest)
-            for each in bundles:
-                await self._on_remote(lambda src, dst, each=each: self._send_bundle(dst, each))
+            for each in list(bundles):
+                try:
+                    await self._on_remote(lambda src, dst, each=each: self._send_bundle(dst, each))
+                except bundle.NoTar as why:
+                    log.info("no tar on %s (%s): the folder goes file by file", self.device, why)
+                    bundles.remove(each)
+                    await self._make_folders([each.top, *each.items])
+                    rest += [each.top, *each.items]
             await self._copy_entries(rest + [i for b in bundles for i in b.big()])
             for each in bundles:
                 await self._on_remote(lambda src, dst, each=each: self._place_bundle(dst, each))
@@ -323,7 +331,8 @@ class Transfer:
         async def lane() -> None:
             for item in items:
                 await self._on_remote(lambda src, dst, item=item: self._copy_one(src, dst, item, meter))
-                self._report(files_done=self._fields["files_done"] + (item.entry.kind is EntryKind.FILE))
+                counted = item.entry.kind is EntryKind.FILE and item.src not in self._streamed
+                self._report(files_done=self._fields["files_done"] + counted)
 
         try:
             async with asyncio.TaskGroup() as group:
