@@ -1,15 +1,16 @@
-"""Folders up in one stream: a tar written here, unpacked by the device's ``tar`` into a staging folder.
+"""Folders up as tar streams: written here, unpacked by the device's ``tar`` into a staging folder.
 
 Measured (``benchmarks/bench_files.py``, 5,000 files of 1-64 KiB): a file per SFTP exchange,
-even with dozens in flight, is slower than ``rsync -a``; one tar stream over one SSH channel is
-faster, as the device's disk and not the round trips sets the pace. A folder whose target does
-not exist yet goes this way: it is unpacked into ``.NAME.spark-tui-part`` next to the target and
-renamed to ``NAME`` once everything is in it, so a folder never appears half-written under its
-name. Files of ``BIG_FILE`` and more stay out of the stream and are copied into the staging
-folder afterwards, file by file, each resumable from its part. A staging folder left by an
+even with dozens in flight, is slower than ``rsync -a``; tar streams are not, as the device
+creating the files, not the round trips, sets the pace (two streams unpacked side by side,
+each folder's files in one of them). A folder whose target does not exist yet goes this way:
+it is unpacked into ``.NAME.spark-tui-part`` next to the target and renamed to ``NAME`` once
+everything is in it, so a folder never appears half-written under its name. Files of
+``BIG_FILE`` and more stay out of the streams and are copied into the staging folder
+afterwards, file by file, each resumable from its part. A staging folder left by an
 interrupted copy is continued with ``resume``: a file in it that has its source's size and time
 is complete (``tar`` sets the time after the last byte) and is not sent again; without
-``resume`` it is removed first.
+``resume`` it is removed first. A device without ``tar`` gets the folder file by file.
 """
 
 from __future__ import annotations
