@@ -155,7 +155,7 @@ class Transfer:
                     on_restored=self._restored, on_crash=lambda error: None,
                 )
                 conn = await self._link.ensure()
-                if self._uploads_much():
+                if self._may_move_much():
                     self._warm(conn)  # its login overlaps SFTP's start and the walk
             else:
                 self._report(True, state=TransferState.RECONNECTING)
@@ -167,10 +167,14 @@ class Transfer:
             self._report(True, state=TransferState.RUNNING)
             return self._remote
 
-    def _uploads_much(self) -> bool:
-        """Whether this is an upload of a folder or a big file (known before the device is asked)."""
-        if not self.dest.device or self._openssh is None:
+    def _may_move_much(self) -> bool:
+        """Whether the master may be needed: a download (sizes unknown before the device is
+        asked; a master started at once is ready when the first big file is), or an upload of
+        a folder or a big file."""
+        if self._openssh is None:
             return False
+        if not self.dest.device:
+            return True
         for source in self.sources:
             try:
                 found = os.lstat(os.path.expanduser(source.path))
