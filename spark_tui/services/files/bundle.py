@@ -119,18 +119,14 @@ def _grow(fd: int) -> None:
 
 
 def _header(name: str, kind: bytes, mode: int, mtime: int, size: int = 0, link: str = "") -> bytes:
-    """One member's 512-byte POSIX ustar header (tarfile's GNU header when a name is too long)."""
-    raw, target = os.fsencode(name), os.fsencode(link)
-    if len(raw) > 100 or len(target) > 100 or not 0 <= mtime < 8 ** 11 or size >= 8 ** 11:
-        info = tarfile.TarInfo(name)
-        info.type, info.mode, info.mtime, info.size, info.linkname = kind, mode, mtime, size, link
-        return info.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
-    head = b"".join((
-        raw.ljust(100, b"\0"), b"%07o\0" % (mode & 0o7777), b"0000000\0", b"0000000\0",
-        b"%011o\0" % size, b"%011o\0" % mtime, b"        ", kind, target.ljust(100, b"\0"),
-        b"ustar\x0000", bytes(64), b"0000000\0", b"0000000\0", bytes(167),
-    ))
-    return b"%s%06o\0 %s" % (head[:148], sum(head), head[156:])
+    """One member's header, made by tarfile (GNU format: long names and big sizes need nothing else).
+
+    (Written by hand it took a quarter of the time, 22 against 83 ms for 5,000 files, a few
+    per cent of a folder's copy: not worth a second tar writer to keep.)
+    """
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.mtime, info.size, info.linkname = kind, mode & 0o7777, max(0, mtime), size, link
+    return info.tobuf(tarfile.GNU_FORMAT, "utf-8", "surrogateescape")
 
 
 def _read_whole(item: Item) -> bytes:
