@@ -41,6 +41,7 @@ class _Job:
     dest: Place
     worker: Any = None
     runs: int = field(default=0)
+    retry_waiting: bool = False  # a retry asked for while the cancelled run was still winding down
 
 
 class FileRouting:
@@ -120,7 +121,12 @@ class FileRouting:
         from spark_tui.services.files import CopyOptions
 
         job = self._jobs.get(message.transfer_id)
-        if job is None or (job.worker is not None and job.worker.is_running):
+        if job is None:
+            return
+        if job.worker is not None and job.worker.is_running:
+            # A cancelled run still closing its connections (its OpenSSH master runs at a low
+            # priority): retry as soon as it has ended rather than drop the request.
+            job.retry_waiting = job.worker.is_cancelled
             return
         self._start(job, self._transfer(job, CopyOptions(resume=True), message.transfer_id))
 
@@ -158,6 +164,11 @@ class FileRouting:
             final = replace(transfer.progress, state=TransferState.FAILED, error=f"internal error: {type(error).__name__}")
         finally:
             job.screen.show_progress(final or transfer.progress)
+            if job.retry_waiting:
+                job.retry_waiting = False
+                job.worker = None
+                self.call_later(self.on_files_screen_retry_requested,
+                                FilesScreen.RetryRequested(job.screen, transfer.progress.transfer_id))
         pane = job.screen.remote if job.dest.device else job.screen.local
         self._list(pane, Place(pane.device, pane.path))
 

@@ -56,7 +56,7 @@ async def transfer(profile_name: str, sources, dest, **kwargs):
     finally:
         await service.close()
     if "make_master" in kwargs:
-        assert job.files_by_openssh >= 1, "OpenSSH's sftp was asked to move the bytes but did not"
+        assert job.files_by_openssh >= 1, "OpenSSH (the master) was asked to move the bytes but did not"
     return result, seen
 
 

@@ -199,7 +199,7 @@ async def _finish(src, dst, src_path, part, dest_path, entry, options, where_dst
 
 
 async def _by_openssh(openssh, src, dst, src_path: str, part: str, start: int, size: int, meter: Meter) -> bool:
-    """The part completed by OpenSSH's sftp from ``start``; False if it could not (see openssh_path)."""
+    """The part completed by OpenSSH (through the master) from ``start``; False if it could not (see openssh_path)."""
     remote = dst if dst.remote else src
     try:
         if start:

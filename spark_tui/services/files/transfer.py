@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import errno
 import itertools
+import logging
+import os
 import posixpath
+import stat
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -18,6 +22,8 @@ from dataclasses import replace
 from spark_tui.core.errors import SparkError
 from spark_tui.core.files import EntryKind, Place, TransferProgress, TransferState
 from spark_tui.core.untrusted import display_safe
+from spark_tui.services.files import bundle
+from spark_tui.services.files.bundle import Bundle
 from spark_tui.services.files.copier import CopyOptions, Meter, copy_file
 from spark_tui.services.files.errors import CopyError, LinkDropped, failure, first_of, shown
 from spark_tui.services.files.local_side import LocalSide
@@ -33,6 +39,7 @@ RECONNECT_TIMEOUT = 300.0
 """How long a transfer waits for a dropped link to come back before it fails."""
 
 _ids = itertools.count(1)
+log = logging.getLogger(__name__)
 
 
 class Transfer:
@@ -48,7 +55,7 @@ class Transfer:
             every change of state.
         reconnect_timeout: Seconds to wait for a dropped link.
         make_master: The tunnels' OpenSSH master factory for this device (``master_factory``):
-            with it big files' bytes go through OpenSSH's sftp (see ``openssh_path``).
+            with it big files' bytes go through OpenSSH's ssh through the master (see ``openssh_path``).
         transfer_id: Keep this id (a retry of an earlier transfer).
         background: Run OpenSSH's processes at a lower priority (the dashboard's transfers:
             keystrokes come first).
@@ -85,16 +92,19 @@ class Transfer:
         self._link = None
         self._remote: RemoteSide | None = None
         self._remote_lock = asyncio.Lock()
-        self._openssh = OpenSSHBytes(make_master, nice=10 if background else 0) if make_master is not None and self.device else None
+        self._nice = 10 if background else 0
+        self._openssh = OpenSSHBytes(make_master, nice=self._nice) if make_master is not None and self.device else None
         self._gate = asyncio.Semaphore(REQUESTS_AT_ONCE)
         self._reported = 0.0
         self._window: collections.deque[tuple[float, int]] = collections.deque()
         self._file_bytes: dict[str, int] = {}
         self._retrying = False
+        self._warming: asyncio.Future | None = None
+        self._streamed: set[str] = set()
 
     @property
     def files_by_openssh(self) -> int:
-        """Files whose bytes OpenSSH's sftp moved (the rest went over asyncssh)."""
+        """Files whose bytes OpenSSH moved (a folder's stream counts once) (the rest went over asyncssh)."""
         return self._openssh.completed if self._openssh is not None else 0
 
     # ------------------------------------------------------------------ progress
@@ -145,6 +155,8 @@ class Transfer:
                     on_restored=self._restored, on_crash=lambda error: None,
                 )
                 conn = await self._link.ensure()
+                if self._may_move_much():
+                    self._warm(conn)  # its login overlaps SFTP's start and the walk
             else:
                 self._report(True, state=TransferState.RECONNECTING)
                 conn = await self._link.wait_up(self._timeout)
@@ -154,6 +166,30 @@ class Transfer:
             self._remote = await RemoteSide.open(conn, self.device)
             self._report(True, state=TransferState.RUNNING)
             return self._remote
+
+    def _may_move_much(self) -> bool:
+        """Whether the master may be needed: a download (sizes unknown before the device is
+        asked; a master started at once is ready when the first big file is), or an upload of
+        a folder or a big file."""
+        if self._openssh is None:
+            return False
+        if not self.dest.device:
+            return True
+        for source in self.sources:
+            try:
+                found = os.lstat(os.path.expanduser(source.path))
+            except OSError:
+                continue
+            if (self.recursive and stat.S_ISDIR(found.st_mode)) or found.st_size >= BIG_FILE:
+                return True
+        return False
+
+    def _warm(self, conn) -> None:
+        """Start the OpenSSH master in the background (once) for the bytes to come."""
+        if self._openssh is None or self._warming is not None:
+            return
+        self._warming = asyncio.ensure_future(self._openssh.prepare(conn))
+        self._warming.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     async def _restored(self, conn) -> None:
         self._report(True, notes=("reconnected",))
@@ -188,11 +224,23 @@ class Transfer:
         try:
             plan = await self._on_remote(self._plan)
             self._report(True, total=sum(i.entry.size for i in plan), files_total=sum(i.entry.kind is EntryKind.FILE for i in plan))
-            if self._openssh is not None and any(i.entry.size >= BIG_FILE for i in plan):
-                warm = asyncio.ensure_future(self._openssh.prepare(self._remote.conn))
-                warm.add_done_callback(lambda f: f.cancelled() or f.exception())
-            await self._make_folders(plan)
-            await self._copy_entries(plan)
+            bundles = await self._on_remote(lambda src, dst: self._bundles(src, dst, plan))
+            if bundles or any(i.entry.size >= BIG_FILE for i in plan):
+                self._warm(self._remote.conn)
+            streamed = {id(i) for b in bundles for i in (b.top, *b.items)}
+            rest = [i for i in plan if id(i) not in streamed]
+            await self._make_folders(rest)
+            for each in list(bundles):
+                try:
+                    await self._on_remote(lambda src, dst, each=each: self._send_bundle(dst, each))
+                except bundle.NoTar as why:
+                    log.info("no tar on %s (%s): the folder goes file by file", self.device, why)
+                    bundles.remove(each)
+                    await self._make_folders([each.top, *each.items])
+                    rest += [each.top, *each.items]
+            await self._copy_entries(rest + [i for b in bundles for i in b.big()])
+            for each in bundles:
+                await self._on_remote(lambda src, dst, each=each: self._place_bundle(dst, each))
             await self._on_remote(lambda src, dst: self._finish_folders(dst, plan))
         except SparkError as error:  # CopyError, or ConnectError when the device cannot be reached
             self._report(True, state=TransferState.FAILED, error=str(error))
@@ -226,6 +274,43 @@ class Transfer:
             plan.extend(await walk(src, path, target, self.recursive))
         return plan
 
+    async def _bundles(self, src, dst, plan: list[Item]) -> list[Bundle]:
+        """The source folders that go up as one tar stream: those whose target does not exist yet
+        (an existing one is merged into file by file). Checksummed copies go file by file."""
+        if not (dst.remote and not src.remote and self.recursive and not self.options.checksum):
+            return []
+        found = []
+        for group in bundle.groups(plan):
+            top = group[0]
+            if top.entry.kind is EntryKind.FOLDER and len(group) > 1 and await dst.lstat(top.dest) is None:
+                found.append(Bundle(top, group[1:]))
+        return found
+
+    async def _send_bundle(self, dst, item: Bundle) -> None:
+        def sent(entry: Item, moved: bool) -> None:
+            size = entry.entry.size
+            self._bytes(entry.src, size, size, size if moved else 0)
+            if entry.src not in self._streamed:  # sent again after a drop: counted once
+                self._streamed.add(entry.src)
+                self._report(files_done=self._fields["files_done"] + 1)
+
+        try:
+            await bundle.send(dst, item, self.options.resume or self._retrying, sent, self._openssh, self._nice)
+        except LinkDropped:
+            self._retrying = True  # the staging folder left by the drop is continued
+            raise
+
+    async def _place_bundle(self, dst, item: Bundle) -> None:
+        """Give a complete staging folder its name."""
+        try:
+            await dst.rename(item.staging, item.top.dest)
+        except OSError as error:
+            there = await dst.lstat(item.top.dest)
+            if error.errno == errno.ENOENT and await dst.lstat(item.staging) is None \
+                    and there is not None and there.kind is EntryKind.FOLDER:
+                return  # renamed by the try whose answer a link drop took
+            raise failure("create", dst.where(item.top.dest), error) from None
+
     async def _make_folders(self, plan: list[Item]) -> None:
         folders = [i for i in plan if i.entry.kind is EntryKind.FOLDER]
         for depth, level in itertools.groupby(sorted(folders, key=lambda i: i.depth), key=lambda i: i.depth):
@@ -250,7 +335,8 @@ class Transfer:
         async def lane() -> None:
             for item in items:
                 await self._on_remote(lambda src, dst, item=item: self._copy_one(src, dst, item, meter))
-                self._report(files_done=self._fields["files_done"] + (item.entry.kind is EntryKind.FILE))
+                counted = item.entry.kind is EntryKind.FILE and item.src not in self._streamed
+                self._report(files_done=self._fields["files_done"] + counted)
 
         try:
             async with asyncio.TaskGroup() as group:
