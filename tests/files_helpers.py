@@ -90,3 +90,24 @@ def tree_listing(root: Path) -> dict[str, tuple]:
         else:
             found[rel] = ("file", path.read_bytes(), oct(st.st_mode & 0o7777), int(st.st_mtime))
     return found
+
+
+def kill_copy_when(child, ready, poll: float = 0.002, timeout: float = 60.0) -> None:
+    """SIGKILL the ``spark-tui copy`` process ``child`` as soon as ``ready()`` holds (it must
+    still be running then: a copy that ended first proves nothing)."""
+    import signal
+    import time
+
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and child.poll() is None:
+            if ready():
+                break
+            time.sleep(poll)
+        assert child.poll() is None, "the copy ended before it could be killed: " + child.stderr.read().decode()
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ import pytest
 from spark_tui.core.files import Place, TransferState, part_name
 from spark_tui.services.files import ChecksumMismatch, CopyOptions, Transfer
 from spark_tui.services.ssh import ConnectionService
-from tests.files_helpers import RemoteFolder, run_cli, trust_and_save
+from tests.files_helpers import RemoteFolder, kill_copy_when, run_cli, trust_and_save
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,19 +68,7 @@ def test_a_copy_killed_mid_file_leaves_only_the_part_and_resume_completes_it(rem
         [sys.executable, "-m", "spark_tui", "copy", "--quiet", str(src), remote.spec()],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and child.poll() is None:
-            if part.exists() and part.stat().st_size > 48 << 20:
-                break
-            time.sleep(0.002)
-        assert child.poll() is None, "the copy ended before it could be killed: " + child.stderr.read().decode()
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    kill_copy_when(child, lambda: part.exists() and part.stat().st_size > 48 << 20, poll=0.002)
     assert not (remote.local / "big.bin").exists()
     left = part.stat().st_size
     assert 0 < left < src.stat().st_size

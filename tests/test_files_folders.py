@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from spark_tui.core.files import Place, part_name
 from spark_tui.services.files import CopyOptions
-from tests.files_helpers import RemoteFolder, make_tree, run_cli, tree_listing, trust_and_save
+from tests.files_helpers import RemoteFolder, kill_copy_when, make_tree, run_cli, tree_listing, trust_and_save
 from tests.test_files_faults import transfer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,19 +77,7 @@ def test_a_folder_copy_killed_mid_stream_leaves_nothing_under_its_name_and_resum
         [sys.executable, "-m", "spark_tui", "copy", "--quiet", "-r", str(src), remote.spec()],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and child.poll() is None:
-            if staging.exists() and sum(1 for _ in staging.rglob("*.bin")) > 100:
-                break
-            time.sleep(0.005)
-        assert child.poll() is None, "the copy ended before it could be killed: " + child.stderr.read().decode()
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    kill_copy_when(child, lambda: staging.exists() and sum(1 for _ in staging.rglob("*.bin")) > 100, poll=0.005)
     assert not (remote.local / "data").exists()
     assert staging.is_dir()
 
