@@ -16,10 +16,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import socket
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 import asyncssh
 
@@ -34,30 +32,14 @@ from spark_tui.services.tunnels.forwarding import (
     listen_locally,
     open_channel,
 )
-from spark_tui.services.tunnels.counters import Traffic
 from spark_tui.services.tunnels.socks import HandshakeGate, SocksEnd
 from spark_tui.services.tunnels.carrier import MasterFactory, OpenSSHCarrier
 from spark_tui.services.tunnels.link import Connect, DeviceLink
 from spark_tui.services.tunnels.stats import StatsCallback, StatsTicker
+from spark_tui.services.tunnels.tunnel import Tunnel
 
 log = logging.getLogger(__name__)
 
-
-
-@dataclass
-class _Tunnel:
-    spec: TunnelSpec
-    state: TunnelState = TunnelState.STARTING
-    local_port: int = 0
-    traffic: Traffic = field(default_factory=Traffic)
-    server: asyncio.Server | None = None
-    listener: socket.socket | None = None
-    remote_listener: asyncssh.SSHListener | None = None
-    up_since: float = 0.0
-    last_error: str = ""
-    rate_up: float = 0.0
-    rate_down: float = 0.0
-    sampled: tuple[float, int, int] = (0.0, 0, 0)
 
 
 class TunnelService:
@@ -101,7 +83,7 @@ class TunnelService:
         self.device = device
         self._count = count_bytes
         self._link_wait = link_wait
-        self._tunnels: dict[str, _Tunnel] = {}
+        self._tunnels: dict[str, Tunnel] = {}
         self.link = DeviceLink(
             connect,
             device,
@@ -147,7 +129,7 @@ class TunnelService:
         remote_ok = spec.kind is TunnelKind.DYNAMIC or 0 < spec.remote_port < 65536  # -D has no remote port
         if not remote_ok or not (0 <= spec.effective_local_port < 65536):
             raise TunnelError(f"tunnel {spec.name!r}: ports must be 1-65535", "check the tunnel's ports")
-        tunnel = _Tunnel(spec, local_port=spec.effective_local_port)
+        tunnel = Tunnel(spec, local_port=spec.effective_local_port)
         if spec.kind is TunnelKind.LOCAL and self._carrier is not None and _is_ip(spec.bind_address):
             tunnel.listener = bind_listener(spec.bind_address, tunnel.local_port)
             tunnel.local_port = tunnel.listener.getsockname()[1]
@@ -174,7 +156,7 @@ class TunnelService:
                 raise
             if self._carrier is not None:
                 self._carrier.want()
-        return self._snapshot(tunnel, time.monotonic())
+        return tunnel.snapshot(self.device, time.monotonic())
 
     async def start_all(self, specs: Iterable[TunnelSpec]) -> tuple[TunnelStats | SparkError, ...]:
         """Start several tunnels (a profile's ``auto_start`` ones, a preset bundle), one by one.
@@ -219,7 +201,7 @@ class TunnelService:
     def stats(self) -> tuple[TunnelStats, ...]:
         """A snapshot of every tunnel started so far (stopped ones included), in start order."""
         now = time.monotonic()
-        return tuple(self._snapshot(t, now) for t in self._tunnels.values())
+        return tuple(t.snapshot(self.device, now) for t in self._tunnels.values())
 
     @property
     def connected(self) -> bool:
@@ -272,13 +254,13 @@ class TunnelService:
             tunnel.state = TunnelState.FAILED
             tunnel.last_error = f"internal error: {error}"
 
-    async def _bring_up(self, tunnel: _Tunnel, conn: asyncssh.SSHClientConnection) -> None:
+    async def _bring_up(self, tunnel: Tunnel, conn: asyncssh.SSHClientConnection) -> None:
         if tunnel.spec.kind is TunnelKind.REMOTE:
             tunnel.remote_listener = await self._listen_remotely(tunnel, conn)
         tunnel.state = TunnelState.UP
         tunnel.up_since = time.monotonic()
 
-    def _live(self) -> list[_Tunnel]:
+    def _live(self) -> list[Tunnel]:
         return [t for t in self._tunnels.values() if t.state not in (TunnelState.STOPPED, TunnelState.FAILED)]
 
     # ----------------------------------------------------------------- forwarding
@@ -290,7 +272,7 @@ class TunnelService:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def _factory(self, tunnel: _Tunnel) -> Callable[[], LocalEnd]:
+    def _factory(self, tunnel: Tunnel) -> Callable[[], LocalEnd]:
         traffic = tunnel.traffic
 
         def on_accept(local: LocalEnd) -> None:
@@ -302,7 +284,7 @@ class TunnelService:
         end = LocalEnd if self._count else QuietLocalEnd
         return lambda: end(traffic, on_accept)
 
-    async def _forward(self, tunnel: _Tunnel, local: LocalEnd) -> None:
+    async def _forward(self, tunnel: Tunnel, local: LocalEnd) -> None:
         """Open the channel for one accepted connection, waiting briefly if the link is down."""
         if isinstance(local, SocksEnd):
             host, port = local.target  # type: ignore[misc]
@@ -330,7 +312,7 @@ class TunnelService:
         else:
             local.close()
 
-    async def _listen_remotely(self, tunnel: _Tunnel, conn: asyncssh.SSHClientConnection) -> asyncssh.SSHListener:
+    async def _listen_remotely(self, tunnel: Tunnel, conn: asyncssh.SSHClientConnection) -> asyncssh.SSHListener:
         """Ask the device to listen on the remote port and forward to our local port (-R)."""
         spec = tunnel.spec
         traffic = tunnel.traffic
@@ -356,7 +338,7 @@ class TunnelService:
                 "the port may be in use on the device, or below 1024",
             ) from None
 
-    async def _drop(self, tunnel: _Tunnel, keep: bool = False) -> None:
+    async def _drop(self, tunnel: Tunnel, keep: bool = False) -> None:
         """Close a tunnel's listeners; ``keep`` leaves it in the list as ``stopped``."""
         if tunnel.server is not None:
             tunnel.server.close()
@@ -373,25 +355,6 @@ class TunnelService:
         tunnel.up_since = 0.0
         if not keep:
             self._tunnels.pop(tunnel.spec.name, None)
-
-    # ----------------------------------------------------------------- stats
-
-    def _snapshot(self, tunnel: _Tunnel, now: float) -> TunnelStats:
-        traffic = tunnel.traffic
-        return TunnelStats(
-            device=self.device,
-            spec=tunnel.spec,
-            state=tunnel.state,
-            local_port=tunnel.local_port,
-            connections=traffic.active,
-            total_connections=traffic.total,
-            bytes_up=traffic.up,
-            bytes_down=traffic.down,
-            rate_up=tunnel.rate_up,
-            rate_down=tunnel.rate_down,
-            uptime=(now - tunnel.up_since) if tunnel.up_since else 0.0,
-            last_error=tunnel.last_error,
-        )
 
 
 def _is_ip(address: str) -> bool:
