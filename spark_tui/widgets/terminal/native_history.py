@@ -10,25 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .cells import BG_SHIFT, LINK_IDS, LINK_SHIFT, Line
-from .native_rows import (
-    GRAPHEME_LIMIT,
-    TAG_BG_PALETTE,
-    TAG_BG_RGB,
-    TAG_GRAPHEME,
-    WIDE_HEAD,
-    WIDE_TAIL,
-    _safe,
-    cell_rgb,
-    decode,
-    packed_style,
-)
+from .cells import LINK_IDS, LINK_SHIFT, Line
+from .native_rows import GRAPHEME_LIMIT, cell_char_attr, decode, grapheme_text, packed_style
 
 if TYPE_CHECKING:
     from .native import NativeTerminal
-
-_BG_BITS = 0x3FFFFFF << BG_SHIFT
-
 
 def history_line(term: NativeTerminal, index: int) -> Line:
     """Scrollback row ``index`` (0 = the oldest kept) of ``term`` as a :class:`Line`."""
@@ -55,29 +41,16 @@ def history_line(term: NativeTerminal, index: int) -> Line:
             chars.append(" ")
             attrs.append(0)
             continue
-        tag, content, style_id, wide, link = decode(cell_out[0])
+        cell = cell_out[0]
+        _tag, _content, style_id, _wide, link = decode(cell)
         attr = styles.get(style_id)
         if attr is None:
             lib.ghostty_grid_ref_style(ref, style)
             attr = styles[style_id] = packed_style(style, lib)
-        if tag == TAG_BG_PALETTE:
-            attr = (attr & ~_BG_BITS) | (((content & 0xFF) + 1) << BG_SHIFT)
-            chars.append(" ")
-        elif tag == TAG_BG_RGB:
-            attr = (attr & ~_BG_BITS) | (cell_rgb(content) << BG_SHIFT)
-            chars.append(" ")
-        elif wide == WIDE_TAIL:
-            chars.append("")
-        elif wide == WIDE_HEAD:
-            chars.append(" ")
-        elif tag == TAG_GRAPHEME:
-            chars.append(_grapheme(ref, ffi, lib))
-        else:
-            char = chr(content) if content else " "
-            chars.append(char if " " <= char < "\x7f" else _safe(char))
+        char, attr = cell_char_attr(cell, attr, lambda: _grapheme(ref, ffi, lib))
         if link:
-            link_id = term._link_id(_read_uri(ref))
-            attr |= (link_id & LINK_IDS) << LINK_SHIFT
+            attr |= (term._link_id(_read_uri(ref)) & LINK_IDS) << LINK_SHIFT
+        chars.append(char)
         attrs.append(attr)
     return Line(chars, attrs, bool(wrap[0]))
 
@@ -90,5 +63,4 @@ def _grapheme(ref, ffi, lib) -> str:  # noqa: ANN001 - cffi objects
     buffer = ffi.new("uint32_t[]", length[0])
     if lib.ghostty_grid_ref_graphemes(ref, buffer, length[0], length) != 0:
         return " "
-    shown = ffi.unpack(buffer, min(length[0], GRAPHEME_LIMIT))
-    return "".join(_safe(chr(code), "") for code in shown if 0 < code < 0x110000) or " "
+    return grapheme_text(ffi.unpack(buffer, min(length[0], GRAPHEME_LIMIT)))

@@ -12,6 +12,7 @@ the native core off instead of drawing garbage. Styles are looked up once per st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .cells import (
@@ -42,6 +43,8 @@ _LINK_BIT = 1 << 45
 
 TAG_CODEPOINT, TAG_GRAPHEME, TAG_BG_PALETTE, TAG_BG_RGB = 0, 1, 2, 3
 WIDE_NARROW, WIDE_WIDE, WIDE_TAIL, WIDE_HEAD = 0, 1, 2, 3
+
+_BG_BITS = 0x3FFFFFF << BG_SHIFT
 
 _SPECIAL = _TAG | (_WIDE << _WIDE_SHIFT) | _LINK_BIT
 """Bits that need a cell-by-cell look: another content kind, a wide character, a link."""
@@ -134,6 +137,34 @@ def _safe(char: str, blank: str = " ") -> str:
     return shown_as(char)[0] or blank
 
 
+def grapheme_text(codes: list[int]) -> str:
+    """What a cell shows for a cluster's code points (base first), format characters dropped."""
+    return "".join(_safe(chr(code), "") for code in codes if 0 < code < 0x110000) or " "
+
+
+def cell_char_attr(cell: int, attr: int, grapheme: Callable[[], str]) -> tuple[str, int]:
+    """What one raw cell shows and its attribute, given its style's attribute ``attr``.
+
+    ``grapheme()`` reads a multi-code-point cluster (only asked for such a cell). Shared by the
+    screen's rows (render state) and the scrollback's (grid references).
+    """
+    tag = cell & _TAG
+    if tag == TAG_BG_PALETTE:  # a cell holding only a background colour (erased with it)
+        return " ", (attr & ~_BG_BITS) | ((((cell >> 2) & _PALETTE) + 1) << BG_SHIFT)
+    if tag == TAG_BG_RGB:
+        return " ", (attr & ~_BG_BITS) | (cell_rgb(cell >> 2) << BG_SHIFT)
+    wide = (cell >> _WIDE_SHIFT) & _WIDE
+    if wide == WIDE_TAIL:
+        return "", attr
+    if wide == WIDE_HEAD:
+        return " ", attr  # the spare last column before a wide character wrapped
+    if tag == TAG_GRAPHEME:
+        return grapheme(), attr
+    code = (cell >> 2) & _CODEPOINT
+    char = chr(code) if code else " "
+    return (char if " " <= char < "\x7f" else _safe(char)), attr
+
+
 class RowReader:
     """Builds :class:`Line` rows from the render state's row iterator (one per terminal).
 
@@ -204,39 +235,18 @@ class RowReader:
                 chars = [_safe(ch) if ch >= "\x7f" else ch for ch in chars]
             return Line(chars, [styles[style_id] for style_id in ids], wrapped)
         styles: dict[int, int] = {0: 0}
-        links: dict[int, int] = {}
         chars: list[str] = []
         attrs: list[int] = []
         for x, cell in enumerate(raw):
-            tag = cell & _TAG
             style_id = (cell >> _STYLE_SHIFT) & _STYLE
             attr = styles.get(style_id)
             if attr is None:
                 attr = styles[style_id] = self._style_at(cells, x)
-            if tag == TAG_BG_PALETTE:
-                attr = (attr & ~(0x3FFFFFF << BG_SHIFT)) | ((((cell >> 2) & _PALETTE) + 1) << BG_SHIFT)
-                chars.append(" ")
-            elif tag == TAG_BG_RGB:
-                attr = (attr & ~(0x3FFFFFF << BG_SHIFT)) | (cell_rgb(cell >> 2) << BG_SHIFT)
-                chars.append(" ")
-            else:
-                wide = (cell >> _WIDE_SHIFT) & _WIDE
-                if wide == WIDE_TAIL:
-                    chars.append("")
-                elif wide == WIDE_HEAD:
-                    chars.append(" ")  # the spare last column before a wide character wrapped
-                elif tag == TAG_GRAPHEME:
-                    chars.append(self._grapheme(cells, x))
-                else:
-                    code = (cell >> 2) & _CODEPOINT
-                    char = chr(code) if code else " "
-                    chars.append(char if " " <= char < "\x7f" else _safe(char))
+            char, attr = cell_char_attr(cell, attr, lambda x=x: self._grapheme(cells, x))
             if cell & _LINK_BIT:
-                link = links.get(x)
-                if link is None:
-                    uri = hyperlink_uri(x)
-                    link = self._link_id(uri) if uri else 0
-                attr |= (link & LINK_IDS) << LINK_SHIFT
+                uri = hyperlink_uri(x)
+                attr |= ((self._link_id(uri) if uri else 0) & LINK_IDS) << LINK_SHIFT
+            chars.append(char)
             attrs.append(attr)
         return Line(chars, attrs, wrapped)
 
@@ -258,5 +268,4 @@ class RowReader:
         if length > len(self._gbuf):  # the library writes them all: room for every one
             self._gbuf = self._ffi.new("uint32_t[]", length)
         lib.ghostty_render_state_row_cells_get(cells, lib.GHOSTTY_RENDER_STATE_ROW_CELLS_DATA_GRAPHEMES_BUF, self._gbuf)
-        shown = self._ffi.unpack(self._gbuf, min(length, GRAPHEME_LIMIT))
-        return "".join(_safe(chr(code), "") for code in shown if 0 < code < 0x110000) or " "
+        return grapheme_text(self._ffi.unpack(self._gbuf, min(length, GRAPHEME_LIMIT)))
