@@ -170,9 +170,7 @@ class OpenSSHBytes:
                         flushing.add_done_callback(lambda f: f.cancelled() or f.exception())
                 status = await process.wait()
             except BaseException:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
+                await _kill(process)
                 raise
             finally:
                 if flushing is not None and not flushing.done():
@@ -221,9 +219,7 @@ class OpenSSHBytes:
             said = await process.stderr.read()
             status = await process.wait()
         except BaseException:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
+            await _kill(process)
             raise
         if status == 255 and not master.alive:
             raise LinkDropped("the OpenSSH master ended")
@@ -240,3 +236,10 @@ class OpenSSHBytes:
         if now > seen:
             moved(now - seen)
         return max(now, seen)
+
+
+async def _kill(process: asyncio.subprocess.Process) -> None:
+    """Stop ``process`` (a copy cancelled or failed under it) and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        process.kill()
+    await process.wait()
