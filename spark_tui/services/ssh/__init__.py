@@ -17,7 +17,7 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "add_device": "device_setup",
     "KnownHosts": "known_hosts",
     "fingerprint": "known_hosts",
-    "host_pattern": "known_hosts",
+    "host_pattern": "openssh_words",
     "write_private_file": "known_hosts",
     "trust_device": "trust",
     "TrustOutcome": "trust",
@@ -32,7 +32,7 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "ExportSettings": "ssh_config",
     "render_config": "ssh_config",
     "parse_jump": "ssh_config",
-    "openssh_word": "ssh_config",
+    "openssh_word": "openssh_words",
     "proxy_command": "ssh_config",
     "jump_hops": "ssh_config",
     "default_sources": "ssh_config",
@@ -47,13 +47,14 @@ if TYPE_CHECKING:
     from spark_tui.services.ssh.connection import ConnectionService, dial, translate_error
     from spark_tui.services.ssh.login_options import load_identity
     from spark_tui.services.ssh.device_setup import add_device
-    from spark_tui.services.ssh.known_hosts import KnownHosts, fingerprint, host_pattern, write_private_file
+    from spark_tui.services.ssh.known_hosts import KnownHosts, fingerprint, write_private_file
     from spark_tui.services.ssh.onboarding import onboard, revoke
     from spark_tui.services.ssh.ssh_import import adopt_trust, openssh_trust, resolve_config
     from spark_tui.services.ssh.trust import TrustOutcome, trust_device
     from spark_tui.services.ssh.openssh_mux import MuxError, MuxRefused, MuxSession, OpenSSHMaster
     from spark_tui.services.ssh.probe import Prober, probe_ssh
+    from spark_tui.services.ssh.openssh_words import host_pattern, openssh_word
     from spark_tui.services.ssh.ssh_config import (
-        ExportSettings, default_sources, host_aliases, imported_profile, jump_hops, openssh_word, parse_jump,
+        ExportSettings, default_sources, host_aliases, imported_profile, jump_hops, parse_jump,
         proxy_command, render_config,
     )

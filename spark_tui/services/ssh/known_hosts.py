@@ -27,6 +27,7 @@ import asyncssh
 
 from spark_tui.config.trust import make_private_folder, untrusted
 from spark_tui.core.errors import ConnectError
+from spark_tui.services.ssh.openssh_words import host_pattern
 
 # (host, fingerprint) -> True to trust the key and store it.
 ConfirmHostKey = Callable[[str, str], Awaitable[bool]]
@@ -65,11 +66,6 @@ def key_type_name(key: asyncssh.SSHKey) -> str:
     if base.startswith("ecdsa-"):
         return "ECDSA"
     return base.upper()
-
-
-def host_pattern(host: str, port: int) -> str:
-    """How OpenSSH names ``host:port`` in known_hosts: ``host`` for 22, ``[host]:port`` otherwise."""
-    return host if port == 22 else f"[{host}]:{port}"
 
 
 @dataclass(frozen=True)

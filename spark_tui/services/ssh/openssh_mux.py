@@ -50,7 +50,7 @@ from spark_tui.services.ssh.mux_wire import (
     string,
     u32,
 )
-from spark_tui.services.ssh.ssh_config import openssh_word
+from spark_tui.services.ssh.openssh_words import openssh_word
 
 log = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from asyncssh.config import SSHClientConfig
 
 from spark_tui.core.errors import ConfigError, ConnectError
 from spark_tui.core.models import DeviceProfile
+from spark_tui.services.ssh.openssh_words import openssh_word
 
 SYNC_TAG = "nvidia-sync"
 
@@ -101,20 +102,6 @@ class ExportSettings:
     """
 
     known_hosts: Path
-
-
-def openssh_word(text: str, *, tokens: bool = True) -> str:
-    """A value as OpenSSH reads it back unchanged, in a config line or an ``-o`` option.
-
-    ``%`` becomes ``%%`` where OpenSSH expands tokens (``HostName``, ``IdentityFile``,
-    ``UserKnownHostsFile``...); a value with a space, quote, backslash or ``#`` is double-quoted
-    with ``\\`` and ``\"`` escaped, which OpenSSH's own word splitter undoes (checked with ``ssh -G``).
-    """
-    if tokens:
-        text = text.replace("%", "%%")
-    if text and not any(c.isspace() or c in "\"'\\#" for c in text):
-        return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _value(text: str) -> str:

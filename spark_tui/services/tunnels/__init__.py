@@ -13,6 +13,7 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "TunnelService": "service",
     "DeviceLink": "link",
     "master_factory": "carrier",
+    "direct_master": "masters",
     "PortWatch": "port_watch",
     "dashboard_preset": "port_watch",
     "next_free_port": "forwarding",
@@ -20,6 +21,7 @@ __all__, __getattr__ = lazy_exports(__name__, {
 
 if TYPE_CHECKING:
     from spark_tui.services.tunnels.carrier import master_factory
+    from spark_tui.services.tunnels.masters import direct_master
     from spark_tui.services.tunnels.forwarding import next_free_port
     from spark_tui.services.tunnels.link import DeviceLink
     from spark_tui.services.tunnels.port_watch import PortWatch, dashboard_preset

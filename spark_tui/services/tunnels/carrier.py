@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import logging
-import os
-import shutil
 import socket
 import time
 from collections.abc import Callable, Coroutine
@@ -26,10 +23,10 @@ import asyncssh
 
 from spark_tui.core.models import DeviceProfile
 from spark_tui.services.event_loop import cancel_and_wait
-from spark_tui.services.ssh import host_pattern
 from spark_tui.services.ssh import MuxError, MuxRefused, MuxSession, OpenSSHMaster
-from spark_tui.services.tunnels.counters import HandedEnd, counters_supported
+from spark_tui.services.tunnels.counters import HandedEnd
 from spark_tui.services.tunnels.link import BACKOFF_FIRST, DeviceLink
+from spark_tui.services.tunnels.masters import master_for, ssh_for_masters
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +38,6 @@ RETRY_CAP = 60.0
 """Longest wait before trying an OpenSSH master again after one failed to start."""
 ACCEPTS_PER_WAKE = 128
 """Connections taken from a listener's queue per readiness callback."""
-CARRIER_ENV = "SPARK_TUI_TUNNEL_CARRIER"
-"""``asyncssh`` here keeps every tunnel byte on asyncssh (no ssh process is started)."""
 
 
 def master_factory(profile: Callable[[], DeviceProfile], known_hosts: Path) -> MasterFactory | None:
@@ -56,26 +51,13 @@ def master_factory(profile: Callable[[], DeviceProfile], known_hosts: Path) -> M
     connection reached (a ``.local`` name resolved by our mDNS needs no system resolver) and
     trusts only the key stored for the profile's host in our known_hosts.
     """
-    if os.environ.get(CARRIER_ENV, "openssh").strip().lower() == "asyncssh":
-        return None
-    ssh = shutil.which("ssh")
-    if ssh is None or not counters_supported():
+    ssh = ssh_for_masters()
+    if ssh is None:
         return None
 
     def make(conn: asyncssh.SSHClientConnection) -> OpenSSHMaster | None:
-        device = profile()
         peer = conn.get_extra_info("peername")
-        if device.jump_host or device.proxy_command or device.extra_identity_files or not peer:
-            return None
-        return OpenSSHMaster(
-            str(peer[0]),
-            int(peer[1]),
-            device.user or getpass.getuser(),
-            host_key_alias=host_pattern(device.host, device.port),
-            known_hosts=known_hosts,
-            identity_file=device.identity_file or None,
-            ssh=ssh,
-        )
+        return master_for(profile(), str(peer[0]), int(peer[1]), known_hosts, ssh) if peer else None
 
     return make
 
