@@ -63,10 +63,10 @@ def run(args, ctx) -> int:
         ConnectError: the device could not be reached.
     """
     from spark_tui.commands.host_trust import confirm_for
+    from spark_tui.config import locations
     from spark_tui.services import event_loop
     from spark_tui.services.files import CopyOptions, Transfer
-    from spark_tui.services.ssh import ConnectionService
-    from spark_tui.services.tunnels import master_factory
+    from spark_tui.services.tunnels import direct_master
 
     if not all([*args.sources, args.dest]):
         print("spark-tui copy: error: an empty path", file=ctx.stderr)
@@ -84,12 +84,28 @@ def run(args, ctx) -> int:
 
     async def main() -> int:
         device = next(iter(devices), None)
-        # Built as `exec` builds it: same login, same host-key question (--trust, a terminal, or a refusal).
-        service = ConnectionService(profiles=config.device, confirm_host_key=confirm_for(ctx, args, device or ""))
-        connect = (lambda: service.connect(config.device(device))) if device else None
-        make_master = master_factory(lambda: config.device(device), service.known_hosts.path) if device else None
+        known_hosts = locations.known_hosts_path()
+        services = []  # asyncssh is imported by the first connect, after the early master has started
+
+        async def connect():
+            if not services:
+                from spark_tui.services.ssh import ConnectionService
+
+                # Built as `exec` builds it: same login, same host-key question (--trust, a terminal, or a refusal).
+                services.append(ConnectionService(profiles=config.device, known_hosts=known_hosts,
+                                                  confirm_host_key=confirm_for(ctx, args, device or "")))
+            return await services[0].connect(config.device(device))
+
+        def make_master(conn):
+            from spark_tui.services.tunnels import master_factory
+
+            make = master_factory(lambda: config.device(device), known_hosts)
+            return make(conn) if make is not None else None
+
         transfer = Transfer(
-            sources, dest, connect=connect, recursive=args.recursive, make_master=make_master,
+            sources, dest, connect=connect if device else None, recursive=args.recursive,
+            make_master=make_master if device else None,
+            early_master=direct_master(config.device(device), known_hosts) if device else None,
             options=CopyOptions(resume=args.resume, checksum=args.checksum), on_progress=printer,
         )
         try:
@@ -97,7 +113,8 @@ def run(args, ctx) -> int:
         finally:
             if printer:
                 printer.end()
-            await service.close()
+            for service in services:
+                await service.close()
         return 0
 
     try:

@@ -314,19 +314,32 @@ async def send(dst, bundle: Bundle, resume: bool, sent: Callable[[Item, bool], N
         raise problem from None
 
 
+PER_FILE = 16 << 10
+"""What making one file costs the device, in bytes of data that take as long (GNU tar on a
+tmpfs unpacked 5,000 files of 1-64 KiB, 164 MB, in 0.19 s and one file of 164 MB in 0.13 s:
+about 12 us a file, at 1.26 GB/s the time of 15 KB)."""
+
+
 def _shares(members: list[Item], count: int) -> list[list[Item]]:
-    """``members`` cut into ``count`` streams: every folder in each (parents come first in every
-    stream), the files of one folder all in the same stream (two tars creating files in one
-    folder would wait for each other), folders given to the stream with the fewest files."""
+    """``members`` cut into ``count`` streams that should end together: every folder in each
+    (parents come first in every stream), the files of one folder all in the same stream (two
+    tars creating files in one folder would wait for each other), the heaviest folders first,
+    each to the lightest stream so far (bytes plus ``PER_FILE`` a file)."""
     folders = [i for i in members if i.entry.kind is EntryKind.FOLDER]
     by_folder: dict[str, list[Item]] = {}
     for item in members:
         if item.entry.kind is not EntryKind.FOLDER:
             by_folder.setdefault(posixpath.dirname(item.src), []).append(item)
-    shares: list[list[Item]] = [[] for _ in range(count)]
-    for files in by_folder.values():
-        min(shares, key=len).extend(files)
-    return [folders + files for files in shares if files] or [folders]
+
+    def weight(files: list[Item]) -> int:
+        return sum(i.entry.size for i in files) + PER_FILE * len(files)
+
+    shares: list[tuple[list[int], list[Item]]] = [([0], []) for _ in range(count)]
+    for files in sorted(by_folder.values(), key=weight, reverse=True):
+        load, share = min(shares, key=lambda s: s[0][0])
+        load[0] += weight(files)
+        share.extend(files)
+    return [folders + files for _, files in shares if files] or [folders]
 
 
 async def _stream(dst, bundle: Bundle, members: list[Item], sent: Callable[[Item, bool], None], openssh, nice: int) -> None:

@@ -18,6 +18,7 @@ import stat
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from spark_tui.core.errors import SparkError
 from spark_tui.core.files import EntryKind, Place, TransferProgress, TransferState
@@ -28,8 +29,10 @@ from spark_tui.services.files.copier import CopyOptions, Meter, copy_file
 from spark_tui.services.files.errors import CopyError, LinkDropped, failure, first_of, shown
 from spark_tui.services.files.local_side import LocalSide
 from spark_tui.services.files.openssh_path import BIG_FILE, OpenSSHBytes
-from spark_tui.services.files.remote_side import RemoteSide
-from spark_tui.services.files.tree import Item, walk
+from spark_tui.services.files.tree import SOMEWHERE, Item, walk, walk_here
+
+if TYPE_CHECKING:
+    from spark_tui.services.files.remote_side import RemoteSide
 
 FILES_AT_ONCE = 48
 """Files copied concurrently (small files are latency-bound: keep many in flight)."""
@@ -56,6 +59,8 @@ class Transfer:
         reconnect_timeout: Seconds to wait for a dropped link.
         make_master: The tunnels' OpenSSH master factory for this device (``master_factory``):
             with it big files' bytes go through OpenSSH's ssh through the master (see ``openssh_path``).
+        early_master: An unstarted OpenSSH master that needs no connection (``direct_master``),
+            started before the first login when the copy may use one.
         transfer_id: Keep this id (a retry of an earlier transfer).
         background: Run OpenSSH's processes at a lower priority (the dashboard's transfers:
             keystrokes come first).
@@ -72,6 +77,7 @@ class Transfer:
         on_progress: Callable[[TransferProgress], None] | None = None,
         reconnect_timeout: float = RECONNECT_TIMEOUT,
         make_master=None,
+        early_master=None,
         transfer_id: int | None = None,
         background: bool = False,
     ) -> None:
@@ -93,7 +99,8 @@ class Transfer:
         self._remote: RemoteSide | None = None
         self._remote_lock = asyncio.Lock()
         self._nice = 10 if background else 0
-        self._openssh = OpenSSHBytes(make_master, nice=self._nice) if make_master is not None and self.device else None
+        self._openssh = (OpenSSHBytes(make_master, nice=self._nice, early=early_master)
+                         if make_master is not None and self.device else None)
         self._gate = asyncio.Semaphore(REQUESTS_AT_ONCE)
         self._reported = 0.0
         self._window: collections.deque[tuple[float, int]] = collections.deque()
@@ -101,6 +108,7 @@ class Transfer:
         self._retrying = False
         self._warming: asyncio.Future | None = None
         self._streamed: set[str] = set()
+        self._walked: asyncio.Future | None = None
 
     @property
     def files_by_openssh(self) -> int:
@@ -163,6 +171,8 @@ class Transfer:
                 if conn is None:
                     raise CopyError(f"the connection to {self.device} dropped and did not come back in {self._timeout:.0f} s",
                                     "retry to resume the copy")
+            from spark_tui.services.files.remote_side import RemoteSide  # asyncssh: loaded once the early master runs
+
             self._remote = await RemoteSide.open(conn, self.device)
             self._report(True, state=TransferState.RUNNING)
             return self._remote
@@ -222,6 +232,12 @@ class Transfer:
         """
         self._report(True, state=TransferState.RUNNING)
         try:
+            if self._may_move_much():
+                self._openssh.begin()
+                await asyncio.sleep(0)  # its ssh forked before asyncssh's import and login
+            if not self.sources[0].device:  # walked here while the device logs in
+                self._walked = asyncio.ensure_future(asyncio.to_thread(walk_here, [s.path for s in self.sources], self.recursive))
+                self._walked.add_done_callback(lambda f: f.cancelled() or f.exception())
             plan = await self._on_remote(self._plan)
             self._report(True, total=sum(i.entry.size for i in plan), files_total=sum(i.entry.kind is EntryKind.FILE for i in plan))
             bundles = await self._on_remote(lambda src, dst: self._bundles(src, dst, plan))
@@ -249,6 +265,8 @@ class Transfer:
             self._report(True, state=TransferState.CANCELLED)
             raise
         finally:
+            if self._walked is not None:
+                self._walked.cancel()  # the walk's thread ends by itself; its result is not wanted any more
             if self._openssh is not None:
                 await self._openssh.close()
             if self._link is not None:
@@ -267,11 +285,15 @@ class Transfer:
             exists = await dst.lstat(dest)
             why = "not a folder" if exists else "no such folder"
             raise CopyError(f"cannot copy several sources to {shown(dst.where(dest))}: {why}")
+        walked = await self._walked if self._walked is not None else None
         plan: list[Item] = []
-        for source in self.sources:
+        for index, source in enumerate(self.sources):
             path = await src.resolve(source.path)
             target = posixpath.join(dest, posixpath.basename(path.rstrip("/")) or "root") if into else dest
-            plan.extend(await walk(src, path, target, self.recursive))
+            if walked is None:
+                plan.extend(await walk(src, path, target, self.recursive))
+            else:
+                plan.extend(replace(item, dest=target + item.dest[len(SOMEWHERE):]) for item in walked[index])
         return plan
 
     async def _bundles(self, src, dst, plan: list[Item]) -> list[Bundle]:
@@ -391,3 +413,4 @@ class Transfer:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import posixpath
 from dataclasses import dataclass
 
 from spark_tui.core.files import EntryKind, FileEntry
 from spark_tui.services.files.errors import CopyError, failure, shown
+from spark_tui.services.files.local_side import LocalSide
 
 
 @dataclass(frozen=True)
@@ -61,3 +63,23 @@ async def walk(side, src: str, dest: str, recursive: bool) -> list[Item]:
             if entry.kind is EntryKind.FOLDER:
                 todo.append(item)
     return items
+
+
+SOMEWHERE = "\0"
+"""The destination :func:`walk_here` puts items under (no real path holds it): the caller
+replaces it once it knows where they go."""
+
+
+def walk_here(paths: list[str], recursive: bool) -> list[list[Item]]:
+    """Each local path walked, its items' destinations under ``SOMEWHERE``. Blocking: run it
+    in a thread while the device logs in.
+
+    Raises:
+        CopyError: as :func:`walk`.
+    """
+    side = LocalSide()
+
+    async def all_of() -> list[list[Item]]:
+        return [await walk(side, await side.resolve(path), SOMEWHERE, recursive) for path in paths]
+
+    return asyncio.run(all_of())
