@@ -138,7 +138,10 @@ class ShellSession:
     def write(self, data: bytes) -> None:
         """Send keystrokes (or a paste) to the shell. Ignored once the shell has ended."""
         if self._chan is not None and not self._ended and data:
-            self._chan.write(data)
+            try:
+                self._chan.write(data)
+            except BrokenPipeError:
+                pass  # the channel closed before the pump saw the shell end (a terminal's reply can come then)
 
     def resize(self, cols: int, rows: int) -> None:
         """Tell the remote PTY its new size (the program gets SIGWINCH)."""
