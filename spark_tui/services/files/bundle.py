@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from spark_tui.core.files import EntryKind, part_name
 from spark_tui.services.files.errors import CopyError, LinkDropped, failure, first_of, shown
 from spark_tui.services.files.openssh_path import BIG_FILE
-from spark_tui.services.files.tar_writer import CHUNK, grow_pipe, in_thread, write_tar
+from spark_tui.services.files.tar_writer import CHUNK, Batches, grow_pipe, in_thread, write_tar
 from spark_tui.services.files.tree import Item, walk
 
 STREAMS = 2
@@ -251,8 +251,15 @@ async def _stream(dst, bundle: Bundle, members: list[Item], sent: Callable[[Item
     read_fd, write_fd = os.pipe()
     grow_pipe(write_fd)
     try:
-        producer = in_thread(loop, nice, write_tar, write_fd, members, bundle.member,
-                              lambda item: loop.call_soon_threadsafe(sent, item, True))
+        batches = Batches(loop, lambda items: [sent(item, True) for item in items])
+
+        def produce() -> None:
+            try:
+                write_tar(write_fd, members, bundle.member, batches)
+            finally:
+                batches.flush()
+
+        producer = in_thread(loop, nice, produce)
     except BaseException:
         os.close(read_fd)
         os.close(write_fd)
