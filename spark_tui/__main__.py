@@ -1,5 +1,5 @@
 """Allows ``python -m spark_tui``."""
 
-from spark_tui.cli import main
+from spark_tui.cli import entry
 
-raise SystemExit(main())
+entry()
