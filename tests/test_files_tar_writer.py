@@ -6,6 +6,7 @@ import errno
 import os
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,23 @@ def test_a_file_cut_short_while_it_is_sent_is_named(tmp_path: Path, monkeypatch)
     os.close(read_fd)
     assert raised.value.errno == errno.ESTALE and "shorter" in str(raised.value)
     assert raised.value.filename == str(victim)
+
+
+async def test_items_reach_the_loop_in_order_in_fewer_wake_ups_and_all_after_the_flush():
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    got: list[list[int]] = []
+    batches = tar_writer.Batches(loop, got.append, every=0.005)
+
+    def produce() -> None:
+        for number in range(2000):
+            batches(number)
+            if number % 100 == 0:
+                time.sleep(0.002)
+        batches.flush()
+
+    await asyncio.to_thread(produce)
+    await asyncio.sleep(0.05)
+    assert [n for batch in got for n in batch] == list(range(2000))
+    assert 1 < len(got) < 200
