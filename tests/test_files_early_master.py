@@ -10,6 +10,8 @@ import asyncio
 import os
 import random
 import subprocess
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -109,11 +111,11 @@ def test_only_devices_ssh_reaches_as_we_do_with_a_key_of_their_own_get_an_early_
         assert not _folder_of(master).exists()
 
 
-def _weight(items: list[Item]) -> int:
-    return sum(i.entry.size + bundle.PER_FILE for i in items if i.entry.kind is not EntryKind.FOLDER)
+def _weight(files: list[Item]) -> int:
+    return sum(i.entry.size for i in files) + bundle.PER_FILE * len(files)
 
 
-def test_folder_streams_end_together_each_folder_whole_in_one_and_every_folder_in_each():
+def test_folder_streams_take_whole_folders_as_they_go_heaviest_first_every_folder_made_in_each():
     rng = random.Random(5)
     items: list[Item] = []
     for folder in range(40):
@@ -123,20 +125,39 @@ def test_folder_streams_end_together_each_folder_whole_in_one_and_every_folder_i
         for index, size in enumerate(sizes):
             name = f"{path}/f{index}"
             items.append(Item(name, name, FileEntry(f"f{index}", EntryKind.FILE, size, 0o644, 0.0), 2))
-    shares = bundle._shares(items, 3)
     folders = [i for i in items if i.entry.kind is EntryKind.FOLDER]
     files = [i for i in items if i.entry.kind is EntryKind.FILE]
-    for share in shares:
-        assert share[:len(folders)] == folders, "every stream makes every folder first"
-    owners = {}
-    for index, share in enumerate(shares):
-        for item in share[len(folders):]:
+    shares = bundle.Shares(items, 3)
+    assert shares.count == 3
+    got: list[list[Item]] = [[] for _ in range(shares.count)]
+
+    def writer(index: int) -> None:  # as the tar threads do: pull, then take a little while
+        for item in shares.stream():
+            got[index].append(item)
+            time.sleep(0.0001 * (index + 1))  # the streams drain at different speeds
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(shares.count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    owners: dict[str, int] = {}
+    for index, stream in enumerate(got):
+        assert stream[:len(folders)] == folders, "every stream makes every folder first"
+        for item in stream[len(folders):]:
             assert owners.setdefault(item.src.rsplit("/", 1)[0], index) == index, "a folder's files in one stream"
-    assert sorted(i.src for s in shares for i in s[len(folders):]) == sorted(i.src for i in files)
+    assert sorted(i.src for s in got for i in s[len(folders):]) == sorted(i.src for i in files)
+    assert len({len(s) for s in got}) > 1 and all(len(s) > len(folders) for s in got), "the faster stream took more"
+    order = [item.src.rsplit("/", 1)[0] for s in got for item in s[len(folders):]]
     by_folder: dict[str, list[Item]] = {}
     for item in files:
         by_folder.setdefault(item.src.rsplit("/", 1)[0], []).append(item)
-    heaviest = max(_weight(f) for f in by_folder.values())
-    loads = [_weight(s) for s in shares]
-    # Greedy heaviest-first: no stream carries more than an even share plus one folder.
-    assert max(loads) <= sum(loads) / len(loads) + heaviest
+    first = got[0][len(folders)].src.rsplit("/", 1)[0]
+    assert _weight(by_folder[first]) >= sorted(map(_weight, by_folder.values()))[-3], "the heaviest folders go first"
+    assert set(order) == set(by_folder)
+
+
+def test_a_folder_with_no_files_below_it_is_one_stream_of_folders():
+    items = [Item(f"/s/d{n}", f"/s/d{n}", FileEntry(f"d{n}", EntryKind.FOLDER), 1) for n in range(3)]
+    shares = bundle.Shares(items, 2)
+    assert shares.count == 1 and list(shares.stream()) == items

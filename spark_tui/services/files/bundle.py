@@ -16,13 +16,14 @@ is complete (``tar`` sets the time after the last byte) and is not sent again; w
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import errno
 import os
 import posixpath
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from spark_tui.core.files import EntryKind, part_name
@@ -205,8 +206,9 @@ async def send(dst, bundle: Bundle, resume: bool, sent: Callable[[Item, bool], N
         return
     try:
         async with asyncio.TaskGroup() as group:
-            for share in _shares(members, STREAMS):
-                group.create_task(_stream(dst, bundle, share, sent, openssh, nice))
+            shares = Shares(members, STREAMS)
+            for _ in range(shares.count):
+                group.create_task(_stream(dst, bundle, shares.stream(), sent, openssh, nice))
     except BaseExceptionGroup as failed:
         problem = first_of(failed)
         if isinstance(problem, NoTar) and not done:
@@ -218,32 +220,41 @@ async def send(dst, bundle: Bundle, resume: bool, sent: Callable[[Item, bool], N
 PER_FILE = 16 << 10
 """What making one file costs the device, in bytes of data that take as long (GNU tar on a
 tmpfs unpacked 5,000 files of 1-64 KiB, 164 MB, in 0.19 s and one file of 164 MB in 0.13 s:
-about 12 us a file, at 1.26 GB/s the time of 15 KB)."""
+about 12 us a file, at 1.26 GB/s the time of 15 KB; on a disk busy with other work, many
+times that: hence shares taken as the streams go, not fixed in advance)."""
 
 
-def _shares(members: list[Item], count: int) -> list[list[Item]]:
-    """``members`` cut into ``count`` streams that should end together: every folder in each
-    (parents come first in every stream), the files of one folder all in the same stream (two
-    tars creating files in one folder would wait for each other), the heaviest folders first,
-    each to the lightest stream so far (bytes plus ``PER_FILE`` a file)."""
-    folders = [i for i in members if i.entry.kind is EntryKind.FOLDER]
-    by_folder: dict[str, list[Item]] = {}
-    for item in members:
-        if item.entry.kind is not EntryKind.FOLDER:
-            by_folder.setdefault(posixpath.dirname(item.src), []).append(item)
+class Shares:
+    """``members`` for ``count`` streams that end together: every folder in each (parents come
+    first in every stream), then the files a folder at a time (two tars creating files in one
+    folder would wait for each other), heaviest folders first (bytes plus ``PER_FILE`` a file),
+    each folder taken by whichever stream's writer asks next. A writer runs only a pipe and the
+    ssh window ahead of its tar, so a stream the device unpacks slower simply takes fewer folders.
+    """
 
-    def weight(files: list[Item]) -> int:
-        return sum(i.entry.size for i in files) + PER_FILE * len(files)
+    def __init__(self, members: list[Item], count: int) -> None:
+        self.folders = [i for i in members if i.entry.kind is EntryKind.FOLDER]
+        by_folder: dict[str, list[Item]] = {}
+        for item in members:
+            if item.entry.kind is not EntryKind.FOLDER:
+                by_folder.setdefault(posixpath.dirname(item.src), []).append(item)
+        groups = sorted(by_folder.values(), key=lambda files: sum(i.entry.size for i in files) + PER_FILE * len(files),
+                        reverse=True)
+        self.count = max(1, min(count, len(groups)))
+        self._left = collections.deque(groups)
 
-    shares: list[tuple[list[int], list[Item]]] = [([0], []) for _ in range(count)]
-    for files in sorted(by_folder.values(), key=weight, reverse=True):
-        load, share = min(shares, key=lambda s: s[0][0])
-        load[0] += weight(files)
-        share.extend(files)
-    return [folders + files for _, files in shares if files] or [folders]
+    def stream(self) -> Iterator[Item]:
+        """One stream's members; safe to run in several threads at once."""
+        yield from self.folders
+        while True:
+            try:
+                files = self._left.popleft()  # atomic: each folder goes to one stream
+            except IndexError:
+                return
+            yield from files
 
 
-async def _stream(dst, bundle: Bundle, members: list[Item], sent: Callable[[Item, bool], None], openssh, nice: int) -> None:
+async def _stream(dst, bundle: Bundle, members: Iterator[Item], sent: Callable[[Item, bool], None], openssh, nice: int) -> None:
     """One tar stream of ``members`` into the staging folder (see :func:`send`)."""
     where, staging = dst.where, bundle.staging
     loop = asyncio.get_running_loop()

@@ -15,7 +15,7 @@ import os
 import tarfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from spark_tui.core.files import EntryKind
 from spark_tui.services.files.tree import Item
@@ -92,7 +92,7 @@ def _pass_on(source: int, out, fd: int, size: int, path: str) -> None:
         left -= len(block)
 
 
-def write_tar(fd: int, members: list[Item], name_of: Callable[[Item], str], sent: Callable[[Item], None]) -> None:
+def write_tar(fd: int, members: Iterable[Item], name_of: Callable[[Item], str], sent: Callable[[Item], None]) -> None:
     """Write ``members`` as a tar stream to the pipe ``fd`` (closed at the end), each named
     ``name_of(item)``, calling ``sent(item)`` after each file. Runs in a thread.
 
