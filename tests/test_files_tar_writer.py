@@ -52,20 +52,28 @@ def test_gnu_tar_unpacks_the_stream_into_the_same_tree(tmp_path: Path, monkeypat
     assert sorted(i.src for i in sent) == sorted(i.src for i in items if i.entry.kind.value == "file")
 
 
+def _write_failure(items) -> OSError:
+    """The error ``write_tar`` raises for ``items``, a reader draining the pipe meanwhile."""
+    read_fd, write_fd = os.pipe()
+    drained = threading.Thread(target=lambda: [None for _ in iter(lambda: os.read(read_fd, 65536), b"")])
+    drained.start()
+    try:
+        with pytest.raises(OSError) as raised:
+            tar_writer.write_tar(write_fd, items, lambda i: i.entry.name, lambda i: None)
+    finally:
+        drained.join(10)
+        os.close(read_fd)
+    return raised.value
+
+
 def test_a_file_that_changed_size_since_the_walk_is_named_and_nothing_follows_it(tmp_path: Path):
     src = tmp_path / "src"
     src.mkdir()
     (src / "a.bin").write_bytes(b"x" * 1000)
     items = walk_here([str(src)], True)[0]
     (src / "a.bin").write_bytes(b"x" * 10)
-    read_fd, write_fd = os.pipe()
-    drained = threading.Thread(target=lambda: [None for _ in iter(lambda: os.read(read_fd, 65536), b"")])
-    drained.start()
-    with pytest.raises(OSError) as raised:
-        tar_writer.write_tar(write_fd, items[1:], lambda i: "a.bin", lambda i: None)
-    drained.join(10)
-    os.close(read_fd)
-    assert raised.value.errno == errno.ESTALE and raised.value.filename == str(src / "a.bin")
+    error = _write_failure(items[1:])
+    assert error.errno == errno.ESTALE and error.filename == str(src / "a.bin")
 
 
 def test_a_file_cut_short_while_it_is_sent_is_named(tmp_path: Path, monkeypatch):
@@ -81,15 +89,9 @@ def test_a_file_cut_short_while_it_is_sent_is_named(tmp_path: Path, monkeypatch)
         return real(out, source, offset, count)
 
     monkeypatch.setattr(os, "sendfile", cut_then_send)
-    read_fd, write_fd = os.pipe()
-    drained = threading.Thread(target=lambda: [None for _ in iter(lambda: os.read(read_fd, 65536), b"")])
-    drained.start()
-    with pytest.raises(OSError) as raised:
-        tar_writer.write_tar(write_fd, items[1:], lambda i: "v.bin", lambda i: None)
-    drained.join(10)
-    os.close(read_fd)
-    assert raised.value.errno == errno.ESTALE and "shorter" in str(raised.value)
-    assert raised.value.filename == str(victim)
+    error = _write_failure(items[1:])
+    assert error.errno == errno.ESTALE and "shorter" in str(error)
+    assert error.filename == str(victim)
 
 
 async def test_items_reach_the_loop_in_order_in_fewer_wake_ups_and_all_after_the_flush():
