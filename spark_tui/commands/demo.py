@@ -18,7 +18,6 @@ import contextlib
 import os
 import shutil
 import signal
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -26,6 +25,7 @@ from typing import TextIO
 from spark_tui.config.trust import make_private_folder
 from spark_tui.core.errors import SparkError
 from spark_tui.core.models import Config, Settings
+from spark_tui.services.owned_folders import make_owned_folder
 
 #: The environment variables the demo points into its own folder while it runs.
 ISOLATED_VARIABLES = ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME", "SPARK_TUI_CONFIG")
@@ -52,7 +52,7 @@ def serve(ctx) -> int:
     Raises:
         SparkError: The device could not start (a port could not be bound, ...).
     """
-    folder = Path(tempfile.mkdtemp(prefix="spark-tui-demo-"))
+    folder = make_owned_folder("spark-tui-demo-")  # swept by a later run if this one is killed
     try:
         return asyncio.run(_serve(folder, ctx.stdout))
     finally:
@@ -141,7 +141,7 @@ def run_demo_dashboard(ctx, *, log_level: str | None = None) -> int:
     """
     from spark_tui.services.demo import DemoDeviceThread
 
-    folder = Path(tempfile.mkdtemp(prefix="spark-tui-demo-"))
+    folder = make_owned_folder("spark-tui-demo-")  # swept by a later run if this one is killed
     try:
         with isolated_environment(folder) as config_path:
             try:

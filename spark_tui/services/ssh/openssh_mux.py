@@ -49,7 +49,7 @@ from spark_tui.services.ssh.mux_wire import (
     string,
     u32,
 )
-from spark_tui.services.ssh.control_folders import make_control_folder
+from spark_tui.services.owned_folders import make_owned_folder
 from spark_tui.services.ssh.openssh_words import openssh_word
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class OpenSSHMaster:
         identity_file: str | None = None,
         ssh: str = "ssh",
     ) -> None:
-        self._dir = make_control_folder()
+        self._dir = make_owned_folder()
         self.control_path = str(self._dir / "mux")  # short: Unix socket paths stop at ~104 bytes
         # The folder is held open: every control connection goes through this descriptor
         # (/proc/self/fd/N/mux), so a folder someone recreated under the same name is never used.

@@ -1,5 +1,5 @@
-"""OpenSSH masters' control folders: a spark-tui killed hard leaves one, the next master sweeps it;
-folders of live processes, of other users and not made by us stay."""
+"""Folders spark-tui makes for one run: one a killed spark-tui left (a master's control folder)
+is swept by the next; folders of live processes, of other users and not made by us stay."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from spark_tui.services.ssh import control_folders
+from spark_tui.services import owned_folders as control_folders
 
 CHILD = """
 import os, signal, sys
@@ -32,7 +32,7 @@ def _killed_owner_folder() -> Path:
 
 def test_a_folder_left_by_a_killed_spark_tui_is_swept_by_the_next_master():
     left = _killed_owner_folder()
-    ours = control_folders.make_control_folder()  # what the next OpenSSHMaster does
+    ours = control_folders.make_owned_folder()  # what the next OpenSSHMaster does
     try:
         assert not left.exists()
         assert ours.is_dir() and (ours / control_folders.OWNER).read_text().strip() == str(os.getpid())
@@ -73,3 +73,30 @@ def test_folders_of_running_processes_of_others_and_not_ours_are_kept(tmp_path: 
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_the_demo_device_killed_hard_leaves_a_folder_the_next_run_removes():
+    import threading
+
+    child = subprocess.Popen([sys.executable, "-m", "spark_tui", "demo", "--serve"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
+    guard = threading.Timer(60, child.kill)  # a demo that never says where it lives fails, not hangs
+    guard.start()
+    try:
+        folder = None
+        for line in child.stdout:
+            if line.startswith("known_hosts_file: "):
+                folder = Path(line.split(": ", 1)[1].strip()).parent
+                break
+        assert folder is not None and folder.name.startswith("spark-tui-demo-")
+    finally:
+        guard.cancel()
+        child.kill()  # SIGKILL: the demo's own clean-up never runs
+        child.wait()
+    assert folder.exists()
+    fresh = control_folders.make_owned_folder()
+    try:
+        assert not folder.exists()
+    finally:
+        os.remove(fresh / control_folders.OWNER)
+        fresh.rmdir()

@@ -1,10 +1,11 @@
-"""The OpenSSH masters' control folders: private folders in /tmp, each naming the process that
-made it, and swept once that process is gone.
+"""Private folders in /tmp that spark-tui makes for one run (an OpenSSH master's control
+socket, the demo's throwaway home), each naming the process that made it, swept once that
+process is gone.
 
-A spark-tui killed with SIGKILL cannot remove its master's folder (its ``ssh`` dies with it and
-takes the socket, the folder stays): the next master made on this computer removes such folders.
-Only folders that are ours to remove: our user's, private, not symlinks, with an owner file
-naming a process that no longer runs.
+A spark-tui killed with SIGKILL, or by the hang-up of a closed terminal, cannot remove its own
+folder: the next one made on this computer removes such folders. Only folders that are ours to
+remove: our user's, private, not symlinks, named ``spark-tui-...``, with an owner file naming a
+process that no longer runs.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ def _root() -> str | None:
     return "/tmp" if os.path.isdir("/tmp") else None
 
 
-def make_control_folder() -> Path:
-    """A new private folder for a master's control socket (stale ones swept first)."""
+def make_owned_folder(prefix: str = PREFIX) -> Path:
+    """A new private folder named ``prefix...`` (``prefix`` starts with ``PREFIX``) in /tmp,
+    stale ones swept first."""
     sweep_orphans()
-    folder = Path(tempfile.mkdtemp(prefix=PREFIX, dir=_root()))
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=_root()))
     fd = os.open(folder / OWNER, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     with os.fdopen(fd, "w") as owner:
         owner.write(f"{os.getpid()}\n")
