@@ -13,8 +13,7 @@ import shutil
 from pathlib import Path
 
 from spark_tui.core.models import DeviceProfile
-from spark_tui.services.ssh.openssh_mux import OpenSSHMaster
-from spark_tui.services.ssh.openssh_words import host_pattern
+from spark_tui.services.ssh import OpenSSHMaster, host_pattern  # the face is lazy: neither loads asyncssh
 from spark_tui.services.tunnels.counters import counters_supported
 
 CARRIER_ENV = "SPARK_TUI_TUNNEL_CARRIER"
