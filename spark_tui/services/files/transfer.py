@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import errno
 import itertools
 import logging
 import os
@@ -23,10 +22,10 @@ from typing import TYPE_CHECKING
 from spark_tui.core.errors import SparkError
 from spark_tui.core.files import EntryKind, Place, TransferProgress, TransferState
 from spark_tui.core.untrusted import display_safe
-from spark_tui.services.files import bundle
+from spark_tui.services.files import bundle, placing
 from spark_tui.services.files.bundle import Bundle
 from spark_tui.services.files.copier import CopyOptions, Meter, copy_file
-from spark_tui.services.files.errors import CopyError, LinkDropped, failure, first_of, shown
+from spark_tui.services.files.errors import CopyError, LinkDropped, first_of, shown
 from spark_tui.services.files.local_side import LocalSide
 from spark_tui.services.files.openssh_path import BIG_FILE, OpenSSHBytes
 from spark_tui.services.files.tree import SOMEWHERE, Item, walk, walk_here
@@ -256,8 +255,8 @@ class Transfer:
                     rest += [each.top, *each.items]
             await self._copy_entries(rest + [i for b in bundles for i in b.big()])
             for each in bundles:
-                await self._on_remote(lambda src, dst, each=each: self._place_bundle(dst, each))
-            await self._on_remote(lambda src, dst: self._finish_folders(dst, plan))
+                await self._on_remote(lambda src, dst, each=each: placing.place_bundle(dst, each))
+            await self._on_remote(lambda src, dst: placing.finish_folders(dst, plan, REQUESTS_AT_ONCE))
         except SparkError as error:  # CopyError, or ConnectError when the device cannot be reached
             self._report(True, state=TransferState.FAILED, error=str(error))
             raise
@@ -322,33 +321,11 @@ class Transfer:
             self._retrying = True  # the staging folder left by the drop is continued
             raise
 
-    async def _place_bundle(self, dst, item: Bundle) -> None:
-        """Give a complete staging folder its name."""
-        try:
-            await dst.rename(item.staging, item.top.dest)
-        except OSError as error:
-            there = await dst.lstat(item.top.dest)
-            if error.errno == errno.ENOENT and await dst.lstat(item.staging) is None \
-                    and there is not None and there.kind is EntryKind.FOLDER:
-                return  # renamed by the try whose answer a link drop took
-            raise failure("create", dst.where(item.top.dest), error) from None
-
     async def _make_folders(self, plan: list[Item]) -> None:
         folders = [i for i in plan if i.entry.kind is EntryKind.FOLDER]
         for depth, level in itertools.groupby(sorted(folders, key=lambda i: i.depth), key=lambda i: i.depth):
             level = list(level)
-            await self._on_remote(lambda src, dst, level=level: asyncio.gather(*(self._make_folder(dst, i) for i in level)))
-
-    async def _make_folder(self, dst, item: Item) -> None:
-        try:
-            await dst.mkdir(item.dest, 0o700 | item.entry.mode)
-        except OSError as error:
-            existing = await dst.lstat(item.dest)
-            if existing is not None and existing.kind is EntryKind.FOLDER:
-                return
-            if existing is not None:
-                raise CopyError(f"cannot copy the folder to {shown(dst.where(item.dest))}: not a folder") from None
-            raise failure("create", dst.where(item.dest), error) from None
+            await self._on_remote(lambda src, dst, level=level: asyncio.gather(*(placing.make_folder(dst, i) for i in level)))
 
     async def _copy_entries(self, plan: list[Item]) -> None:
         items = iter(i for i in plan if i.entry.kind in (EntryKind.FILE, EntryKind.LINK))
@@ -369,7 +346,7 @@ class Transfer:
 
     async def _copy_one(self, src, dst, item: Item, meter: Meter) -> None:
         if item.entry.kind is EntryKind.LINK:
-            await self._copy_link(dst, item)
+            await placing.copy_link(dst, item)
             return
         if self.options.resume:
             there = await dst.lstat(item.dest)
@@ -383,34 +360,3 @@ class Transfer:
         except LinkDropped:
             self._retrying = True  # from now on parts left by the drop are continued
             raise
-
-    async def _copy_link(self, dst, item: Item) -> None:
-        folder, name = posixpath.split(item.dest)
-        temp = posixpath.join(folder, f".{name}.spark-tui-link")
-        try:
-            if await dst.lstat(temp) is not None:
-                await dst.remove(temp)
-            await dst.symlink(item.entry.target, temp)
-            await dst.set_attrs(temp, None, item.entry.mtime, link=True)
-            await dst.rename(temp, item.dest)
-        except OSError as error:
-            raise failure("create the symlink", dst.where(item.dest), error) from None
-
-    async def _finish_folders(self, dst, plan: list[Item]) -> None:
-        """Folders' modes and times, last: nothing inside them changes any more (all at once:
-        setting a folder's attributes does not touch its parent's time)."""
-        gate = asyncio.Semaphore(REQUESTS_AT_ONCE)
-
-        async def finish(item: Item) -> None:
-            async with gate:
-                try:
-                    await dst.set_attrs(item.dest, item.entry.mode, item.entry.mtime)
-                except OSError as error:
-                    raise failure("set the time of", dst.where(item.dest), error) from None
-
-        folders = [i for i in plan if i.entry.kind is EntryKind.FOLDER]
-        results = await asyncio.gather(*(finish(i) for i in folders), return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-
