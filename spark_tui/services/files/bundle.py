@@ -110,7 +110,7 @@ async def _complete_in(dst, bundle: Bundle) -> set[str]:
     return done
 
 
-def _device_error(said: str, bundle: Bundle, where: Callable[[str], str]) -> CopyError:
+def device_error(said: str, bundle: Bundle, where: Callable[[str], str]) -> CopyError:
     """The first error the device's tar reported, naming the file at its final place."""
     for line in said.splitlines():
         match = _TAR_ERROR.match(line.strip())
@@ -120,6 +120,11 @@ def _device_error(said: str, bundle: Bundle, where: Callable[[str], str]) -> Cop
         code = _ERRNO_BY_TEXT.get(text.strip().lower())
         path = posixpath.join(bundle.top.dest, name) if name and not name.startswith("/") else bundle.top.dest
         return failure("write", where(path), OSError(code or errno.EIO, text.strip()))
+    for line in said.splitlines():  # the shell's own commands (mkdir): "WHO: ...: REASON"
+        head, _, text = line.strip().rpartition(": ")
+        code = _ERRNO_BY_TEXT.get(text.lower())
+        if head and code:
+            return failure("create" if head.startswith("mkdir:") else "write", where(bundle.top.dest), OSError(code, text))
     tail = said.strip().splitlines()[-1:] or ["tar failed"]
     return CopyError(f"cannot write {shown(where(bundle.top.dest))}: the device's tar said: {shown(tail[0])}")
 
@@ -254,11 +259,43 @@ class Shares:
             yield from files
 
 
-async def _stream(dst, bundle: Bundle, members: Iterator[Item], sent: Callable[[Item, bool], None], openssh, nice: int) -> None:
-    """One tar stream of ``members`` into the staging folder (see :func:`send`)."""
+async def send_new(where: Callable[[str], str], bundle: Bundle, sent: Callable[[Item, bool], None], openssh, nice: int) -> None:
+    """:func:`send` for a bundle whose staging folder does not exist yet, through ``openssh``'s
+    running master alone (no asyncssh connection): each stream's command makes the folder.
+
+    Raises:
+        LinkDropped: the master went away (the staging folder may hold part of the bundle).
+        CopyError: a file could not be read here or written there.
+    """
+    members = [item for item in bundle.items if not _is_big(item)]
+    device = _OnlyMaster(where)
+    try:
+        async with asyncio.TaskGroup() as group:
+            shares = Shares(members, STREAMS)
+            for _ in range(shares.count):
+                group.create_task(_stream(device, bundle, shares.stream(), sent, openssh, nice, make=True))
+    except BaseExceptionGroup as failed:
+        raise first_of(failed) from None
+
+
+@dataclass
+class _OnlyMaster:
+    """The device as :func:`_stream` needs it when the master alone reaches it."""
+
+    where: Callable[[str], str]
+    conn: None = None
+
+
+async def _stream(dst, bundle: Bundle, members: Iterator[Item], sent: Callable[[Item, bool], None], openssh, nice: int,
+                  make: bool = False) -> None:
+    """One tar stream of ``members`` into the staging folder (see :func:`send`); with ``make``
+    the device's shell makes that folder first (private, as :func:`send` makes it)."""
     where, staging = dst.where, bundle.staging
     loop = asyncio.get_running_loop()
-    command = f"cd -- {shlex.quote(staging)} && {TAR}"
+    folder = shlex.quote(staging)
+    command = f"cd -- {folder} && {TAR}"
+    if make:
+        command = f"{{ test -d {folder} || LC_ALL=C mkdir -m 700 -- {folder} || test -d {folder}; }} && {command}"
     read_fd, write_fd = os.pipe()
     grow_pipe(write_fd)
     try:
@@ -285,6 +322,8 @@ async def _stream(dst, bundle: Bundle, members: Iterator[Item], sent: Callable[[
                 raise
             if outcome is not None:
                 os.close(read_fd)
+        if outcome is None and dst.conn is None:
+            raise LinkDropped("the OpenSSH master ended before the folder's stream")
         if outcome is None:
             try:
                 outcome = await _over_asyncssh(dst.conn, command, read_fd)
@@ -298,13 +337,13 @@ async def _stream(dst, bundle: Bundle, members: Iterator[Item], sent: Callable[[
                 raise failure("read", error.filename or bundle.top.src, error) from None
         text = said.decode("utf-8", "replace")
         if status is None:
-            if dst.conn.is_closed():
+            if dst.conn is None or dst.conn.is_closed():
                 raise LinkDropped("the connection went away during the folder's stream")
             raise CopyError(f"cannot write {shown(where(bundle.top.dest))}: the device's tar was stopped")
         if status in (126, 127) and not text.lstrip().startswith("tar:"):
             raise NoTar(text.strip())  # the shell found no tar to run
         if status != 0:
-            raise _device_error(text, bundle, where)
+            raise device_error(text, bundle, where)
     finally:
         if not producer.done():
             with contextlib.suppress(Exception):  # its failure, if any, was not the first

@@ -101,13 +101,11 @@ class OpenSSHBytes:
             from spark_tui.services.ssh import MuxError
 
             if self._early_start is not None:
-                starting, early, self._early_start, self._early = self._early_start, self._early, None, None
-                try:
-                    await starting
-                except MuxError as error:
-                    log.info("the early OpenSSH master did not start (%s); one is made from the connection", error)
-                else:
-                    return await self._adopt(early)
+                early = await self._early_started()
+                if early is not None:
+                    return early
+            if conn is None:  # only the early master could serve (see :meth:`early_master`)
+                return None
             master = self._make(conn) if self.usable else None
             if master is None:
                 self.usable = False
@@ -119,6 +117,55 @@ class OpenSSHBytes:
                 self.usable = False
                 return None
             return await self._adopt(master)
+
+    async def _early_started(self):
+        """The early master once its login is done (adopted), or ``None`` when it failed."""
+        from spark_tui.services.ssh import MuxError
+
+        starting, early, self._early_start, self._early = self._early_start, self._early, None, None
+        try:
+            await starting
+        except MuxError as error:
+            log.info("the early OpenSSH master did not start (%s); one is made from the connection", error)
+            return None
+        return await self._adopt(early)
+
+    @property
+    def has_early(self) -> bool:
+        """An early master was given and may still start (:meth:`begin` was called)."""
+        return self._early_start is not None or (self._master is not None and self._master.alive)
+
+    async def early_master(self):
+        """The master that needs no asyncssh connection, once logged in; ``None`` when there is
+        none or it could not log in."""
+        async with self._lock:
+            if self._master is not None and self._master.alive:
+                return self._master
+            if self._early_start is None:
+                return None
+            return await self._early_started()
+
+    async def ask(self, command: str, stdin: bytes = b"") -> tuple[int, bytes, bytes]:
+        """Run ``command`` on the device through the running master, ``stdin`` its input.
+
+        Returns:
+            Its exit status, what it wrote to stdout and to stderr.
+
+        Raises:
+            LinkDropped: there is no live master, or it died under the command.
+        """
+        master = self._master
+        if master is None or not master.alive:
+            raise LinkDropped("the OpenSSH master ended")
+        process = await self._spawn(master, command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        try:
+            out, said = await process.communicate(stdin)
+        except BaseException:
+            await _kill(process)
+            raise
+        if process.returncode == 255 and not await _still_up(master):
+            raise LinkDropped("the OpenSSH master ended")
+        return process.returncode, out, said
 
     async def _adopt(self, master):
         self._master = master
@@ -251,7 +298,7 @@ class OpenSSHBytes:
         except BaseException:
             await _kill(process)
             raise
-        if status == 255 and not master.alive:
+        if status == 255 and not await _still_up(master):
             raise LinkDropped("the OpenSSH master ended")
         if status == 0:
             self.completed += 1
@@ -266,6 +313,16 @@ class OpenSSHBytes:
         if now > seen:
             moved(now - seen)
         return max(now, seen)
+
+
+async def _still_up(master) -> bool:
+    """Whether ``master`` still runs: an ``ssh`` through it failing (255) as it is killed can be
+    seen before the master's own exit is, so wait for that a moment."""
+    for _ in range(10):
+        if not master.alive:
+            return False
+        await asyncio.sleep(0.02)
+    return master.alive
 
 
 async def _kill(process: asyncio.subprocess.Process) -> None:

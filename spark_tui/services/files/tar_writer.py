@@ -29,7 +29,7 @@ def grow_pipe(fd: int) -> None:
         fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, CHUNK)  # Linux: fewer wake-ups per megabyte
 
 
-def _header(name: str, kind: bytes, mode: int, mtime: int, size: int = 0, link: str = "") -> bytes:
+def header(name: str, kind: bytes, mode: int, mtime: int, size: int = 0, link: str = "") -> bytes:
     """One member's header, made by tarfile (GNU format: long names and big sizes need nothing else).
 
     (Written by hand it took a quarter of the time, 22 against 83 ms for 5,000 files, a few
@@ -103,14 +103,14 @@ def write_tar(fd: int, members: Iterable[Item], name_of: Callable[[Item], str], 
         for item in members:
             entry, name, mtime = item.entry, name_of(item), int(item.entry.mtime)
             if entry.kind is EntryKind.FOLDER:
-                out.write(_header(name, tarfile.DIRTYPE, entry.mode | 0o700, mtime))  # its own mode is set last
+                out.write(header(name, tarfile.DIRTYPE, entry.mode | 0o700, mtime))  # its own mode is set last
             elif entry.kind is EntryKind.LINK:
-                out.write(_header(name, tarfile.SYMTYPE, 0o777, mtime, link=entry.target))
+                out.write(header(name, tarfile.SYMTYPE, 0o777, mtime, link=entry.target))
             else:
                 size = entry.size
                 source = _open_exact(item)
                 try:
-                    out.write(_header(name, tarfile.REGTYPE, entry.mode, mtime, size))
+                    out.write(header(name, tarfile.REGTYPE, entry.mode, mtime, size))
                     _pass_on(source, out, fd, size, item.src)
                 finally:
                     os.close(source)

@@ -237,26 +237,8 @@ class Transfer:
             if not self.sources[0].device:  # walked here while the device logs in
                 self._walked = asyncio.ensure_future(asyncio.to_thread(walk_here, [s.path for s in self.sources], self.recursive))
                 self._walked.add_done_callback(lambda f: f.cancelled() or f.exception())
-            plan = await self._on_remote(self._plan)
-            self._report(True, total=sum(i.entry.size for i in plan), files_total=sum(i.entry.kind is EntryKind.FILE for i in plan))
-            bundles = await self._on_remote(lambda src, dst: self._bundles(src, dst, plan))
-            if bundles or any(i.entry.size >= BIG_FILE for i in plan):
-                self._warm(self._remote.conn)
-            streamed = {id(i) for b in bundles for i in (b.top, *b.items)}
-            rest = [i for i in plan if id(i) not in streamed]
-            await self._make_folders(rest)
-            for each in list(bundles):
-                try:
-                    await self._on_remote(lambda src, dst, each=each: self._send_bundle(dst, each))
-                except bundle.NoTar as why:
-                    log.info("no tar on %s (%s): the folder goes file by file", self.device, why)
-                    bundles.remove(each)
-                    await self._make_folders([each.top, *each.items])
-                    rest += [each.top, *each.items]
-            await self._copy_entries(rest + [i for b in bundles for i in b.big()])
-            for each in bundles:
-                await self._on_remote(lambda src, dst, each=each: placing.place_bundle(dst, each))
-            await self._on_remote(lambda src, dst: placing.finish_folders(dst, plan, REQUESTS_AT_ONCE))
+            if not await self._by_master_only():
+                await self._general()
         except SparkError as error:  # CopyError, or ConnectError when the device cannot be reached
             self._report(True, state=TransferState.FAILED, error=str(error))
             raise
@@ -273,6 +255,62 @@ class Transfer:
                 self._link = None
         self._report(True, state=TransferState.DONE, current="", file_done=0, file_size=0)
         return self.progress
+
+    async def _general(self) -> None:
+        """The copy over asyncssh (an OpenSSH master, when there is one, moving bytes)."""
+        plan = await self._on_remote(self._plan)
+        self._report(True, total=sum(i.entry.size for i in plan), files_total=sum(i.entry.kind is EntryKind.FILE for i in plan))
+        bundles = await self._on_remote(lambda src, dst: self._bundles(src, dst, plan))
+        if bundles or any(i.entry.size >= BIG_FILE for i in plan):
+            self._warm(self._remote.conn)
+        streamed = {id(i) for b in bundles for i in (b.top, *b.items)}
+        rest = [i for i in plan if id(i) not in streamed]
+        await self._make_folders(rest)
+        for each in list(bundles):
+            try:
+                await self._on_remote(lambda src, dst, each=each: self._send_bundle(dst, each))
+            except bundle.NoTar as why:
+                log.info("no tar on %s (%s): the folder goes file by file", self.device, why)
+                bundles.remove(each)
+                await self._make_folders([each.top, *each.items])
+                rest += [each.top, *each.items]
+        await self._copy_entries(rest + [i for b in bundles for i in b.big()])
+        for each in bundles:
+            await self._on_remote(lambda src, dst, each=each: placing.place_bundle(dst, each))
+        await self._on_remote(lambda src, dst: placing.finish_folders(dst, plan, REQUESTS_AT_ONCE))
+
+    async def _by_master_only(self) -> bool:
+        """New folders up through the early master alone (see ``master_only``); False when
+        this copy cannot go that way, or a link drop left it to the general path to finish."""
+        openssh = self._openssh
+        if not (openssh is not None and openssh.has_early and self.dest.device and self._walked is not None
+                and self.recursive and not self.options.checksum):
+            return False
+        from spark_tui.services.files import master_only
+
+        walked = await self._walked
+        try:
+            planned = await master_only.plan(openssh, self.dest.path, walked)
+        except LinkDropped:
+            return False
+        if planned is None:
+            return False
+        plan, bundles = planned
+        self._report(True, total=sum(i.entry.size for i in plan), files_total=sum(i.entry.kind is EntryKind.FILE for i in plan))
+
+        def where(path: str) -> str:
+            return f"{self.device}:{path}"
+
+        try:
+            for each in bundles:
+                await bundle.send_new(where, each, self._stream_sent, openssh, self._nice)
+            for each in bundles:
+                await master_only.finish(openssh, each, where)
+        except LinkDropped as why:
+            log.info("the master dropped during the folders' streams (%s): the copy goes on over a new login", why)
+            self._retrying = True  # their staging folders are continued
+            return False
+        return True
 
     async def _plan(self, src, dst) -> list[Item]:
         dest = await dst.resolve(self.dest.path)
@@ -307,16 +345,17 @@ class Transfer:
                 found.append(Bundle(top, group[1:]))
         return found
 
-    async def _send_bundle(self, dst, item: Bundle) -> None:
-        def sent(entry: Item, moved: bool) -> None:
-            size = entry.entry.size
-            self._bytes(entry.src, size, size, size if moved else 0)
-            if entry.src not in self._streamed:  # sent again after a drop: counted once
-                self._streamed.add(entry.src)
-                self._report(files_done=self._fields["files_done"] + 1)
+    def _stream_sent(self, entry: Item, moved: bool) -> None:
+        """A file is in a folder's stream (``moved`` False: a resumed staging folder had it)."""
+        size = entry.entry.size
+        self._bytes(entry.src, size, size, size if moved else 0)
+        if entry.src not in self._streamed:  # sent again after a drop: counted once
+            self._streamed.add(entry.src)
+            self._report(files_done=self._fields["files_done"] + 1)
 
+    async def _send_bundle(self, dst, item: Bundle) -> None:
         try:
-            await bundle.send(dst, item, self.options.resume or self._retrying, sent, self._openssh, self._nice)
+            await bundle.send(dst, item, self.options.resume or self._retrying, self._stream_sent, self._openssh, self._nice)
         except LinkDropped:
             self._retrying = True  # the staging folder left by the drop is continued
             raise
