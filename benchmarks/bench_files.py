@@ -149,21 +149,51 @@ def bench_big(b: Bench, size: int) -> dict[str, float]:
     return out
 
 
-def bench_small(b: Bench, count: int, round_no: int) -> dict[str, float]:
-    """One round of the small-files copies, each into a folder of its own: nothing is deleted
-    between them (deleting thousands of files makes this machine's disk slow for minutes)."""
+def bench_small(b: Bench, count: int, round_no: int, into: Path) -> dict[str, float]:
+    """One round of the small-files copies into ``into`` (a folder on the device's side), each
+    into a folder of its own: nothing is deleted between them (deleting thousands of files
+    makes this machine's disk slow for minutes)."""
     tree = b.work / "small"
+    there = str(into) if into != b.remote else b.remote_name
     out: dict[str, float] = {}
     for name, dest, cmd, env in (
-        ("rsync -a", f"rsync-{round_no}", lambda d: b.rsync(str(tree) + "/", f"{b.target}:{b.remote_name}/{d}/"), None),
-        ("scp -r", f"scp-{round_no}", lambda d: b.scp("-r", str(tree), f"{b.target}:{b.remote_name}/{d}"), None),
-        ("ours", f"ours-{round_no}", lambda d: b.ours("-r", str(tree), f"bench:{b.remote_name}/{d}"), b.env),
+        ("rsync -a", f"rsync-{round_no}", lambda d: b.rsync(str(tree) + "/", f"{b.target}:{there}/{d}/"), None),
+        ("scp -r", f"scp-{round_no}", lambda d: b.scp("-r", str(tree), f"{b.target}:{there}/{d}"), None),
+        ("ours", f"ours-{round_no}", lambda d: b.ours("-r", str(tree), f"bench:{there}/{d}"), b.env),
     ):
         out[name] = _timed(cmd(dest), env)
-    copied = sum(1 for p in (b.remote / f"ours-{round_no}").rglob("*.bin"))
+    copied = sum(1 for p in (into / f"ours-{round_no}").rglob("*.bin"))
     if copied != count:
         raise SystemExit(f"spark-tui copied {copied} of {count} small files")
     return out
+
+
+def _tmpfs(b: Bench, size_mb: int) -> Path | None:
+    """A tmpfs owned by the device's user (so the small files' runs can also be timed without
+    this machine's disk), or ``None`` where mounting is not allowed."""
+    folder = b.sshd.home / f"{b.remote_name}-tmpfs"  # where the device's user may go
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m,mode=0755", "bench-files", str(folder)],
+                          capture_output=True)
+    if done.returncode != 0:
+        folder.rmdir()
+        return None
+    entry = pwd.getpwnam(b.sshd.user)
+    os.chown(folder, entry.pw_uid, entry.pw_gid)
+    return folder
+
+
+def _small_section(b: Bench, count: int, rounds: int, into: Path, where: str, total: int) -> None:
+    rounds_done = iter(range(rounds))
+    s, each = _best(rounds, lambda: bench_small(b, count, next(rounds_done), into))
+    for leftover in into.iterdir():
+        if leftover.is_dir():
+            shutil.rmtree(leftover)
+    print(f"\n2. {count} small files (1-64 KiB, {total / 1e6:.0f} MB) in nested folders, up, {where} (best of {rounds})")
+    print(f"   spark-tui {s['ours']:6.2f} s   rsync -a {s['rsync -a']:6.2f} s   scp -r {s['scp -r']:6.2f} s")
+    print(f"   ratio of bests: vs rsync -a {s['rsync -a'] / s['ours']:.2f}x   vs scp -r {s['scp -r'] / s['ours']:.2f}x")
+    print(f"   paired vs rsync -a: {_paired(each, 'ours', 'rsync -a')} (target >= 1.0x)")
+    print(f"   paired vs scp -r:   {_paired(each, 'ours', 'scp -r')} (target >= 2x)", flush=True)
 
 
 def bench_resume(b: Bench, size: int) -> tuple[float, float]:
@@ -311,13 +341,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"spark-tui copy vs OpenSSH scp / rsync -a: same sshd on 127.0.0.1, cipher {CIPHER} for all, "
               f"{os.cpu_count()} CPUs{' (--quick)' if args.quick else ''}")
 
-        # The small files first, on a disk not yet slowed by deleting big files.
+        # The small files first, on a disk not yet slowed by deleting big files; then the same
+        # on a tmpfs, where the tools' own costs show without the disk's moods.
         total = _small_tree(work / "small", small)
-        rounds_done = iter(range(rounds))
-        s, small_each = _best(rounds, lambda: bench_small(bench, small, next(rounds_done)))
-        for leftover in bench.remote.iterdir():
-            if leftover.is_dir():
-                shutil.rmtree(leftover)
+        _small_section(bench, small, rounds, bench.remote, "onto the disk", total)
+        tmpfs = _tmpfs(bench, total * 4 * rounds // 1_000_000 + 64)
+        if tmpfs is None:
+            print("   (no tmpfs could be mounted here: the same on a tmpfs is left out)")
+        else:
+            try:
+                _small_section(bench, small, rounds, tmpfs, "onto a tmpfs", total)
+            finally:
+                subprocess.run(["umount", str(tmpfs)], check=False)
+                tmpfs.rmdir()
 
         if not args.small_only:
             t, each = _best(rounds, lambda: bench_big(bench, big))
@@ -326,12 +362,6 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"   {way:5} spark-tui {_rate(big, t['ours ' + way])}   scp {_rate(big, t['scp ' + way])}   "
                       f"ratio of bests {t['scp ' + way] / t['ours ' + way]:.2f}x")
                 print(f"         paired: {_paired(each, 'ours ' + way, 'scp ' + way)} (target >= 1.0x)")
-
-        print(f"\n2. {small} small files (1-64 KiB, {total / 1e6:.0f} MB) in nested folders, up (best of {rounds})")
-        print(f"   spark-tui {s['ours']:6.2f} s   rsync -a {s['rsync -a']:6.2f} s   scp -r {s['scp -r']:6.2f} s")
-        print(f"   ratio of bests: vs rsync -a {s['rsync -a'] / s['ours']:.2f}x   vs scp -r {s['scp -r'] / s['ours']:.2f}x")
-        print(f"   paired vs rsync -a: {_paired(small_each, 'ours', 'rsync -a')} (target >= 1.0x)")
-        print(f"   paired vs scp -r:   {_paired(small_each, 'ours', 'scp -r')} (target >= 2x)")
 
         if args.small_only:
             return 0
