@@ -172,3 +172,33 @@ def test_which_device_paths_are_taken_as_they_are():
     assert relative("/srv/x") == "/srv/x"
     for needs_normalising in ("/", "a/../b", "./a", "a//b", "~/a/./b", "/srv/.."):
         assert relative(needs_normalising) is None, needs_normalising
+
+
+async def test_a_target_that_appears_before_the_rename_is_never_replaced_or_entered(remote, tmp_path: Path):
+    from spark_tui.core.files import EntryKind, FileEntry
+    from spark_tui.services.files.bundle import Bundle
+    from spark_tui.services.files.errors import CopyError
+    from spark_tui.services.files.master_only import finish
+    from spark_tui.services.files.openssh_path import OpenSSHBytes
+    from spark_tui.services.files.tree import Item
+
+    config = ProfileStore(locations.config_path()).load()
+    openssh = OpenSSHBytes(lambda conn: None, early=direct_master(config.device("dev"), locations.known_hosts_path()))
+    openssh.begin()
+    assert await openssh.early_master() is not None
+    staging, target = remote.local / ".model.spark-tui-part", remote.local / "model"
+    (staging / "inner").mkdir(parents=True)
+    target.mkdir()  # someone else's folder, made while the copy ran
+    (target / "theirs.txt").write_text("theirs\n")
+    remote.own(staging)
+    remote.own(target)
+    folder = FileEntry("model", EntryKind.FOLDER, 0, 0o755, 1_400_000_000)
+    top = Item(str(tmp_path / "model"), str(target), folder)
+    inner = Item(str(tmp_path / "model" / "inner"), str(target / "inner"), folder, 1)
+    try:
+        with pytest.raises(CopyError, match="something appeared there"):
+            await finish(openssh, Bundle(top, [inner]), lambda path: f"dev:{path}")
+    finally:
+        await openssh.close()
+    assert sorted(p.name for p in target.iterdir()) == ["theirs.txt"], "nothing moved into their folder"
+    assert (staging / "inner").is_dir(), "the complete copy stays in its staging folder"

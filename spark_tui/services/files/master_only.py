@@ -11,7 +11,7 @@ later, and the copy uses ~0.2 CPU-seconds less (asyncssh's import and login, on 
 Anything else declines (returns ``None`` before a byte is written) and the copy takes the
 general path: a target or staging folder that exists (a merge or a resume), files of
 ``BIG_FILE`` or more (each resumable from its own part), a path that needs normalising, a
-device without GNU tar, an early master that could not log in.
+device without GNU tar and mv, an early master that could not log in.
 """
 
 from __future__ import annotations
@@ -37,10 +37,12 @@ for p do
   printf %s "$c"
 done
 printf '\0'
-LC_ALL=C tar --version 2>/dev/null | head -n 1"""
+LC_ALL=C tar --version 2>/dev/null | head -n 1
+LC_ALL=C mv --version 2>/dev/null | head -n 1"""
 """The one question: the home (physical, as SFTP's realpath gives it), then for each path ``d``
 (a folder, followed), ``e`` (something else, or a dangling symlink) or ``n`` (nothing), then the
-first line of ``tar --version``."""
+first lines of ``tar --version`` and ``mv --version`` (GNU tar unpacks, GNU mv's ``-T`` renames
+the staging folder, never into a folder that appeared at the target)."""
 
 _EXISTS = 17
 """The last command's status when the target appeared while the copy ran."""
@@ -94,7 +96,7 @@ async def plan(openssh, dest: str, walked: list[list[Item]]) -> tuple[list[Item]
     asked = [rel, parent, own, *into]
     status, out, _ = await openssh.ask(shlex.join(["sh", "-c", _ASK, "sh", *asked]))
     fields = out.split(b"\0")
-    if status != 0 or len(fields) != 3 or b"GNU tar" not in fields[2]:
+    if status != 0 or len(fields) != 3 or b"GNU tar" not in fields[2] or b"GNU coreutils" not in fields[2]:
         return None
     home, codes = fields[0].decode("utf-8", "surrogateescape"), fields[1].decode("ascii", "replace")
     if len(codes) != len(asked) or not home.startswith("/"):
@@ -138,7 +140,7 @@ async def finish(openssh, bundle: Bundle, where: Callable[[str], str]) -> None:
     """
     staging, target = shlex.quote(bundle.staging), shlex.quote(bundle.top.dest)
     command = (f"cd -- {staging} && LC_ALL=C tar -x -p --no-same-owner -f - && cd / && "
-               f"if [ -e {target} ] || [ -L {target} ]; then exit {_EXISTS}; fi && exec mv -- {staging} {target}")
+               f"if [ -e {target} ] || [ -L {target} ]; then exit {_EXISTS}; fi && exec mv -T -- {staging} {target}")
     status, _, said = await openssh.ask(command, _folders_tar(bundle))
     if status == 0:
         return
