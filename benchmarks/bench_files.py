@@ -327,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     for var, sub in (("XDG_CONFIG_HOME", "config"), ("XDG_DATA_HOME", "data"), ("XDG_STATE_HOME", "state"), ("XDG_CACHE_HOME", "cache")):
         os.environ[var] = str(tmp / "xdg" / sub)
     os.environ.pop("SPARK_TUI_CONFIG", None)
+    import spark_tui  # noqa: F401  (first: it quiets asyncssh's notices about cryptography's deprecations)
     from tests.files_helpers import trust_and_save
     from tests.sshd_server import Sshd
 

@@ -1,4 +1,4 @@
-"""A copy's OpenSSH master started before the device's asyncssh login, and its streams balanced.
+"""A copy's OpenSSH master started before the device's asyncssh login.
 
 The early master (``direct_master``) is a real ``ssh`` logging in to the test sshd: used when it
 starts, replaced by one made from the live connection when it cannot, and never left behind.
@@ -8,19 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import subprocess
-import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from spark_tui.config import locations
-from spark_tui.core.files import EntryKind, FileEntry, Place
-from spark_tui.services.files import bundle
-from spark_tui.services.files.tree import Item
+from spark_tui.core.files import Place
 from spark_tui.services.tunnels import direct_master, master_factory
 from tests.files_helpers import RemoteFolder, make_tree, tree_listing, trust_and_save
 from tests.test_files_faults import transfer
@@ -109,55 +104,3 @@ def test_only_devices_ssh_reaches_as_we_do_with_a_key_of_their_own_get_an_early_
     for master in made:
         asyncio.run(master.close())  # never started: its control folder is all there is
         assert not _folder_of(master).exists()
-
-
-def _weight(files: list[Item]) -> int:
-    return sum(i.entry.size for i in files) + bundle.PER_FILE * len(files)
-
-
-def test_folder_streams_take_whole_folders_as_they_go_heaviest_first_every_folder_made_in_each():
-    rng = random.Random(5)
-    items: list[Item] = []
-    for folder in range(40):
-        path = f"/src/top/d{folder}"
-        items.append(Item(path, path, FileEntry(f"d{folder}", EntryKind.FOLDER, 0, 0o755, 0.0), 1))
-        sizes = [rng.choice([1000, 60_000, 2_000_000]) for _ in range(rng.randint(1, 30))]
-        for index, size in enumerate(sizes):
-            name = f"{path}/f{index}"
-            items.append(Item(name, name, FileEntry(f"f{index}", EntryKind.FILE, size, 0o644, 0.0), 2))
-    folders = [i for i in items if i.entry.kind is EntryKind.FOLDER]
-    files = [i for i in items if i.entry.kind is EntryKind.FILE]
-    shares = bundle.Shares(items, 3)
-    assert shares.count == 3
-    got: list[list[Item]] = [[] for _ in range(shares.count)]
-
-    def writer(index: int) -> None:  # as the tar threads do: pull, then take a little while
-        for item in shares.stream():
-            got[index].append(item)
-            time.sleep(0.0001 * (index + 1))  # the streams drain at different speeds
-
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(shares.count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    owners: dict[str, int] = {}
-    for index, stream in enumerate(got):
-        assert stream[:len(folders)] == folders, "every stream makes every folder first"
-        for item in stream[len(folders):]:
-            assert owners.setdefault(item.src.rsplit("/", 1)[0], index) == index, "a folder's files in one stream"
-    assert sorted(i.src for s in got for i in s[len(folders):]) == sorted(i.src for i in files)
-    assert len({len(s) for s in got}) > 1 and all(len(s) > len(folders) for s in got), "the faster stream took more"
-    order = [item.src.rsplit("/", 1)[0] for s in got for item in s[len(folders):]]
-    by_folder: dict[str, list[Item]] = {}
-    for item in files:
-        by_folder.setdefault(item.src.rsplit("/", 1)[0], []).append(item)
-    first = got[0][len(folders)].src.rsplit("/", 1)[0]
-    assert _weight(by_folder[first]) >= sorted(map(_weight, by_folder.values()))[-3], "the heaviest folders go first"
-    assert set(order) == set(by_folder)
-
-
-def test_a_folder_with_no_files_below_it_is_one_stream_of_folders():
-    items = [Item(f"/s/d{n}", f"/s/d{n}", FileEntry(f"d{n}", EntryKind.FOLDER), 1) for n in range(3)]
-    shares = bundle.Shares(items, 2)
-    assert shares.count == 1 and list(shares.stream()) == items

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -20,7 +21,7 @@ import pytest
 from spark_tui.config import locations
 from spark_tui.config.store import ProfileStore
 from spark_tui.core.files import Place
-from spark_tui.services.files import Transfer
+from spark_tui.services.files import Transfer, gnu_tar
 from spark_tui.services.files.master_only import relative
 from spark_tui.services.ssh import ConnectionService
 from spark_tui.services.tunnels import direct_master, master_factory
@@ -91,6 +92,29 @@ async def test_a_new_folder_goes_up_with_no_login_and_lands_as_rsync_puts_it(rem
     assert tree_listing(remote.local / "model") == tree_listing(reference) == tree_listing(src)
     assert _top(remote.local / "model") == _top(reference) == ("0o750", 1_400_000_000)
     assert [p.name for p in remote.local.iterdir() if "spark-tui" in p.name] == [], "no staging folder left"
+
+
+@pytest.mark.parametrize("writer", ["GNU tar", "python"])
+async def test_a_read_only_folder_with_a_folder_inside_lands_as_rsync_puts_it(remote, tmp_path: Path, monkeypatch,
+                                                                               writer: str):
+    src = _model(tmp_path / "model")
+    inner = src / "a-locked" / "inner"  # read-only, a folder inside it, siblings after it
+    inner.mkdir(parents=True)
+    (inner / "note.txt").write_text("n\n")
+    (src / "a-locked").chmod(0o555)
+    os.utime(src / "a-locked", (1_300_000_000, 1_300_000_000))
+    if writer == "python":  # as on a computer without GNU tar
+        monkeypatch.setattr(gnu_tar, "_known", {shutil.which("tar"): None})
+    try:
+        logins, _ = await _copy([src], f"{remote.name}/renamed")
+        assert logins == 0
+        reference = _rsync_to(remote, src, "reference")
+        assert tree_listing(remote.local / "renamed") == tree_listing(reference) == tree_listing(src)
+        assert _top(remote.local / "renamed") == _top(reference)
+    finally:
+        for made in (remote.local / "renamed", remote.local / "reference"):
+            if (made / "a-locked").exists():
+                (made / "a-locked").chmod(0o755)  # the device's user removes it next
 
 
 async def test_a_folder_copied_to_a_new_name_and_several_into_a_folder(remote, tmp_path: Path):

@@ -2,8 +2,7 @@
 
 Measured (``benchmarks/bench_files.py``, 5,000 files of 1-64 KiB): a file per SFTP exchange,
 even with dozens in flight, is slower than ``rsync -a``; tar streams are not, as the device
-creating the files, not the round trips, sets the pace (two streams unpacked side by side,
-each folder's files in one of them). A folder whose target does not exist yet goes this way:
+creating the files, not the round trips, sets the pace. A folder whose target does not exist yet goes this way:
 it is unpacked into ``.NAME.spark-tui-part`` next to the target and renamed to ``NAME`` once
 everything is in it, so a folder never appears half-written under its name. Files of
 ``BIG_FILE`` and more stay out of the streams and are copied into the staging folder
@@ -16,32 +15,26 @@ is complete (``tar`` sets the time after the last byte) and is not sent again; w
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import errno
 import os
 import posixpath
 import re
 import shlex
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from spark_tui.core.files import EntryKind, part_name
-from spark_tui.services.files.errors import CopyError, LinkDropped, failure, first_of, shown
+from spark_tui.services.files.errors import ERRNO_BY_TEXT, CopyError, LinkDropped, failure, shown
 from spark_tui.services.files.openssh_path import BIG_FILE
+from spark_tui.services.files.gnu_tar import GnuTarWriter, local_gnu_tar
 from spark_tui.services.files.tar_writer import CHUNK, Batches, grow_pipe, in_thread, write_tar
 from spark_tui.services.files.tree import Item, walk
 
-STREAMS = 2
-"""Tar streams per folder, unpacked side by side on the device: creating files is the device's
-slowest part (its kernel's CPU, not the disk, measured), and two tars create them about 1.5x
-as fast as one."""
-TAR = "exec env LC_ALL=C tar -x -p --no-same-owner -f -"
-"""The device's side: GNU tar unpacking into the current folder, modes exact, owner the user."""
+TAR = "exec env -u TAR_OPTIONS LC_ALL=C tar -x -p --no-same-owner -f -"
+"""The device's side: GNU tar unpacking into the current folder, modes exact, owner the user
+(and no ``TAR_OPTIONS`` from the device's environment changing that)."""
 _TAR_ERROR = re.compile(r"^tar: (.+?): (?:[A-Z][a-z]+(?: [a-z]+)*): (.+)$")
-_ERRNO_BY_TEXT = {os.strerror(code).lower(): code for code in (
-    errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
-    errno.ENOENT, errno.EEXIST, errno.EROFS, errno.ENAMETOOLONG, errno.ELOOP)}
 
 
 class NoTar(Exception):
@@ -71,8 +64,8 @@ class Bundle:
         return replace(item, dest=self.staging + item.dest[len(self.top.dest):])
 
     def member(self, item: Item) -> str:
-        """``item``'s name in the tar: its path below the top."""
-        return item.src[len(self.top.src.rstrip("/")) + 1:]
+        """``item``'s name in the tar: its path below the top (``.`` the top itself)."""
+        return item.src[len(self.top.src.rstrip("/")) + 1:] or "."
 
     def big(self) -> list[Item]:
         """The files that go by themselves, with their staged destinations."""
@@ -117,12 +110,12 @@ def device_error(said: str, bundle: Bundle, where: Callable[[str], str]) -> Copy
         if not match:
             continue
         name, text = match.groups()
-        code = _ERRNO_BY_TEXT.get(text.strip().lower())
+        code = ERRNO_BY_TEXT.get(text.strip().lower())
         path = posixpath.join(bundle.top.dest, name) if name and not name.startswith("/") else bundle.top.dest
         return failure("write", where(path), OSError(code or errno.EIO, text.strip()))
     for line in said.splitlines():  # the shell's own commands (mkdir): "WHO: ...: REASON"
         head, _, text = line.strip().rpartition(": ")
-        code = _ERRNO_BY_TEXT.get(text.lower())
+        code = ERRNO_BY_TEXT.get(text.lower())
         if head and code:
             return failure("create" if head.startswith("mkdir:") else "write", where(bundle.top.dest), OSError(code, text))
     tail = said.strip().splitlines()[-1:] or ["tar failed"]
@@ -210,107 +203,109 @@ async def send(dst, bundle: Bundle, resume: bool, sent: Callable[[Item, bool], N
     if not members:
         return
     try:
-        async with asyncio.TaskGroup() as group:
-            shares = Shares(members, STREAMS)
-            for _ in range(shares.count):
-                group.create_task(_stream(dst, bundle, shares.stream(), sent, openssh, nice))
-    except BaseExceptionGroup as failed:
-        problem = first_of(failed)
-        if isinstance(problem, NoTar) and not done:
+        await _stream(dst, bundle, members, sent, openssh, nice)
+    except NoTar:
+        if not done:
             with contextlib.suppress(OSError, LinkDropped):
                 await dst.remove(staging)  # nothing was unpacked into it
-        raise problem from None
-
-
-PER_FILE = 16 << 10
-"""What making one file costs the device, in bytes of data that take as long (GNU tar on a
-tmpfs unpacked 5,000 files of 1-64 KiB, 164 MB, in 0.19 s and one file of 164 MB in 0.13 s:
-about 12 us a file, at 1.26 GB/s the time of 15 KB; on a disk busy with other work, many
-times that: hence shares taken as the streams go, not fixed in advance)."""
-
-
-class Shares:
-    """``members`` for ``count`` streams that end together: every folder in each (parents come
-    first in every stream), then the files a folder at a time (two tars creating files in one
-    folder would wait for each other), heaviest folders first (bytes plus ``PER_FILE`` a file),
-    each folder taken by whichever stream's writer asks next. A writer runs only a pipe and the
-    ssh window ahead of its tar, so a stream the device unpacks slower simply takes fewer folders.
-    """
-
-    def __init__(self, members: list[Item], count: int) -> None:
-        self.folders = [i for i in members if i.entry.kind is EntryKind.FOLDER]
-        by_folder: dict[str, list[Item]] = {}
-        for item in members:
-            if item.entry.kind is not EntryKind.FOLDER:
-                by_folder.setdefault(posixpath.dirname(item.src), []).append(item)
-        groups = sorted(by_folder.values(), key=lambda files: sum(i.entry.size for i in files) + PER_FILE * len(files),
-                        reverse=True)
-        self.count = max(1, min(count, len(groups)))
-        self._left = collections.deque(groups)
-
-    def stream(self) -> Iterator[Item]:
-        """One stream's members; safe to run in several threads at once."""
-        yield from self.folders
-        while True:
-            try:
-                files = self._left.popleft()  # atomic: each folder goes to one stream
-            except IndexError:
-                return
-            yield from files
+        raise
 
 
 async def send_new(where: Callable[[str], str], bundle: Bundle, sent: Callable[[Item, bool], None], openssh, nice: int) -> None:
     """:func:`send` for a bundle whose staging folder does not exist yet, through ``openssh``'s
-    running master alone (no asyncssh connection): each stream's command makes the folder.
+    running master alone (no asyncssh connection): the stream's command makes the folder.
 
     Raises:
         LinkDropped: the master went away (the staging folder may hold part of the bundle).
         CopyError: a file could not be read here or written there.
     """
     members = [item for item in bundle.items if not _is_big(item)]
-    device = _OnlyMaster(where)
-    try:
-        async with asyncio.TaskGroup() as group:
-            shares = Shares(members, STREAMS)
-            for _ in range(shares.count):
-                group.create_task(_stream(device, bundle, shares.stream(), sent, openssh, nice, make=True))
-    except BaseExceptionGroup as failed:
-        raise first_of(failed) from None
+    await _stream(OnlyMaster(where), bundle, members, sent, openssh, nice, make=True)
 
 
 @dataclass
-class _OnlyMaster:
+class OnlyMaster:
     """The device as :func:`_stream` needs it when the master alone reaches it."""
 
     where: Callable[[str], str]
     conn: None = None
 
 
-async def _stream(dst, bundle: Bundle, members: Iterator[Item], sent: Callable[[Item, bool], None], openssh, nice: int,
-                  make: bool = False) -> None:
-    """One tar stream of ``members`` into the staging folder (see :func:`send`); with ``make``
-    the device's shell makes that folder first (private, as :func:`send` makes it)."""
-    where, staging = dst.where, bundle.staging
+async def _writer(bundle: Bundle, members: list[Item], sent: Callable[[Item, bool], None], write_fd: int, nice: int):
+    """Start writing ``members`` as a tar stream into the pipe ``write_fd`` (closed by the
+    writer): this computer's GNU tar when it has one, else a thread of ours. GNU tar archives
+    folders with their own modes (the device's tar sets them after the last member), so a
+    bundle with big files, copied into its folders after the stream, gets the thread, whose
+    folders keep room to write into until the copy sets their modes at the end.
+
+    Returns:
+        An awaitable that ends with the stream (raising ``OSError`` for a file that could not be
+        read), and a coroutine function stopping the writer early.
+    """
     loop = asyncio.get_running_loop()
-    folder = shlex.quote(staging)
+    tar = await local_gnu_tar()
+    if tar is not None and not any(_is_big(item) for item in bundle.items):
+        writer = await GnuTarWriter.start(tar, bundle.top.src, members, bundle.member,
+                                          lambda items: [sent(item, True) for item in items], write_fd, nice)
+        return asyncio.ensure_future(writer.wait()), writer.stop
+    batches = Batches(loop, lambda items: [sent(item, True) for item in items])
+
+    def produce() -> None:
+        try:
+            write_tar(write_fd, members, bundle.member, batches)
+        finally:
+            batches.flush()
+
+    async def nothing() -> None:
+        """The thread stops by itself: its pipe's reader is closed."""
+
+    return in_thread(loop, nice, produce), nothing
+
+
+async def _stream(dst, bundle: Bundle, members: list[Item], sent: Callable[[Item, bool], None], openssh, nice: int,
+                  make: bool = False) -> None:
+    """The tar stream of ``members`` into the staging folder (see :func:`send`); with ``make``
+    the device's shell makes that folder first (private, as :func:`send` makes it)."""
+    folder = shlex.quote(bundle.staging)
     command = f"cd -- {folder} && {TAR}"
     if make:
-        command = f"{{ test -d {folder} || LC_ALL=C mkdir -m 700 -- {folder} || test -d {folder}; }} && {command}"
+        command = f"LC_ALL=C mkdir -m 700 -- {folder} && {command}"
+    status, _, text = await stream(dst, bundle, members, sent, openssh, nice, command)
+    if status is None:
+        if dst.conn is None or dst.conn.is_closed():
+            raise LinkDropped("the connection went away during the folder's stream")
+        raise CopyError(f"cannot write {shown(dst.where(bundle.top.dest))}: the device's tar was stopped")
+    if status in (126, 127) and not text.lstrip().startswith("tar:"):
+        raise NoTar(text.strip())  # the shell found no tar to run
+    if status != 0:
+        raise device_error(text, bundle, dst.where)
+
+
+async def stream(dst, bundle: Bundle, members: list[Item], sent: Callable[[Item, bool], None], openssh, nice: int,
+                 command: str) -> tuple[int | None, bytes, str]:
+    """Write ``members`` (named as in ``bundle``) as one tar stream into ``command`` on the device.
+
+    One stream: two unpacked side by side were measured slower here (``bench_files.py``: 5,000
+    small files onto the disk and onto a tmpfs, 2 CPUs shared by both ends), the ciphers and
+    the two tars competing for the same CPUs.
+
+    Returns:
+        The command's exit status (``None``: it was stopped), its output (through the master
+        only; ``b""`` over asyncssh) and its error output.
+
+    Raises:
+        LinkDropped: the connection went away.
+        CopyError: a file could not be read here (named), or the device refused the session.
+    """
     read_fd, write_fd = os.pipe()
     grow_pipe(write_fd)
     try:
-        batches = Batches(loop, lambda items: [sent(item, True) for item in items])
-
-        def produce() -> None:
-            try:
-                write_tar(write_fd, members, bundle.member, batches)
-            finally:
-                batches.flush()
-
-        producer = in_thread(loop, nice, produce)
+        producer, stop = await _writer(bundle, members, sent, write_fd, nice)
+    except OSError as error:
+        os.close(read_fd)
+        raise failure("read", bundle.top.src, error) from None
     except BaseException:
         os.close(read_fd)
-        os.close(write_fd)
         raise
     try:
         outcome = None
@@ -326,25 +321,20 @@ async def _stream(dst, bundle: Bundle, members: Iterator[Item], sent: Callable[[
             raise LinkDropped("the OpenSSH master ended before the folder's stream")
         if outcome is None:
             try:
-                outcome = await _over_asyncssh(dst.conn, command, read_fd)
+                status, said = await _over_asyncssh(dst.conn, command, read_fd)
             except OSError as error:
-                raise failure("write", where(bundle.top.dest), error) from None
-        status, said = outcome
+                raise failure("write", dst.where(bundle.top.dest), error) from None
+            outcome = status, b"", said
         try:
             await producer
         except OSError as error:
             if not isinstance(error, BrokenPipeError):
                 raise failure("read", error.filename or bundle.top.src, error) from None
-        text = said.decode("utf-8", "replace")
-        if status is None:
-            if dst.conn is None or dst.conn.is_closed():
-                raise LinkDropped("the connection went away during the folder's stream")
-            raise CopyError(f"cannot write {shown(where(bundle.top.dest))}: the device's tar was stopped")
-        if status in (126, 127) and not text.lstrip().startswith("tar:"):
-            raise NoTar(text.strip())  # the shell found no tar to run
-        if status != 0:
-            raise device_error(text, bundle, where)
+        status, out, said = outcome
+        return status, out, said.decode("utf-8", "replace")
     finally:
         if not producer.done():
+            with contextlib.suppress(Exception):
+                await stop()
             with contextlib.suppress(Exception):  # its failure, if any, was not the first
                 await asyncio.shield(producer)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 
 from spark_tui.core.errors import SparkError
 from spark_tui.core.untrusted import display_safe
@@ -22,6 +23,10 @@ REASONS = {
     errno.ELOOP: "too many levels of symbolic links",
     errno.ENAMETOOLONG: "name too long",
 }
+ERRNO_BY_TEXT = {os.strerror(code).lower(): code for code in (
+    errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
+    errno.ENOENT, errno.EEXIST, errno.EROFS, errno.ENAMETOOLONG, errno.ELOOP)}
+"""The errno for a reason as a tool printed it in the C locale (``strerror``'s words)."""
 
 
 class CopyError(SparkError):

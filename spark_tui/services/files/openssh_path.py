@@ -41,7 +41,7 @@ FLUSH_EVERY = 128 << 20
 """A part that grew this much since the last flush is flushed to disk (in the background)."""
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+def die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     """An ssh outliving a killed spark-tui would finish the part behind the user's back."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
@@ -273,15 +273,15 @@ class OpenSSHBytes:
         ]
         return await asyncio.create_subprocess_exec(
             *argv, stdin=stdin, stdout=stdout, stderr=asyncio.subprocess.PIPE,
-            preexec_fn=_die_with_parent if not self._nice else lambda: (_die_with_parent(), os.nice(self._nice)),
+            preexec_fn=die_with_parent if not self._nice else lambda: (die_with_parent(), os.nice(self._nice)),
         )
 
-    async def run(self, conn, command: str, stdin: int) -> tuple[int, bytes] | None:
+    async def run(self, conn, command: str, stdin: int) -> tuple[int, bytes, bytes] | None:
         """Run ``command`` on the device through the master, its input read from the fd ``stdin``.
 
         Returns:
-            Its exit status (255: ssh's own failure) and what it wrote to stderr; ``None`` when
-            there is no master to run it (the caller uses asyncssh).
+            Its exit status (255: ssh's own failure) and what it wrote to stdout and to stderr;
+            ``None`` when there is no master to run it (the caller uses asyncssh).
 
         Raises:
             LinkDropped: the master died under it (the connection dropped).
@@ -291,18 +291,18 @@ class OpenSSHBytes:
         master = await self._ready(conn)
         if master is None:
             return None
-        process = await self._spawn(master, command, stdin=stdin, stdout=asyncio.subprocess.DEVNULL)
+        process = await self._spawn(master, command, stdin=stdin, stdout=asyncio.subprocess.PIPE)
         try:
-            said = await process.stderr.read()
-            status = await process.wait()
+            out, said = await process.communicate()
         except BaseException:
             await _kill(process)
             raise
+        status = process.returncode
         if status == 255 and not await _still_up(master):
             raise LinkDropped("the OpenSSH master ended")
         if status == 0:
             self.completed += 1
-        return status, said
+        return status, out, said
 
     @staticmethod
     async def _count(part_size, seen: int, moved) -> int:

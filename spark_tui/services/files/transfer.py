@@ -26,6 +26,7 @@ from spark_tui.services.files import bundle, placing
 from spark_tui.services.files.bundle import Bundle
 from spark_tui.services.files.copier import CopyOptions, Meter, copy_file
 from spark_tui.services.files.errors import CopyError, LinkDropped, first_of, shown
+from spark_tui.services.files.gnu_tar import local_gnu_tar
 from spark_tui.services.files.local_side import LocalSide
 from spark_tui.services.files.openssh_path import BIG_FILE, OpenSSHBytes
 from spark_tui.services.files.tree import SOMEWHERE, Item, walk, walk_here
@@ -237,6 +238,8 @@ class Transfer:
             if not self.sources[0].device:  # walked here while the device logs in
                 self._walked = asyncio.ensure_future(asyncio.to_thread(walk_here, [s.path for s in self.sources], self.recursive))
                 self._walked.add_done_callback(lambda f: f.cancelled() or f.exception())
+                if self.dest.device and self.recursive:  # which tar writes a folder's stream: asked meanwhile too
+                    asyncio.ensure_future(local_gnu_tar()).add_done_callback(lambda f: f.cancelled() or f.exception())
             if not await self._by_master_only():
                 await self._general()
         except SparkError as error:  # CopyError, or ConnectError when the device cannot be reached
@@ -289,28 +292,29 @@ class Transfer:
         from spark_tui.services.files import master_only
 
         walked = await self._walked
-        try:
-            planned = await master_only.plan(openssh, self.dest.path, walked)
-        except LinkDropped:
-            return False
-        if planned is None:
-            return False
-        plan, bundles = planned
-        self._report(True, total=sum(i.entry.size for i in plan), files_total=sum(i.entry.kind is EntryKind.FILE for i in plan))
+        self._report(True, total=sum(i.entry.size for g in walked for i in g),
+                     files_total=sum(i.entry.kind is EntryKind.FILE for g in walked for i in g))
 
         def where(path: str) -> str:
             return f"{self.device}:{path}"
 
         try:
-            for each in bundles:
-                await bundle.send_new(where, each, self._stream_sent, openssh, self._nice)
-            for each in bundles:
-                await master_only.finish(openssh, each, where)
+            went = await master_only.send(openssh, self.dest.path, walked, self._stream_sent, self._nice, where)
         except LinkDropped as why:
             log.info("the master dropped during the folders' streams (%s): the copy goes on over a new login", why)
             self._retrying = True  # their staging folders are continued
             return False
-        return True
+        if not went:
+            self._count_again()  # a declined stream may have been counted before the device said no
+        return went
+
+    def _count_again(self) -> None:
+        """Start counting from nothing (what a declined try counted was never kept)."""
+        self._file_bytes.clear()
+        self._streamed.clear()
+        self._window.clear()
+        self._window_bytes = 0
+        self._report(True, done=0, sent=0, files_done=0, rate=0.0)
 
     async def _plan(self, src, dst) -> list[Item]:
         dest = await dst.resolve(self.dest.path)

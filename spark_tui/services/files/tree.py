@@ -29,7 +29,7 @@ class Item:
 
 
 async def walk(side, src: str, dest: str, recursive: bool) -> list[Item]:
-    """Every item under ``src`` (itself first, then its contents, pre-order).
+    """Every item under ``src`` (itself first, then its contents, depth first, by name).
 
     Raises:
         CopyError: ``src`` does not exist, is a folder without ``recursive``, or cannot be read.
@@ -45,24 +45,38 @@ async def walk(side, src: str, dest: str, recursive: bool) -> list[Item]:
     if top.kind is EntryKind.OTHER:
         raise CopyError(f"cannot copy {shown(side.where(src))}: not a regular file, folder or symlink")
     items = [Item(src, dest, top, 0)]
-    todo = [items[0]] if top.kind is EntryKind.FOLDER else []
-    while todo:
-        folder = todo.pop()
-        try:
-            entries = await side.listdir(folder.src)
-        except OSError as error:
-            raise failure("read", side.where(folder.src), error) from None
-        for entry in sorted(entries, key=lambda e: e.name):
-            if not entry.name or entry.name in (".", "..") or "/" in entry.name or "\0" in entry.name:
-                # Only a broken or hostile server lists these; joined to a path they would escape it.
-                raise CopyError(f"refusing the name {shown(entry.name)!r} listed in {shown(side.where(folder.src))}")
-            if entry.kind is EntryKind.OTHER:
-                continue  # sockets, fifos, devices: rsync -a without --specials skips them too
-            item = Item(posixpath.join(folder.src, entry.name), posixpath.join(folder.dest, entry.name), entry, folder.depth + 1)
-            items.append(item)
-            if entry.kind is EntryKind.FOLDER:
-                todo.append(item)
+    # Depth first, each folder's whole subtree before its next sibling: GNU tar unpacking the
+    # stream sets a folder's mode (maybe read-only) as soon as a member outside it arrives.
+    stack = [(items[0], iter(await _listed(side, items[0])))] if top.kind is EntryKind.FOLDER else []
+    while stack:
+        folder, entries = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            continue
+        item = Item(posixpath.join(folder.src, entry.name), posixpath.join(folder.dest, entry.name), entry, folder.depth + 1)
+        items.append(item)
+        if entry.kind is EntryKind.FOLDER:
+            stack.append((item, iter(await _listed(side, item))))
     return items
+
+
+async def _listed(side, folder: Item) -> list:
+    """The folder's entries by name, without sockets, fifos and devices (``rsync -a`` without
+    ``--specials`` skips them too).
+
+    Raises:
+        CopyError: it cannot be read, or lists a name that would escape it.
+    """
+    try:
+        entries = await side.listdir(folder.src)
+    except OSError as error:
+        raise failure("read", side.where(folder.src), error) from None
+    for entry in entries:
+        if not entry.name or entry.name in (".", "..") or "/" in entry.name or "\0" in entry.name:
+            # Only a broken or hostile server lists these; joined to a path they would escape it.
+            raise CopyError(f"refusing the name {shown(entry.name)!r} listed in {shown(side.where(folder.src))}")
+    return sorted((e for e in entries if e.kind is not EntryKind.OTHER), key=lambda e: e.name)
 
 
 SOMEWHERE = "\0"
