@@ -100,7 +100,7 @@ async def test_a_part_that_does_not_match_the_source_is_started_over(remote, tmp
     data = os.urandom(24 << 20)
     src.write_bytes(data)
     part = remote.local / part_name(src.name)
-    part.write_bytes(b"\0" + data[1: 16 << 20])  # one byte differs from the source's prefix
+    part.write_bytes(bytes([data[0] ^ 0xFF]) + data[1: 16 << 20])  # one byte differs from the source's prefix
     remote.own(part)
     result, _ = await transfer("dev", [Place(None, str(src))], Place("dev", remote.name), options=CopyOptions(resume=True), openssh=openssh)
     assert digest(remote.local / src.name) == digest(src)

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from spark_tui.core.files import EntryKind
 from spark_tui.services.files.errors import ERRNO_BY_TEXT
 from spark_tui.services.files.openssh_path import die_with_parent
+from spark_tui.services.files.tar_writer import grow_pipe
 from spark_tui.services.files.tree import Item
 
 _FLAGS = (
@@ -91,19 +92,41 @@ def unquote(shown: str) -> str:
     return os.fsdecode(bytes(out))
 
 
-class _Index(asyncio.Protocol):
-    """Counts the member lines GNU tar writes to its index and hands on the files before the
-    newest line (those are wholly in the stream)."""
+class _Index:
+    """Counts the member lines GNU tar writes to its index (the pipe ``fd``) and hands on the
+    files before the newest line (those are wholly in the stream).
 
-    def __init__(self, members: list[Item], delivered: Callable[[list[Item]], None]) -> None:
-        self.members, self.delivered = members, delivered
+    Read every ``EVERY`` seconds, not as each line comes: tar writes a line per member, and a
+    wake-up of the loop per line (measured: ~2,900 for 5,000 small files) took CPU from the
+    ciphers and tars the copy waits for. The pipe holds what comes in between.
+    """
+
+    EVERY = 0.05
+
+    def __init__(self, fd: int, members: list[Item], delivered: Callable[[list[Item]], None]) -> None:
+        self.fd, self.members, self.delivered = fd, members, delivered
+        os.set_blocking(fd, False)
+        grow_pipe(fd)
         self.lines = 0
         self.handed = 0
-        self.ended = asyncio.get_running_loop().create_future()
 
-    def data_received(self, data: bytes) -> None:
-        self.lines += data.count(b"\n")
+    def read(self) -> bool:
+        """Count what is in the pipe; False once tar has closed it (or the copy stopped)."""
+        while self.fd >= 0:
+            try:
+                data = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                break
+            if not data:
+                return False
+            self.lines += data.count(b"\n")
         self.hand_on(min(self.lines - 1, len(self.members)))
+        return self.fd >= 0
+
+    async def follow(self) -> None:
+        """Read until tar closes its end."""
+        while self.read():
+            await asyncio.sleep(self.EVERY)
 
     def hand_on(self, upto: int) -> None:
         if upto <= self.handed:
@@ -113,17 +136,18 @@ class _Index(asyncio.Protocol):
         if files:
             self.delivered(files)
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.ended.done():
-            self.ended.set_result(None)
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 class GnuTarWriter:
     """One GNU tar writing ``members`` (named ``name_of(item)``, relative to ``top``) into a pipe."""
 
-    def __init__(self, process: asyncio.subprocess.Process, index: _Index, transport, members: list[Item],
+    def __init__(self, process: asyncio.subprocess.Process, index: _Index, members: list[Item],
                  name_of: Callable[[Item], str], top: str, tar: str) -> None:
-        self._process, self._index, self._transport = process, index, transport
+        self._process, self._index = process, index
         self._members, self._name_of, self._top = members, name_of, top
         self._says = (f"{tar}: ", "tar: ")  # its messages start with the name it was run by
 
@@ -148,14 +172,7 @@ class GnuTarWriter:
         finally:
             os.close(out_fd)
             os.close(index_w)
-        index = _Index(members, delivered)
-        try:
-            transport, _ = await asyncio.get_running_loop().connect_read_pipe(
-                lambda: index, os.fdopen(index_r, "rb", buffering=0))
-        except BaseException:
-            await _stop(process)
-            raise
-        return cls(process, index, transport, members, name_of, top, tar)
+        return cls(process, _Index(index_r, members, delivered), members, name_of, top, tar)
 
     async def wait(self) -> None:
         """Give tar the names, wait for it to end, and hand on the last files.
@@ -165,6 +182,7 @@ class GnuTarWriter:
             BrokenPipeError: the stream's reader went away (its own exit says why).
         """
         process = self._process
+        following = asyncio.ensure_future(self._index.follow())
         try:
             errors = asyncio.ensure_future(process.stderr.read())
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -173,12 +191,15 @@ class GnuTarWriter:
                 process.stdin.close()
             said = await errors
             status = await process.wait()
-            await self._index.ended
+            following.cancel()
+            while self._index.read():  # the rest: tar has closed its end
+                pass
         except BaseException:
+            following.cancel()
             await _stop(process)
             raise
         finally:
-            self._transport.close()
+            self._index.close()
         if status == 0:
             self._index.hand_on(len(self._members))
             return
@@ -212,7 +233,7 @@ class GnuTarWriter:
     async def stop(self) -> None:
         """End tar (the copy stopped)."""
         await _stop(self._process)
-        self._transport.close()
+        self._index.close()
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:

@@ -50,8 +50,8 @@ LC_ALL=C mv --version 2>/dev/null | head -n 1"""
 unpacks, GNU mv's ``-T`` renames the staging folder, never into a folder that appeared at the
 target)."""
 
-_ASK_THEN_UNPACK = "m=$1; shift\n" + _ANSWER + r"""case $(LC_ALL=C tar --version 2>/dev/null | head -n 1) in *"GNU tar"*) ;; *) exit 99 ;; esac
-case $(LC_ALL=C mv --version 2>/dev/null | head -n 1) in *"GNU coreutils"*) ;; *) exit 99 ;; esac
+_ASK_THEN_UNPACK = "m=$1; shift\n" + _ANSWER + r"""case $(LC_ALL=C tar --version 2>/dev/null) in "tar (GNU tar) "*) ;; *) exit 99 ;; esac
+case $(LC_ALL=C mv --version 2>/dev/null) in "mv (GNU coreutils) "*) ;; *) exit 99 ;; esac
 case $codes in
   d??nn) s=$5 t=$4 ;;
   ndn??) [ -n "$3" ] || exit 99; s=$3 t=$1 ;;

@@ -147,7 +147,9 @@ class OpenSSHMaster:
                 while not exited.done():
                     if os.path.exists(self.control_path) and await self._answers():
                         return
-                    await asyncio.wait({exited}, timeout=0.02)
+                    # The socket appears once the login is done: looked for every 5 ms, as a
+                    # copy's first bytes wait for it (a stat each time; 20 ms cost 10 on average).
+                    await asyncio.wait({exited}, timeout=0.005)
         except BaseException as error:  # timed out or cancelled: no ssh is left running
             await self.close()
             if isinstance(error, TimeoutError):
