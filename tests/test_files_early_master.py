@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -55,6 +56,43 @@ async def test_a_folder_upload_rides_the_master_started_before_the_login(remote,
     assert tree_listing(remote.local / "data") == tree_listing(src)
     assert made == [], "the early master carried the stream: none was made from the connection"
     assert not _folder_of(early).exists(), "its control folder is removed with it"
+
+
+async def test_a_master_spawned_before_the_loop_is_taken_by_the_copy_and_one_never_started_is_stopped(remote, tmp_path: Path):
+    src = tmp_path / "data"
+    make_tree(src)
+    early = direct_master(remote.profile, locations.known_hosts_path())
+    early.spawn()  # as `spark-tui copy` does before asyncio loads
+    pid = early._spawned.pid
+    made: list = []
+    await transfer("dev", [Place(None, str(src))], Place("dev", remote.name), recursive=True,
+                   make_master=_factory(remote.profile, made), early_master=early)
+    assert tree_listing(remote.local / "data") == tree_listing(src)
+    assert made == [], "the spawned master carried the stream"
+    assert not os.path.exists(f"/proc/{pid}") and not _folder_of(early).exists()
+
+    unused = direct_master(remote.profile, locations.known_hosts_path())
+    unused.spawn()
+    pid = unused._spawned.pid
+    await unused.close()  # the copy ended before wanting it: nothing is left running
+    assert unused._spawned.returncode is not None and not os.path.exists(f"/proc/{pid}")
+    assert not _folder_of(unused).exists()
+
+
+def test_the_master_is_spawned_before_asyncio_loads():
+    """What `spark-tui copy` runs first must not pull asyncio in (its ~20 ms would delay the login)."""
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from spark_tui.core.models import DeviceProfile\n"
+        "from spark_tui.services.files.wants_master import may_move_much\n"
+        "from spark_tui.services.tunnels import direct_master\n"
+        "m = direct_master(DeviceProfile('d', host='127.0.0.1', identity_file='/k'), Path('/nonexistent/kh'))\n"
+        "assert m is not None\n"
+        "print('asyncio' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
 
 
 async def test_an_early_master_that_cannot_log_in_gives_way_to_one_made_from_the_connection(remote, tmp_path: Path):

@@ -51,6 +51,22 @@ class _Printer:
             self.stream.flush()
 
 
+def _early_master(profile, known_hosts, sources: list[Place], dest: Place, recursive: bool):
+    """The copy's early master (``direct_master``), already running when the copy may want it:
+    its login begins before asyncio and the rest of the copy load (~0.03 s of a small copy).
+    ``None`` when the device cannot have one."""
+    from spark_tui.services.files.wants_master import may_move_much
+    from spark_tui.services.tunnels import direct_master
+
+    master = direct_master(profile, known_hosts)
+    if master is not None and may_move_much(sources, dest, recursive):
+        try:
+            master.spawn()
+        except OSError:
+            pass  # started again (and its failure told) when the copy wants it
+    return master
+
+
 def run(args, ctx) -> int:
     """Copy files and folders between this computer and a saved device.
 
@@ -62,11 +78,7 @@ def run(args, ctx) -> int:
         CopyError: a file could not be copied; the message names it and says why.
         ConnectError: the device could not be reached.
     """
-    from spark_tui.commands.host_trust import confirm_for
     from spark_tui.config import locations
-    from spark_tui.services import event_loop
-    from spark_tui.services.files import CopyOptions, Transfer
-    from spark_tui.services.tunnels import direct_master
 
     if not all([*args.sources, args.dest]):
         print("spark-tui copy: error: an empty path", file=ctx.stderr)
@@ -78,13 +90,19 @@ def run(args, ctx) -> int:
     for name in devices:
         if config.device(name) is None:
             raise DeviceNotFound(f"no saved device named {name!r}", "see: spark-tui device list (a local path with a colon: write ./NAME)")
+    device = next(iter(devices), None)
+    known_hosts = locations.known_hosts_path()
+    early = _early_master(config.device(device), known_hosts, sources, dest, args.recursive) if device else None
+
+    from spark_tui.commands.host_trust import confirm_for
+    from spark_tui.services import event_loop
+    from spark_tui.services.files import CopyOptions, Transfer
+
     printer = None
     if not args.quiet and hasattr(ctx.stderr, "isatty") and ctx.stderr.isatty():
         printer = _Printer(ctx.stderr)
 
     async def main() -> int:
-        device = next(iter(devices), None)
-        known_hosts = locations.known_hosts_path()
         services = []  # asyncssh is imported by the first connect, after the early master has started
 
         async def connect():
@@ -105,7 +123,7 @@ def run(args, ctx) -> int:
         transfer = Transfer(
             sources, dest, connect=connect if device else None, recursive=args.recursive,
             make_master=make_master if device else None,
-            early_master=direct_master(config.device(device), known_hosts) if device else None,
+            early_master=early,
             options=CopyOptions(resume=args.resume, checksum=args.checksum), on_progress=printer,
         )
         try:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 from spark_tui.core.files import EntryKind, part_name
 from spark_tui.services.files.errors import ERRNO_BY_TEXT, CopyError, LinkDropped, failure, shown
-from spark_tui.services.files.openssh_path import BIG_FILE
+from spark_tui.services.files.wants_master import BIG_FILE
 from spark_tui.services.files.gnu_tar import GnuTarWriter, local_gnu_tar
 from spark_tui.services.files.tar_writer import CHUNK, Batches, grow_pipe, in_thread, write_tar
 from spark_tui.services.files.tree import Item, walk

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from spark_tui.core.files import EntryKind, FileEntry, part_name
-from spark_tui.services.files.openssh_path import BIG_FILE
+from spark_tui.services.files.wants_master import BIG_FILE
 from spark_tui.services.files.errors import ChecksumMismatch, CopyError, LinkDropped, failure, first_of, shown
 
 BLOCK = 255 * 1024

@@ -26,7 +26,7 @@ from spark_tui.core.files import EntryKind, part_name
 from spark_tui.services.files.bundle import Bundle, OnlyMaster, device_error, send_new, stream
 from spark_tui.services.files.errors import CopyError, shown
 from spark_tui.services.files.gnu_tar import local_gnu_tar
-from spark_tui.services.files.openssh_path import BIG_FILE
+from spark_tui.services.files.wants_master import BIG_FILE
 from spark_tui.services.files.tar_writer import header
 from spark_tui.services.files.tree import SOMEWHERE, Item
 

@@ -31,8 +31,6 @@ from spark_tui.services.files.errors import LinkDropped
 
 log = logging.getLogger(__name__)
 
-BIG_FILE = 8 << 20
-"""Files at least this big are moved by ``ssh`` through the master when it can run."""
 AT_ONCE = 2
 """Big files moved at the same time."""
 POLL = 0.1

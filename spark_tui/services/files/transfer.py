@@ -11,9 +11,7 @@ import asyncio
 import collections
 import itertools
 import logging
-import os
 import posixpath
-import stat
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -28,8 +26,9 @@ from spark_tui.services.files.copier import CopyOptions, Meter, copy_file
 from spark_tui.services.files.errors import CopyError, LinkDropped, first_of, shown
 from spark_tui.services.files.gnu_tar import local_gnu_tar
 from spark_tui.services.files.local_side import LocalSide
-from spark_tui.services.files.openssh_path import BIG_FILE, OpenSSHBytes
+from spark_tui.services.files.openssh_path import OpenSSHBytes
 from spark_tui.services.files.tree import SOMEWHERE, Item, walk, walk_here
+from spark_tui.services.files.wants_master import BIG_FILE, may_move_much
 
 if TYPE_CHECKING:
     from spark_tui.services.files.remote_side import RemoteSide
@@ -178,21 +177,8 @@ class Transfer:
             return self._remote
 
     def _may_move_much(self) -> bool:
-        """Whether the master may be needed: a download (sizes unknown before the device is
-        asked; a master started at once is ready when the first big file is), or an upload of
-        a folder or a big file."""
-        if self._openssh is None:
-            return False
-        if not self.dest.device:
-            return True
-        for source in self.sources:
-            try:
-                found = os.lstat(os.path.expanduser(source.path))
-            except OSError:
-                continue
-            if (self.recursive and stat.S_ISDIR(found.st_mode)) or found.st_size >= BIG_FILE:
-                return True
-        return False
+        """Whether the master may be needed (see :func:`may_move_much`)."""
+        return self._openssh is not None and may_move_much(self.sources, self.dest, self.recursive)
 
     def _warm(self, conn) -> None:
         """Start the OpenSSH master in the background (once) for the bytes to come."""

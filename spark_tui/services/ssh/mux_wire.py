@@ -7,9 +7,12 @@ request (section 3), pass the socket to carry with ``SCM_RIGHTS``, and read the 
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import struct
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: a copy starts its master before asyncio is loaded
+    import asyncio
 
 MUX_MSG_HELLO = 0x00000001
 MUX_C_NEW_STDIO_FWD = 0x10000008
@@ -52,6 +55,8 @@ class MuxSession:
 
     async def wait_closed(self) -> None:
         """Return once the master let go of the socket (the channel closed, or the master died)."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         try:
             while await loop.sock_recv(self._control, 4096):
@@ -64,6 +69,8 @@ class MuxSession:
 
 async def send_fd(control: socket.socket, fd: int) -> None:
     """One byte carrying ``fd`` (what ssh's ``mm_receive_fd`` reads)."""
+    import asyncio
+
     for _ in range(200):
         try:
             if socket.send_fds(control, [b"\0"], [fd]) == 1:
