@@ -1,4 +1,4 @@
-"""New folders up through the early OpenSSH master alone: no asyncssh login at all.
+"""New folders, and single files, up through the early OpenSSH master alone: no asyncssh login at all.
 
 Real ``ssh`` and ``sshd``: a copy that can go this way never calls ``connect``; one that cannot
 (the target exists, a big file inside, a path to normalise) logs in as before; a master killed
@@ -226,3 +226,59 @@ async def test_a_target_that_appears_before_the_rename_is_never_replaced_or_ente
         await openssh.close()
     assert sorted(p.name for p in target.iterdir()) == ["theirs.txt"], "nothing moved into their folder"
     assert (staging / "inner").is_dir(), "the complete copy stays in its staging folder"
+
+
+def _stat(path: Path) -> tuple:
+    st = path.lstat()
+    return oct(st.st_mode & 0o7777), int(st.st_mtime)
+
+
+async def test_one_big_file_goes_up_with_no_login_keeping_mode_and_time_and_replaces_a_file_there(remote, tmp_path: Path):
+    src = tmp_path / "weights.safetensors"
+    src.write_bytes(os.urandom(9 << 20))  # big enough for the master (8 MiB and more)
+    src.chmod(0o640)
+    os.utime(src, (1_500_000_000, 1_500_000_000))
+    logins, job = await _copy([src], remote.name)
+    assert logins == 0, "the early master did everything"
+    assert job.progress.done == job.progress.sent == src.stat().st_size and job.progress.files_done == 1
+    landed = remote.local / "weights.safetensors"
+    assert landed.read_bytes() == src.read_bytes() and _stat(landed) == ("0o640", 1_500_000_000)
+
+    src.write_bytes(os.urandom(10 << 20))  # a new version over the old one, and under a new name
+    logins, _ = await _copy([src], remote.name)
+    assert logins == 0 and landed.read_bytes() == src.read_bytes()
+    logins, _ = await _copy([src], f"~/{remote.name}/renamed.bin")
+    assert logins == 0 and (remote.local / "renamed.bin").read_bytes() == src.read_bytes()
+    assert [p.name for p in remote.local.iterdir() if "spark-tui" in p.name] == [], "no part left"
+
+
+@pytest.mark.parametrize("case", ["a part to resume", "a symlink at the target"])
+async def test_a_file_the_master_alone_should_not_place_goes_over_the_login(remote, tmp_path: Path, case: str):
+    src = tmp_path / "data.bin"
+    src.write_bytes(os.urandom(9 << 20))
+    target = remote.local / "data.bin"
+    if case == "a part to resume":
+        (remote.local / ".data.bin.spark-tui-part").write_bytes(src.read_bytes()[: 3 << 20])
+        remote.own(remote.local / ".data.bin.spark-tui-part")
+    elif case == "a symlink at the target":
+        (remote.local / "elsewhere.bin").write_bytes(b"keep me\n")
+        target.symlink_to("elsewhere.bin")
+        remote.own(remote.local)
+    logins, _ = await _copy([src], remote.name)
+    assert logins == 1, f"{case}: the general path logged in"
+    assert target.read_bytes() == src.read_bytes()
+    if case == "a symlink at the target":
+        assert (remote.local / "elsewhere.bin").read_bytes() == b"keep me\n"
+
+
+async def test_a_folder_where_the_file_would_go_is_left_alone(remote, tmp_path: Path):
+    from spark_tui.services.files.errors import CopyError
+
+    src = tmp_path / "data.bin"
+    src.write_bytes(os.urandom(9 << 20))
+    (remote.local / "data.bin").mkdir()  # as cp: a file never replaces a folder
+    (remote.local / "data.bin" / "theirs.txt").write_text("theirs\n")
+    remote.own(remote.local / "data.bin")
+    with pytest.raises(CopyError, match="data.bin"):
+        await _copy([src], remote.name)
+    assert [p.name for p in (remote.local / "data.bin").iterdir()] == ["theirs.txt"]

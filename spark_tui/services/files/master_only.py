@@ -30,27 +30,27 @@ from spark_tui.services.files.wants_master import BIG_FILE
 from spark_tui.services.files.tar_writer import header
 from spark_tui.services.files.tree import SOMEWHERE, Item
 
-_ANSWER = r"""h=$(pwd -P) || exit 99
+ANSWER = r"""h=$(pwd -P) || exit 99
 printf '%s\0' "$h"
 codes=
 for p do
   case $p in /*) ;; '') p=$h ;; *) p=${h%/}/$p ;; esac
-  if [ -d "$p" ]; then c=d; elif [ -e "$p" ] || [ -L "$p" ]; then c=e; else c=n; fi
+  if [ -d "$p" ]; then c=d; elif [ -L "$p" ]; then c=e; elif [ -f "$p" ]; then c=f; elif [ -e "$p" ]; then c=e; else c=n; fi
   codes=$codes$c
 done
 printf '%s\0' "$codes"
 """
 """The answer to the one question: the home (physical, as SFTP's realpath gives it), then for
-each path ``d`` (a folder, followed), ``e`` (something else, or a dangling symlink) or ``n``
-(nothing)."""
+each path ``d`` (a folder, followed), ``f`` (a plain file), ``e`` (something else: a symlink to
+anything but a folder, a dangling one, a device...) or ``n`` (nothing)."""
 
-_ASK = _ANSWER + r"""LC_ALL=C tar --version 2>/dev/null | head -n 1
+_ASK = ANSWER + r"""LC_ALL=C tar --version 2>/dev/null | head -n 1
 LC_ALL=C mv --version 2>/dev/null | head -n 1"""
 """The question alone, then the first lines of ``tar --version`` and ``mv --version`` (GNU tar
 unpacks, GNU mv's ``-T`` renames the staging folder, never into a folder that appeared at the
 target)."""
 
-_ASK_THEN_UNPACK = "m=$1; shift\n" + _ANSWER + r"""case $(LC_ALL=C tar --version 2>/dev/null) in "tar (GNU tar) "*) ;; *) exit 99 ;; esac
+_ASK_THEN_UNPACK = "m=$1; shift\n" + ANSWER + r"""case $(LC_ALL=C tar --version 2>/dev/null) in "tar (GNU tar) "*) ;; *) exit 99 ;; esac
 case $(LC_ALL=C mv --version 2>/dev/null) in "mv (GNU coreutils) "*) ;; *) exit 99 ;; esac
 case $codes in
   d??nn) s=$5 t=$4 ;;
@@ -143,7 +143,7 @@ async def send(openssh, dest: str, walked: list[list[Item]], sent: Callable[[Ite
     return True
 
 
-def _own(rel: str) -> str:
+def own_part(rel: str) -> str:
     """The staging name of ``rel`` itself (empty for the home)."""
     parent, name = posixpath.split(rel)
     return posixpath.join(parent, part_name(name)) if rel and name else ""
@@ -166,7 +166,7 @@ async def _one_with_answer(openssh, rel: str, name: str, group: list[Item], sent
     modes and times in it: measured, one round trip and ``ssh`` start less, ~0.02 s); the
     Python writer's stream gives folders room to write into, so :func:`finish` follows it.
     """
-    asked = [rel, posixpath.dirname(rel), _own(rel), posixpath.join(rel, name), posixpath.join(rel, part_name(name))]
+    asked = [rel, posixpath.dirname(rel), own_part(rel), posixpath.join(rel, name), posixpath.join(rel, part_name(name))]
     named = await local_gnu_tar() is not None
     command = shlex.join(["sh", "-c", _ASK_THEN_UNPACK, "sh", "name" if named else "stay", *asked])
     unplaced = Bundle(group[0], group[1:])  # member names need no destination
@@ -195,7 +195,7 @@ async def _plan(openssh, rel: str, names: list[str], walked: list[list[Item]]) -
         LinkDropped: the master died while asked.
     """
     into = [p for name in names for p in (posixpath.join(rel, name), posixpath.join(rel, part_name(name)))]
-    asked = [rel, posixpath.dirname(rel), _own(rel), *into]
+    asked = [rel, posixpath.dirname(rel), own_part(rel), *into]
     status, out, _ = await openssh.ask(shlex.join(["sh", "-c", _ASK, "sh", *asked]))
     fields = out.split(b"\0")
     if status != 0 or len(fields) != 3 or b"GNU tar" not in fields[2] or b"GNU coreutils" not in fields[2]:

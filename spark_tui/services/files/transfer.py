@@ -269,15 +269,19 @@ class Transfer:
         await self._on_remote(lambda src, dst: placing.finish_folders(dst, plan, REQUESTS_AT_ONCE))
 
     async def _by_master_only(self) -> bool:
-        """New folders up through the early master alone (see ``master_only``); False when
-        this copy cannot go that way, or a link drop left it to the general path to finish."""
+        """New folders, or one file, up through the early master alone (see ``master_only`` and
+        ``file_by_master``); False when this copy cannot go that way, or a link drop left it to
+        the general path to finish."""
         openssh = self._openssh
         if not (openssh is not None and openssh.has_early and self.dest.device and self._walked is not None
-                and self.recursive and not self.options.checksum):
+                and not self.options.checksum):
             return False
-        from spark_tui.services.files import master_only
+        from spark_tui.services.files import file_by_master, master_only
 
         walked = await self._walked
+        one_file = len(walked) == 1 and len(walked[0]) == 1 and walked[0][0].entry.kind is EntryKind.FILE
+        if not (one_file or self.recursive):
+            return False
         self._report(True, total=sum(i.entry.size for g in walked for i in g),
                      files_total=sum(i.entry.kind is EntryKind.FILE for g in walked for i in g))
 
@@ -285,14 +289,29 @@ class Transfer:
             return f"{self.device}:{path}"
 
         try:
-            went = await master_only.send(openssh, self.dest.path, walked, self._stream_sent, self._nice, where)
+            if one_file:
+                went = await file_by_master.send(openssh, self.dest.path, walked[0][0], self._one_file_moved(walked[0][0]), where)
+            else:
+                went = await master_only.send(openssh, self.dest.path, walked, self._stream_sent, self._nice, where)
         except LinkDropped as why:
-            log.info("the master dropped during the folders' streams (%s): the copy goes on over a new login", why)
-            self._retrying = True  # their staging folders are continued
+            log.info("the master dropped during the copy (%s): it goes on over a new login", why)
+            self._retrying = True  # staging folders and parts are continued
             return False
         if not went:
             self._count_again()  # a declined stream may have been counted before the device said no
+        elif one_file:
+            self._report(files_done=1)
         return went
+
+    def _one_file_moved(self, item: Item) -> Callable[[int], None]:
+        done = 0
+
+        def moved(length: int) -> None:
+            nonlocal done
+            done += length
+            self._bytes(item.src, done, item.entry.size, length)
+
+        return moved
 
     def _count_again(self) -> None:
         """Start counting from nothing (what a declined try counted was never kept)."""
