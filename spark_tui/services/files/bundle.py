@@ -2,10 +2,10 @@
 
 Measured (``benchmarks/bench_files.py``, 5,000 files of 1-64 KiB): a file per SFTP exchange,
 even with dozens in flight, is slower than ``rsync -a``; tar streams are not, as the device
-creating the files, not the round trips, sets the pace. A folder whose target does not exist yet goes this way:
-it is unpacked into ``.NAME.spark-tui-part`` next to the target and renamed to ``NAME`` once
-everything is in it, so a folder never appears half-written under its name. Files of
-``BIG_FILE`` and more stay out of the streams and are copied into the staging folder
+creating the files, not the round trips, sets the pace. A folder whose target does not exist
+yet goes this way: it is unpacked into ``.NAME.spark-tui-part`` next to the target and renamed
+to ``NAME`` once everything is in it, so a folder never appears half-written under its name.
+Files of ``BIG_FILE`` and more stay out of the stream and are copied into the staging folder
 afterwards, file by file, each resumable from its part. A staging folder left by an
 interrupted copy is continued with ``resume``: a file in it that has its source's size and time
 is complete (``tar`` sets the time after the last byte) and is not sent again; without
@@ -26,10 +26,10 @@ from dataclasses import dataclass, replace
 
 from spark_tui.core.files import EntryKind, part_name
 from spark_tui.services.files.errors import ERRNO_BY_TEXT, CopyError, LinkDropped, failure, shown
-from spark_tui.services.files.wants_master import BIG_FILE
 from spark_tui.services.files.gnu_tar import GnuTarWriter, local_gnu_tar
 from spark_tui.services.files.tar_writer import CHUNK, Batches, grow_pipe, in_thread, write_tar
 from spark_tui.services.files.tree import Item, walk
+from spark_tui.services.files.wants_master import BIG_FILE
 
 TAR = "exec env -u TAR_OPTIONS LC_ALL=C tar -x -p --no-same-owner -f -"
 """The device's side: GNU tar unpacking into the current folder, modes exact, owner the user

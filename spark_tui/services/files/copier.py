@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from spark_tui.core.files import EntryKind, FileEntry, part_name
-from spark_tui.services.files.wants_master import BIG_FILE
 from spark_tui.services.files.errors import ChecksumMismatch, CopyError, LinkDropped, failure, first_of, shown
+from spark_tui.services.files.wants_master import BIG_FILE
 
 BLOCK = 255 * 1024
 """Bytes per SFTP request: under OpenSSH sftp-server's 256 KiB packet limit."""

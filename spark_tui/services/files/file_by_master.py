@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from spark_tui.core.files import part_name
 from spark_tui.services.files.errors import ERRNO_BY_TEXT, CopyError, failure, shown
-from spark_tui.services.files.master_only import ANSWER, own_part, relative
+from spark_tui.services.files.master_only import ANSWER, absolute, own_part, relative
 from spark_tui.services.files.tree import Item
 
 _SEND = ANSWER + r"""case $(LC_ALL=C mv --version 2>/dev/null) in "mv (GNU coreutils) "*) ;; *) exit 99 ;; esac
@@ -56,8 +56,9 @@ name, the file inside it, that one's part name): the answer, then into the desti
 is a folder, else as it (the target new or a plain file it replaces, its part new), the part
 made with no one else's access and never over something that appeared, written while a loop
 writes it back to disk every 0.25 s (the last flush before the rename is short: measured,
-~0.4 s for a whole GiB on this disk), checked whole, given its mode and time, flushed, renamed. Status 99: not this way, nothing made; 98: the stream
-ended short (the part stays); 17: a folder appeared at the target."""
+~0.4 s for a whole GiB on this disk), checked whole, given its mode and time, flushed, renamed.
+Status 99: not this way, nothing made; 98: the stream ended short (the part stays); 17: a
+folder appeared at the target."""
 _DECLINED, _SHORT, _FOLDER_THERE = 99, 98, 17
 POLL = 0.1
 """Seconds between looks at how far the master has read the file (progress)."""
@@ -107,8 +108,7 @@ async def send(openssh, dest: str, item: Item, moved: Callable[[int], None], whe
         tail = said.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"status {status}"]
         raise CopyError(f"cannot write {shown(where(rel or '~'))}: the device said: {shown(tail[0])}")
     home, codes = fields[0].decode("utf-8", "surrogateescape"), fields[1].decode("ascii", "replace")
-    target = posixpath.join(rel, name) if codes[0] == "d" else rel
-    target = target if target.startswith("/") else f"{home.rstrip('/')}/{target}" if target else home
+    target = absolute(posixpath.join(rel, name) if codes[0] == "d" else rel, home)
     if status == 0:
         return True
     if status == _SHORT:

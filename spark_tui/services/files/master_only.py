@@ -26,9 +26,9 @@ from spark_tui.core.files import EntryKind, part_name
 from spark_tui.services.files.bundle import Bundle, OnlyMaster, device_error, send_new, stream
 from spark_tui.services.files.errors import CopyError, shown
 from spark_tui.services.files.gnu_tar import local_gnu_tar
-from spark_tui.services.files.wants_master import BIG_FILE
 from spark_tui.services.files.tar_writer import header
 from spark_tui.services.files.tree import SOMEWHERE, Item
+from spark_tui.services.files.wants_master import BIG_FILE
 
 ANSWER = r"""h=$(pwd -P) || exit 99
 printf '%s\0' "$h"
@@ -92,7 +92,8 @@ def relative(path: str) -> str | None:
     return body
 
 
-def _absolute(rel: str, home: str) -> str:
+def absolute(rel: str, home: str) -> str:
+    """``rel`` (as :func:`relative` gives it) as an absolute path on the device."""
     if rel.startswith("/"):
         return rel
     return f"{home.rstrip('/')}/{rel}" if rel else home
@@ -153,7 +154,7 @@ def _placed(group: list[Item], target: str, home: str) -> Bundle:
     """The group's bundle, its top at ``target``. Only the top is placed: this path names
     members by their sources and has no big files (the items' own destinations are unused)."""
     top = group[0]
-    return Bundle(replace(top, dest=_absolute(target, home) + top.dest[len(SOMEWHERE):]), group[1:])
+    return Bundle(replace(top, dest=absolute(target, home) + top.dest[len(SOMEWHERE):]), group[1:])
 
 
 async def _one_with_answer(openssh, rel: str, name: str, group: list[Item], sent, nice: int,
