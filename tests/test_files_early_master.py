@@ -85,7 +85,7 @@ def test_the_master_is_spawned_before_asyncio_loads():
         "import sys\n"
         "from pathlib import Path\n"
         "from spark_tui.core.models import DeviceProfile\n"
-        "from spark_tui.services.files.wants_master import may_move_much\n"
+        "from spark_tui.services.files import may_move_much\n"
         "from spark_tui.services.tunnels import direct_master\n"
         "m = direct_master(DeviceProfile('d', host='127.0.0.1', identity_file='/k'), Path('/nonexistent/kh'))\n"
         "assert m is not None\n"

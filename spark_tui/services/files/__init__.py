@@ -18,6 +18,7 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "LocalSide": "local_side",
     "RemoteSide": "remote_side",
     "FileBrowser": "browser",
+    "may_move_much": "wants_master",
 })
 
 if TYPE_CHECKING:
@@ -27,3 +28,4 @@ if TYPE_CHECKING:
     from spark_tui.services.files.local_side import LocalSide
     from spark_tui.services.files.remote_side import RemoteSide
     from spark_tui.services.files.transfer import Transfer
+    from spark_tui.services.files.wants_master import may_move_much
