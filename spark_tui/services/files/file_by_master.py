@@ -40,7 +40,7 @@ exec 3<&0 </dev/null
 set -C
 : > "$s" || exit
 set +C
-(while sleep 0.25; do sync -d -- "$s" || exit; done) >/dev/null 2>&1 &
+(while sleep 0.1; do sync -d -- "$s" || exit; done) >/dev/null 2>&1 &
 f=$!
 cat <&3 >> "$s"
 r=$?
@@ -55,8 +55,9 @@ exec mv -f -T -- "$s" "$t"
 name, the file inside it, that one's part name): the answer, then into the destination when it
 is a folder, else as it (the target new or a plain file it replaces, its part new), the part
 made with no one else's access and never over something that appeared, written while a loop
-writes it back to disk every 0.25 s (the last flush before the rename is short: measured,
-~0.4 s for a whole GiB on this disk), checked whole, given its mode and time, flushed, renamed.
+writes it back to disk every 0.1 s (so the flush before the rename is short: a whole GiB
+flushed at the end took ~0.4 s on this disk; every 0.1 s against 0.25 and 0.05 s, 6 runs
+each of 1 GiB: median 1.84 s against 1.94 and 1.92 s), checked whole, given its mode and time, flushed, renamed.
 Status 99: not this way, nothing made; 98: the stream ended short (the part stays); 17: a
 folder appeared at the target."""
 _DECLINED, _SHORT, _FOLDER_THERE = 99, 98, 17
