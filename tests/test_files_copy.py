@@ -155,3 +155,4 @@ def test_progress_goes_to_stderr_only_when_it_is_a_terminal_with_names_escaped(r
     text = shown.decode()
     assert "MiB" in text and "/s" in text and "ETA" in text
     assert "bad\\x1b[2Jname.bin" in text and "\x1b[2J" not in text
+    assert "\r\x1b[K" in text and "\\x0d" not in text, "the line is redrawn in place, its own sequences not escaped"

@@ -99,8 +99,8 @@ def run(args, ctx) -> int:
     from spark_tui.services.files import CopyOptions, Transfer
 
     printer = None
-    if not args.quiet and hasattr(ctx.stderr, "isatty") and ctx.stderr.isatty():
-        printer = _Printer(ctx.stderr)
+    if not args.quiet and hasattr(ctx.raw_stderr, "isatty") and ctx.raw_stderr.isatty():
+        printer = _Printer(ctx.raw_stderr)  # its own \r and erase-line; the names in it are escaped by progress_line
 
     async def main() -> int:
         services = []  # asyncssh is imported by the first connect, after the early master has started
