@@ -148,3 +148,30 @@ async def test_the_palette_opens_the_files_screen_of_a_device(tmp_path: Path, ss
         await wait_for(pilot, lambda: isinstance(app.screen, FilesScreen), what="the Files screen")
         assert app.screen.device == "lab"
         await wait_for(pilot, lambda: app.screen.remote.path == str(sshd.home), what="the device's home listed")
+
+
+@pytest.mark.parametrize("columns", [80, 120, 200])
+async def test_each_pane_fits_its_width_name_size_and_time_never_cut(tmp_path: Path, sshd, monkeypatch, columns: int):
+    path = tmp_path / "profiles.toml"
+    ProfileStore(path).add_device(sshd_profile(sshd))
+    shutil.copy(sshd.known_hosts, locations.known_hosts_path())
+    work = tmp_path / ("a-long-folder-name-" * 4)
+    work.mkdir()
+    (work / "weights.bin").write_bytes(b"x" * 5000)
+    monkeypatch.chdir(work)
+    app = make_app(path)
+    async with app.run_test(size=(columns, 40)) as pilot:
+        await pilot.press("f")
+        await wait_for(pilot, lambda: isinstance(app.screen, FilesScreen), what="the Files screen")
+        screen: FilesScreen = app.screen
+        await wait_for(pilot, lambda: screen.local.path == str(work) and screen.local.entries, what="the listing")
+        await pilot.pause(0.2)
+        pane = screen.local
+        table = pane.table
+        widths = sum(column.get_render_width(table) for column in table.columns.values())
+        assert widths <= table.scrollable_content_region.width, "no column runs past the pane"
+        labels = [str(column.label) for column in table.columns.values()]
+        assert labels[:2] == ["Name", "Size"] and (labels[2:] == ["Modified"]) == (columns >= 120)
+        title = str(pane.query_one(".file-pane-path").render())
+        assert title.endswith(str(work)[-12:]) and len(title) <= pane.size.width, "the path keeps its end"
+        assert ("\u2026" in title) == (len(str(work)) + len("This computer: ") > pane.size.width - 4)

@@ -25,6 +25,13 @@ def human_size(size: float) -> str:
     return ""
 
 
+SIZE_WIDTH, TIME_WIDTH, NAME_MIN = 10, 16, 12
+"""Columns' widths: the name takes what the pane's width leaves (never under ``NAME_MIN``); a
+pane too narrow for all three leaves the time out."""
+_CHROME = 4
+"""Cells of a pane's width that are not its table's columns: its border and the scrollbar."""
+
+
 class FilePane(Vertical):
     """A folder listing of this computer (``device is None``) or of a device.
 
@@ -51,14 +58,38 @@ class FilePane(Vertical):
         self.title = title
         self.path = "~"
         self.entries: list[FileEntry] = []
+        self._name_width = 40
+        self._with_time = True
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.title), classes="file-pane-path")
         table: DataTable = DataTable(cursor_type="row", zebra_stripes=False, classes="file-table")
-        table.add_column("Name", key="name", width=40)
-        table.add_column("Size", key="size", width=10)
-        table.add_column("Modified", key="mtime", width=16)
+        self._add_columns(table)
         yield table
+
+    def _add_columns(self, table: DataTable) -> None:
+        table.add_column("Name", key="name", width=self._name_width)
+        table.add_column("Size", key="size", width=SIZE_WIDTH)
+        if self._with_time:
+            table.add_column("Modified", key="mtime", width=TIME_WIDTH)
+
+    def on_resize(self, event) -> None:
+        """Give the name what the pane's width leaves, so size and time are never cut off (a
+        narrow pane shows no time), and the folder's path its end."""
+        room = event.size.width - _CHROME
+        with_time = room >= NAME_MIN + SIZE_WIDTH + TIME_WIDTH + 3 * 2  # each column has a cell of padding each side
+        width = max(NAME_MIN, room - SIZE_WIDTH - (TIME_WIDTH + 2 if with_time else 0) - 4)
+        self._show_path()
+        if (width, with_time) == (self._name_width, self._with_time):
+            return
+        self._name_width, self._with_time = width, with_time
+        table = self.table
+        row = table.cursor_row
+        table.clear(columns=True)
+        self._add_columns(table)
+        self.show(self.path, self.entries)
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1))
 
     @property
     def table(self) -> DataTable:
@@ -68,10 +99,10 @@ class FilePane(Vertical):
         """Draw ``entries`` of folder ``path`` (names are escaped, never read as markup)."""
         keep = self.selected.name if self.selected and path == self.path else None
         self.path, self.entries = path, entries
-        self.query_one(".file-pane-path", Static).update(Text(f"{self.title}: {display_safe(path, 200)}"))
+        self._show_path()
         table = self.table
         table.clear()
-        table.add_row(Text(".. (parent folder)", style="dim"), "", "", key="..")
+        table.add_row(Text(".. (parent folder)", style="dim"), *[""] * (2 if self._with_time else 1), key="..")
         for index, entry in enumerate(entries):
             name = display_safe(entry.name, 120)
             if entry.kind is EntryKind.FOLDER:
@@ -80,12 +111,24 @@ class FilePane(Vertical):
                 label, size = Text(f"{name} -> {display_safe(entry.target, 60)}", style="italic"), ""
             else:
                 label, size = Text(name), human_size(entry.size)
-            stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.mtime)) if entry.mtime else ""
-            table.add_row(label, size, stamp, key=str(index))
+            if self._with_time:
+                stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.mtime)) if entry.mtime else ""
+                table.add_row(label, size, stamp, key=str(index))
+            else:
+                table.add_row(label, size, key=str(index))
         if keep is not None:
             for index, entry in enumerate(entries):
                 if entry.name == keep:
                     table.move_cursor(row=index + 1)
+
+    def _show_path(self) -> None:
+        """The title and folder on one line; a path too long for it keeps its end (the folder
+        you are in), cut at the start."""
+        path = display_safe(self.path, 200)
+        room = self.size.width - _CHROME - len(self.title) - 2
+        if 0 < room < len(path):
+            path = "\u2026" + path[-(room - 1):] if room > 1 else "\u2026"
+        self.query_one(".file-pane-path", Static).update(Text(f"{self.title}: {path}"))
 
     def show_error(self, text: str) -> None:
         """Say why the folder could not be listed (text is escaped)."""
