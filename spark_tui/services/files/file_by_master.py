@@ -65,10 +65,11 @@ POLL = 0.1
 """Seconds between looks at how far the master has read the file (progress)."""
 
 
-async def send(openssh, dest: str, item: Item, moved: Callable[[int], None], where: Callable[[str], str]) -> bool:
+async def send(openssh, dest: str, item: Item, on_bytes: Callable[[str, int, int, int], None],
+               where: Callable[[str], str]) -> bool:
     """Copy the local file ``item`` to ``dest`` this way; False when it cannot (nothing made).
 
-    ``moved(n)`` is called as ``n`` more bytes have gone into the stream.
+    ``on_bytes(path, done, size, n)`` is called as ``n`` more bytes have gone into the stream.
 
     Raises:
         LinkDropped: the master died (the part stays for ``--resume``).
@@ -90,7 +91,7 @@ async def send(openssh, dest: str, item: Item, moved: Callable[[int], None], whe
     try:
         if os.fstat(fd).st_size != entry.size:
             raise CopyError(f"cannot read {shown(item.src)}: it changed size while being copied", "copy it again")
-        read = _Read(fd, moved)
+        read = _Read(fd, lambda done, n: on_bytes(item.src, done, entry.size, n))
         counting = asyncio.ensure_future(read.follow())
         try:
             outcome = await openssh.run(None, command, fd)
@@ -122,13 +123,13 @@ async def send(openssh, dest: str, item: Item, moved: Callable[[int], None], whe
 class _Read:
     """How far the master has read the file: it reads our own open file, so the offset is shared."""
 
-    def __init__(self, fd: int, moved: Callable[[int], None]) -> None:
+    def __init__(self, fd: int, moved: Callable[[int, int], None]) -> None:
         self.fd, self.moved, self.seen = fd, moved, 0
 
     def look(self) -> None:
         at = os.lseek(self.fd, 0, os.SEEK_CUR)
         if at > self.seen:
-            self.moved(at - self.seen)
+            self.moved(at, at - self.seen)  # (read so far, read since the last look)
             self.seen = at
 
     async def follow(self) -> None:

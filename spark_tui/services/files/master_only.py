@@ -1,12 +1,14 @@
 """New folders up with no asyncssh login: everything through the copy's early OpenSSH master.
 
 A folder whose target does not exist yet needs from the device only what its shell and GNU tar
-do: one question (where the home is, what exists), the tar stream, and one last command that
-gives the folders their modes and times and the staging folder its name. When the early master
-(``direct_master``) is up, that is all done through it: asyncssh is never imported and the
-device serves one login instead of two. Measured (``benchmarks/bench_files.py --small-only``,
-5,000 files of 1-64 KiB): the stream starts as soon as the master is up instead of ~0.1 s
-later, and the copy uses ~0.2 CPU-seconds less (asyncssh's import and login, on both ends).
+do: the answer to one question (where the home is, what exists), the tar stream, the folders'
+modes and times and the staging folder's name. For one folder that is one command (two when
+this computer has no GNU tar to put the folders' modes in the stream); for several, a question,
+a stream each and a last command each. When the early master (``direct_master``) is up, that
+is all done through it: asyncssh is never imported and the device serves one login instead of
+two. Measured (``benchmarks/bench_files.py --small-only``, 5,000 files of 1-64 KiB): the
+stream starts as soon as the master is up instead of ~0.1 s later, and the copy uses ~0.2
+CPU-seconds less (asyncssh's import and login, on both ends).
 
 Anything else declines (:func:`send` returns False before anything is made on the device) and
 the copy takes the general path: a target or staging folder that exists (a merge or a resume),
@@ -66,15 +68,16 @@ if [ -e "$t" ] || [ -L "$t" ]; then exit 17; fi
 exec mv -T -- "$s" "$t"
 """
 """For one folder (``name`` or not, then the paths: the destination, its parent, the
-destination's own staging name, the folder inside it, that one's staging name): the answer, then the same
-decision as :func:`_plan` (into the destination when it is a folder, else as it), its first
-two codes again to say which, the stream unpacked into the staging folder made for it, and with
+destination's own staging name, the folder inside it, that one's staging name): the answer,
+then the same decision as :func:`_plan` (into the destination when it is a folder, else as
+it), its first two codes again to say which, the stream unpacked into the staging folder made for it, and with
 ``name`` the staging folder renamed (the stream itself then holds every folder, the top as
 ``.``, with its mode and time, which GNU tar sets last). Status 99: it cannot go this way, and
 nothing was made (the stream is not read)."""
 _DECLINED = 99
 _EXISTS = 17
 """The last command's status when the target appeared while the copy ran."""
+
 
 def relative(path: str) -> str | None:
     """The device path as :data:`_ASK` takes it (``""`` the home, else relative to it or

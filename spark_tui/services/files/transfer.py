@@ -290,7 +290,7 @@ class Transfer:
 
         try:
             if one_file:
-                went = await file_by_master.send(openssh, self.dest.path, walked[0][0], self._one_file_moved(walked[0][0]), where)
+                went = await file_by_master.send(openssh, self.dest.path, walked[0][0], self._bytes, where)
             else:
                 went = await master_only.send(openssh, self.dest.path, walked, self._stream_sent, self._nice, where)
         except LinkDropped as why:
@@ -302,16 +302,6 @@ class Transfer:
         elif one_file:
             self._report(files_done=1)
         return went
-
-    def _one_file_moved(self, item: Item) -> Callable[[int], None]:
-        done = 0
-
-        def moved(length: int) -> None:
-            nonlocal done
-            done += length
-            self._bytes(item.src, done, item.entry.size, length)
-
-        return moved
 
     def _count_again(self) -> None:
         """Start counting from nothing (what a declined try counted was never kept)."""
