@@ -28,6 +28,7 @@ echo {text} > "$www/index.html"
 echo "serving $www"
 busybox httpd -f -p 127.0.0.1:{port} -h "$www" &
 trap 'echo cleaning up; rm -rf "$www"' EXIT
+trap 'exit 143' TERM HUP INT
 wait
 """
 
