@@ -53,7 +53,7 @@ class _Printer:
 
 def _early_master(profile, known_hosts, sources: list[Place], dest: Place, recursive: bool):
     """The copy's early master (``direct_master``), already running when the copy may want it:
-    its login begins before asyncio and the rest of the copy load (~0.03 s of a small copy).
+    its login begins before asyncio and the rest of the copy load (~0.02 s of a small copy).
     ``None`` when the device cannot have one."""
     from spark_tui.services.files import may_move_much
     from spark_tui.services.tunnels import direct_master

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from spark_tui.core.files import EntryKind, part_name
-from spark_tui.services.files.errors import ERRNO_BY_TEXT, CopyError, LinkDropped, failure, shown
+from spark_tui.services.files.errors import ERRNO_BY_TEXT, CopyError, LinkDropped, failure, said_error, shown
 from spark_tui.services.files.gnu_tar import GnuTarWriter, local_gnu_tar
 from spark_tui.services.files.tar_writer import CHUNK, Batches, grow_pipe, in_thread, write_tar
 from spark_tui.services.files.tree import Item, walk
@@ -114,10 +114,9 @@ def device_error(said: str, bundle: Bundle, where: Callable[[str], str]) -> Copy
         path = posixpath.join(bundle.top.dest, name) if name and not name.startswith("/") else bundle.top.dest
         return failure("write", where(path), OSError(code or errno.EIO, text.strip()))
     for line in said.splitlines():  # the shell's own commands (mkdir): "WHO: ...: REASON"
-        head, _, text = line.strip().rpartition(": ")
-        code = ERRNO_BY_TEXT.get(text.lower())
-        if head and code:
-            return failure("create" if head.startswith("mkdir:") else "write", where(bundle.top.dest), OSError(code, text))
+        error = said_error(line)
+        if error is not None:
+            return failure("create" if line.strip().startswith("mkdir:") else "write", where(bundle.top.dest), error)
     tail = said.strip().splitlines()[-1:] or ["tar failed"]
     return CopyError(f"cannot write {shown(where(bundle.top.dest))}: the device's tar said: {shown(tail[0])}")
 

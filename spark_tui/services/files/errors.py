@@ -29,6 +29,13 @@ ERRNO_BY_TEXT = {os.strerror(code).lower(): code for code in (
 """The errno for a reason as a tool printed it in the C locale (``strerror``'s words)."""
 
 
+def said_error(line: str) -> OSError | None:
+    """A tool's ``WHO: ...: REASON`` line as an ``OSError``, when the reason is one we know."""
+    head, _, text = line.strip().rpartition(": ")
+    code = ERRNO_BY_TEXT.get(text.lower())
+    return OSError(code, text) if head and code else None
+
+
 class CopyError(SparkError):
     """A copy (or a Files-screen action) failed; ``message`` names the file and the reason."""
 

@@ -24,7 +24,7 @@ import shlex
 from collections.abc import Callable
 
 from spark_tui.core.files import part_name
-from spark_tui.services.files.errors import ERRNO_BY_TEXT, CopyError, failure, shown
+from spark_tui.services.files.errors import CopyError, failure, said_error, shown
 from spark_tui.services.files.master_only import ANSWER, absolute, own_part, relative
 from spark_tui.services.files.tree import Item
 
@@ -141,9 +141,8 @@ class _Read:
 def _device_error(said: str, place: str) -> CopyError:
     """The device's words (``cat: write error: No space left on device``) as one line."""
     for line in reversed(said.strip().splitlines()):
-        text = line.rpartition(": ")[2].strip()
-        code = ERRNO_BY_TEXT.get(text.lower())
-        if code is not None:
-            return failure("write", place, OSError(code, text))
+        error = said_error(line)
+        if error is not None:
+            return failure("write", place, error)
     tail = said.strip().splitlines()[-1:] or ["it failed"]
     return failure("write", place, OSError(errno.EIO, tail[0]))

@@ -126,7 +126,7 @@ class OpenSSHMaster:
     def spawn(self) -> None:
         """Run the master now, with no event loop yet: a copy calls it as soon as it knows the
         device, before asyncio and the rest of the program load (measured: the login starts
-        ~0.03 s sooner). :meth:`start` then waits for it as for one it runs itself.
+        ~0.02 s sooner). :meth:`start` then waits for it as for one it runs itself.
 
         Raises:
             OSError: ssh could not be run.
